@@ -1,0 +1,51 @@
+# Consilium. `make` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PLUGINS   := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/consilium and the shipped plugins into bin/plugins/
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/consilium ./cmd/consilium
+	@mkdir -p bin/plugins
+	@for p in $(PLUGINS); do echo "$(GO) build -o bin/plugins/$$p ./plugins/$$p"; $(GO) build -ldflags "$(LDFLAGS)" -o bin/plugins/$$p ./plugins/$$p || exit 1; done
+
+.PHONY: run
+run: build ## Build, get a database (DATABASE_URL or a private cluster under .data/), migrate and serve API + workers
+	@bash scripts/run.sh
+
+.PHONY: test
+test: ## Run every test on real Postgres (TEST_DATABASE_URL or the private cluster), with the race detector
+	@bash scripts/test.sh
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd sdk && $(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+	cd sdk && $(GO) run $(STATICCHECK) ./...
+
+.PHONY: bench
+bench: ## Measure the hot paths through the full HTTP stack on real Postgres
+	@bash scripts/bench.sh
+
+.PHONY: db
+db: ## Start the private Postgres cluster and print its URL
+	@bash scripts/devdb.sh url
+
+.PHONY: db-stop
+db-stop: ## Stop the private Postgres cluster
+	@bash scripts/devdb.sh stop
+
+.PHONY: clean
+clean: ## Remove build output (keeps .data/)
+	rm -rf bin

@@ -1,0 +1,205 @@
+// Package apitest runs the real API (every middleware, real Postgres, a real
+// loopback HTTP server) for tests and benchmarks, with small helpers to make
+// requests and sign users up.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/consilium-hq/consilium/api"
+	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/jobs"
+)
+
+// TestSecret is the JWT secret of test servers.
+const TestSecret = "test-secret-test-secret-test-secret-0123"
+
+// Config returns a valid configuration for tests: the package database,
+// cheap password hashing and rate limits off.
+func Config(t testing.TB) *config.Config {
+	cfg := config.Default()
+	cfg.Database.URL = dbtest.URL(t)
+	cfg.Auth.JWTSecret = TestSecret
+	cfg.Auth.Password = config.Password{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}
+	cfg.RateLimit.Enabled = false
+	return &cfg
+}
+
+// Env is a running API.
+type Env struct {
+	T      testing.TB
+	Config *config.Config
+	DB     *db.DB
+	Auth   *auth.Service
+	River  *river.Client[pgx.Tx]
+	Server *httptest.Server
+	Client *http.Client
+	// Ready is what /readyz calls; tests may replace it before requests.
+	Ready func(context.Context) error
+}
+
+// Options adjust New.
+type Options struct {
+	// Configure changes the config before the server is built.
+	Configure func(*config.Config)
+	// Logger receives the server's logs (default: discarded).
+	Logger *slog.Logger
+	// Routes registers extra operations (test-only endpoints).
+	Routes func(huma.API)
+}
+
+// New starts the API on a loopback port; it stops when the test ends.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	cfg := Config(t)
+	if o.Configure != nil {
+		o.Configure(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := db.New(dbtest.Pool(t))
+	authSvc, err := auth.New(context.Background(), auth.Options{DB: d, Config: cfg.Auth, Logger: logger})
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{Auth: authSvc, Logger: logger}),
+		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger})
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	d.SetJobs(rc)
+	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc, River: rc}
+	e.Ready = db.NewMigrator(d.Pool, logger).Ready
+	srv := api.New(api.Deps{
+		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc,
+		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
+	})
+	if o.Routes != nil {
+		o.Routes(srv.API())
+	}
+	e.Server = httptest.NewServer(srv.Handler())
+	t.Cleanup(e.Server.Close)
+	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	return e
+}
+
+// Response is a completed request.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test when it cannot.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+func (r *Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// Do sends a request. body is JSON-encoded unless it is a string or []byte;
+// headers are "Name: value" strings.
+func (e *Env) Do(method, path string, body any, headers ...string) *Response {
+	e.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatalf("encode body: %v", err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.Server.URL+path, rd)
+	if err != nil {
+		e.T.Fatalf("new request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := e.Client.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.T.Fatalf("read body: %v", err)
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+// User is a signed-up test user.
+type User struct {
+	ID           string
+	Email        string
+	Password     string
+	AccessToken  string
+	RefreshToken string
+}
+
+// Bearer is the Authorization header for Do.
+func (u *User) Bearer() string { return "Authorization: Bearer " + u.AccessToken }
+
+// NewUser registers a fresh user with a unique email.
+func (e *Env) NewUser() *User {
+	e.T.Helper()
+	u := &User{Email: "u-" + uuid.NewString()[:13] + "@example.com", Password: "password-" + uuid.NewString()[:8]}
+	res := e.Do(http.MethodPost, "/api/auth/register", map[string]any{"email": u.Email, "password": u.Password, "full_name": "Test User"})
+	if res.Status != http.StatusCreated {
+		e.T.Fatalf("register: %s", res)
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		User         struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	res.JSON(e.T, &tok)
+	u.ID, u.AccessToken, u.RefreshToken = tok.User.ID, tok.AccessToken, tok.RefreshToken
+	return u
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/spf13/cobra"
+
+	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/jobs"
+)
+
+// loadConfig reads --config (or $CONSILIUM_CONFIG) and the environment.
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		path = os.Getenv("CONSILIUM_CONFIG")
+	}
+	return config.Load(path, nil)
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// app is the wired process: pool, services and River client.
+type app struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	pool   *pgxpool.Pool
+	db     *db.DB
+	auth   *auth.Service
+	river  *river.Client[pgx.Tx]
+	mig    *db.Migrator
+}
+
+// openApp migrates (or checks migrations), opens the pool and wires the
+// services. work selects a River client that works jobs.
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work bool) (*app, error) {
+	if err := prepareSchema(ctx, cfg, logger); err != nil {
+		return nil, err
+	}
+	pool, err := db.Open(ctx, cfg.Database.URL, db.PoolOptions{MaxConns: cfg.Database.MaxConns, Vector: true})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, logger: logger, pool: pool, db: db.New(pool), mig: db.NewMigrator(pool, logger)}
+	a.auth, err = auth.New(ctx, auth.Options{DB: a.db, Config: cfg.Auth, Logger: logger})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	workers := jobs.Workers(jobs.Services{Auth: a.auth, Logger: logger})
+	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	a.db.SetJobs(a.river)
+	return a, nil
+}
+
+// prepareSchema migrates when database.auto_migrate is set and otherwise
+// refuses to start on a database with pending migrations.
+func prepareSchema(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	pool, err := db.Open(ctx, cfg.Database.URL, db.PoolOptions{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	m := db.NewMigrator(pool, logger)
+	if cfg.Database.AutoMigrate {
+		return m.Up(ctx)
+	}
+	if err := m.CheckMigrated(ctx); err != nil {
+		if errors.Is(err, db.ErrNotMigrated) {
+			return fmt.Errorf("%w", err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (a *app) close() { a.pool.Close() }
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j > 0 && j < i {
+			creds := u[j+3 : i]
+			if user, _, ok := strings.Cut(creds, ":"); ok {
+				return u[:j+3] + user + ":***" + u[i:]
+			}
+		}
+	}
+	return u
+}
+
+func defaultLog() config.Log { return config.Default().Log }

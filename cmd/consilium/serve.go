@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/consilium-hq/consilium/api"
+)
+
+func newServeCmd() *cobra.Command {
+	var withWorker bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API (with --with-worker, also work River jobs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg.Log)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+
+			a, err := openApp(ctx, cfg, logger, withWorker)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if withWorker {
+				if err := a.river.Start(ctx); err != nil {
+					return fmt.Errorf("start river: %w", err)
+				}
+			}
+
+			srv := api.New(api.Deps{
+				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
+				DB: a.db, Auth: a.auth, Ready: a.mig.Ready, Version: version,
+			})
+			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+			if err != nil {
+				return fmt.Errorf("http.addr: %w", err)
+			}
+			hs := &http.Server{
+				Handler:           srv.Handler(),
+				ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+				ErrorLog:          nil,
+			}
+			base := "http://" + ln.Addr().String()
+			logger.Info("serving", "api", base+"/api", "docs", base+"/api/docs",
+				"openapi", base+"/api/openapi.json", "workers", withWorker, "version", version)
+			fmt.Fprintf(cmd.ErrOrStderr(), "\n  Consilium API  %s/api\n  API docs       %s/api/docs\n  OpenAPI        %s/api/openapi.json\n\n", base, base, base)
+
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return fmt.Errorf("http server: %w", err)
+			case <-ctx.Done():
+			}
+			stop()
+			logger.Info("shutting down: finishing in-flight requests", "timeout", cfg.HTTP.ShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				logger.Error("http shutdown", "error", err)
+			}
+			if withWorker {
+				stopRiver(sctx, a)
+			}
+			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			logger.Info("stopped")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&withWorker, "with-worker", false, "also run River workers in this process")
+	return cmd
+}
+
+// stopRiver lets running jobs finish; past the deadline it cancels them so
+// they are released and retried by another worker.
+func stopRiver(ctx context.Context, a *app) {
+	if err := a.river.Stop(ctx); err != nil {
+		a.logger.Warn("river did not stop in time: cancelling running jobs", "error", err)
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.river.StopAndCancel(cctx)
+	}
+}
+
+func newWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Work River jobs (sync, indexing, embedding, maintenance)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg.Log)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			a, err := openApp(ctx, cfg, logger, true)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if err := a.river.Start(ctx); err != nil {
+				return fmt.Errorf("start river: %w", err)
+			}
+			logger.Info("worker started", "max_workers", cfg.Jobs.MaxWorkers, "version", version)
+			<-ctx.Done()
+			stop()
+			logger.Info("shutting down: letting running jobs finish", "timeout", cfg.HTTP.ShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+			defer cancel()
+			stopRiver(sctx, a)
+			logger.Info("stopped")
+			return nil
+		},
+	}
+}

@@ -1,0 +1,279 @@
+// Package config loads Consilium's configuration: an optional YAML file whose
+// every key can be overridden by an environment variable. Load validates the
+// result and names the offending key in every error.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Every field is documented in
+// consilium.example.yaml at the repository root.
+type Config struct {
+	Log       Log       `yaml:"log"`
+	HTTP      HTTP      `yaml:"http"`
+	Database  Database  `yaml:"database"`
+	Auth      Auth      `yaml:"auth"`
+	RateLimit RateLimit `yaml:"rate_limit"`
+	Jobs      Jobs      `yaml:"jobs"`
+}
+
+type Log struct {
+	Format string `yaml:"format"` // text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+type HTTP struct {
+	Addr              string        `yaml:"addr"`
+	CORSOrigins       []string      `yaml:"cors_origins"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// TrustProxyHeaders makes the client IP come from X-Forwarded-For /
+	// X-Real-IP. Enable it only behind a proxy that sets them.
+	TrustProxyHeaders bool `yaml:"trust_proxy_headers"`
+}
+
+type Database struct {
+	URL         string `yaml:"url"`
+	MaxConns    int32  `yaml:"max_conns"`
+	AutoMigrate bool   `yaml:"auto_migrate"`
+}
+
+type Auth struct {
+	Mode            string        `yaml:"mode"` // builtin | supabase
+	JWTSecret       string        `yaml:"jwt_secret"`
+	Issuer          string        `yaml:"issuer"`
+	Audience        string        `yaml:"audience"`
+	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	Password        Password      `yaml:"password"`
+	Supabase        Supabase      `yaml:"supabase"`
+}
+
+// Password holds the argon2id parameters used for new password hashes.
+type Password struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+}
+
+type Supabase struct {
+	JWTSecret string `yaml:"jwt_secret"`
+	JWKSURL   string `yaml:"jwks_url"`
+	Audience  string `yaml:"audience"`
+	Issuer    string `yaml:"issuer"`
+}
+
+type RateLimit struct {
+	Enabled bool `yaml:"enabled"`
+	// AuthPerIP limits register/login/refresh per client IP.
+	AuthPerIP Limit `yaml:"auth_per_ip"`
+	// AuthPerAccount limits login attempts per email address.
+	AuthPerAccount Limit `yaml:"auth_per_account"`
+	// PerUser limits every authenticated request per user.
+	PerUser Limit `yaml:"per_user"`
+}
+
+// Limit is a token bucket: Rate requests per Per on average, bursts up to Burst.
+type Limit struct {
+	Rate  int           `yaml:"rate"`
+	Per   time.Duration `yaml:"per"`
+	Burst int           `yaml:"burst"`
+}
+
+type Jobs struct {
+	MaxWorkers           int           `yaml:"max_workers"`
+	SessionPruneInterval time.Duration `yaml:"session_prune_interval"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Log: Log{Format: "text", Level: "info"},
+		HTTP: HTTP{
+			Addr:              "127.0.0.1:8080",
+			MaxBodyBytes:      1 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ShutdownTimeout:   20 * time.Second,
+		},
+		Database: Database{MaxConns: 8},
+		Auth: Auth{
+			Mode:            "builtin",
+			Issuer:          "consilium",
+			Audience:        "consilium",
+			AccessTokenTTL:  15 * time.Minute,
+			RefreshTokenTTL: 30 * 24 * time.Hour,
+			Password:        Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+			Supabase:        Supabase{Audience: "authenticated"},
+		},
+		RateLimit: RateLimit{
+			Enabled:        true,
+			AuthPerIP:      Limit{Rate: 30, Per: time.Minute, Burst: 30},
+			AuthPerAccount: Limit{Rate: 10, Per: time.Minute, Burst: 10},
+			PerUser:        Limit{Rate: 50, Per: time.Second, Burst: 200},
+		},
+		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
+	}
+}
+
+// Load reads the YAML file at path (skipped when path is empty), applies
+// environment overrides from env (os.Environ form when nil is passed the
+// process environment is used) and validates the result.
+func Load(path string, env []string) (*Config, error) {
+	cfg, err := read(path, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadDatabaseOnly is Load for commands that only touch the database
+// (migrations): it validates the log and database keys alone.
+func LoadDatabaseOnly(path string, env []string) (*Config, error) {
+	cfg, err := read(path, env)
+	if err != nil {
+		return nil, err
+	}
+	full := cfg.Validate()
+	if full == nil {
+		return cfg, nil
+	}
+	var keep []string
+	for _, e := range strings.Split(strings.TrimPrefix(full.Error(), "invalid config: "), "; ") {
+		if strings.HasPrefix(e, "database.") || strings.HasPrefix(e, "log.") {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) > 0 {
+		return nil, fmt.Errorf("invalid config: %s", strings.Join(keep, "; "))
+	}
+	return cfg, nil
+}
+
+func read(path string, env []string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		// An empty file decodes to io.EOF: it simply sets nothing.
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+	}
+	if env == nil {
+		env = os.Environ()
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Validate checks every key and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.HTTP.Addr == "" || !strings.Contains(c.HTTP.Addr, ":") {
+		bad("http.addr", "must be host:port, got %q", c.HTTP.Addr)
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		bad("http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
+	}
+	for i, o := range c.HTTP.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			bad(fmt.Sprintf("http.cors_origins[%d]", i), "must be an origin such as https://app.example.com or *, got %q", o)
+		}
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout", "must be positive")
+	}
+	if c.Database.URL == "" {
+		bad("database.url", "is required (set DATABASE_URL or database.url)")
+	} else if !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") && !strings.Contains(c.Database.URL, "=") {
+		bad("database.url", "must be a postgres:// URL or a key=value connection string")
+	}
+	if c.Database.MaxConns < 2 {
+		bad("database.max_conns", "must be at least 2, got %d", c.Database.MaxConns)
+	}
+	switch c.Auth.Mode {
+	case "builtin":
+		if len(c.Auth.JWTSecret) < 32 {
+			bad("auth.jwt_secret", "must be at least 32 characters (set CONSILIUM_AUTH_JWT_SECRET)")
+		}
+	case "supabase":
+		if c.Auth.Supabase.JWTSecret == "" && c.Auth.Supabase.JWKSURL == "" {
+			bad("auth.supabase", "needs jwt_secret or jwks_url in supabase mode")
+		}
+		if c.Auth.Supabase.JWKSURL != "" && !strings.HasPrefix(c.Auth.Supabase.JWKSURL, "http") {
+			bad("auth.supabase.jwks_url", "must be an http(s) URL")
+		}
+	default:
+		bad("auth.mode", "must be builtin or supabase, got %q", c.Auth.Mode)
+	}
+	if c.Auth.AccessTokenTTL <= 0 {
+		bad("auth.access_token_ttl", "must be positive")
+	}
+	if c.Auth.RefreshTokenTTL <= c.Auth.AccessTokenTTL {
+		bad("auth.refresh_token_ttl", "must be longer than auth.access_token_ttl")
+	}
+	if c.Auth.Password.MemoryKiB < 1024 {
+		bad("auth.password.memory_kib", "must be at least 1024")
+	}
+	if c.Auth.Password.Iterations < 1 {
+		bad("auth.password.iterations", "must be at least 1")
+	}
+	if c.Auth.Password.Parallelism < 1 {
+		bad("auth.password.parallelism", "must be at least 1")
+	}
+	if c.RateLimit.Enabled {
+		for key, l := range map[string]Limit{
+			"rate_limit.auth_per_ip":      c.RateLimit.AuthPerIP,
+			"rate_limit.auth_per_account": c.RateLimit.AuthPerAccount,
+			"rate_limit.per_user":         c.RateLimit.PerUser,
+		} {
+			if l.Rate <= 0 || l.Per <= 0 || l.Burst <= 0 {
+				bad(key, "rate, per and burst must all be positive")
+			}
+		}
+	}
+	if c.Jobs.MaxWorkers < 1 || c.Jobs.MaxWorkers > 10000 {
+		bad("jobs.max_workers", "must be between 1 and 10000, got %d", c.Jobs.MaxWorkers)
+	}
+	if c.Jobs.SessionPruneInterval < time.Minute {
+		bad("jobs.session_prune_interval", "must be at least 1m")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
+}

@@ -1,0 +1,120 @@
+// Package db opens Consilium's Postgres pool, runs migrations and provides the
+// one transaction helper through which domain services write rows and insert
+// River jobs atomically.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// JobInserter inserts River jobs inside a caller's transaction. Both the
+// insert-only client of an API process and the full client of a worker
+// satisfy it.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// DB is the pool plus the job inserter; domain services hold one.
+type DB struct {
+	Pool *pgxpool.Pool
+	jobs JobInserter
+}
+
+// New wraps a pool. SetJobs must be called before any transaction inserts jobs.
+func New(pool *pgxpool.Pool) *DB { return &DB{Pool: pool} }
+
+// SetJobs sets the River client used by Tx.InsertJob. It is separate from New
+// because the River client is built from workers that need the services that
+// need the DB.
+func (d *DB) SetJobs(j JobInserter) { d.jobs = j }
+
+// Tx is a transaction that can also insert River jobs; they become visible to
+// workers only when the transaction commits.
+type Tx struct {
+	pgx.Tx
+	jobs JobInserter
+}
+
+// InsertJob inserts a River job in this transaction.
+func (t Tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if t.jobs == nil {
+		return nil, fmt.Errorf("insert job %s: no River client configured", args.Kind())
+	}
+	return t.jobs.InsertTx(ctx, t.Tx, args, opts)
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise (River requires a rollback after a failed InsertTx).
+func (d *DB) InTx(ctx context.Context, fn func(tx Tx) error) error {
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(Tx{Tx: tx, jobs: d.jobs}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// PoolOptions tunes Open.
+type PoolOptions struct {
+	MaxConns int32
+	// Vector registers pgvector's types on every connection. It needs the
+	// vector extension, so migrations run on a pool without it.
+	Vector bool
+}
+
+// Open connects a pool and checks that the database answers.
+func Open(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database.url: %w", err)
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.Vector {
+		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			if err := pgxvec.RegisterTypes(ctx, c); err != nil {
+				return fmt.Errorf("register pgvector types (is the database migrated?): %w", err)
+			}
+			return nil
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", redact(cfg.ConnConfig), err)
+	}
+	return pool, nil
+}
+
+func redact(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation,
+// of the named constraint when constraint is not empty.
+func IsUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pgErr.ConstraintName == constraint
+}

@@ -1,0 +1,143 @@
+package user
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
+)
+
+// Querier is what the store needs of a pool or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const userColumns = `id, email, coalesce(password_hash, ''), full_name, is_active, is_superuser, preferences, created_at, updated_at`
+
+func scanUser(row pgx.Row) (*User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.FullName, &u.IsActive, &u.IsSuperuser,
+		&u.Preferences, &u.CreatedAt, &u.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "user not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+var errEmailTaken = &apperr.Error{
+	Code:    apperr.Conflict,
+	Message: "an account with this email already exists",
+	Fields:  []apperr.FieldError{{Location: "body.email", Message: "is already registered"}},
+}
+
+// CreateParams are the fields of a new user.
+type CreateParams struct {
+	ID           uuid.UUID // zero: generated
+	Email        string
+	PasswordHash string // empty: authentication is delegated
+	FullName     string
+}
+
+// Create inserts a user; a taken email is a conflict.
+func Create(ctx context.Context, q Querier, p *CreateParams) (*User, error) {
+	id := p.ID
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	var hash *string
+	if p.PasswordHash != "" {
+		hash = &p.PasswordHash
+	}
+	u, err := scanUser(q.QueryRow(ctx, `
+		INSERT INTO users (id, email, password_hash, full_name)
+		VALUES ($1, $2, $3, $4)
+		RETURNING `+userColumns, id, p.Email, hash, p.FullName))
+	if db.IsUniqueViolation(err, "users_email_key") {
+		return nil, errEmailTaken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// ByID returns a user by id.
+func ByID(ctx context.Context, q Querier, id uuid.UUID) (*User, error) {
+	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// ByEmail returns a user by email, case-insensitively.
+func ByEmail(ctx context.Context, q Querier, email string) (*User, error) {
+	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+}
+
+// UpdateParams changes only the fields that are not nil.
+type UpdateParams struct {
+	FullName *string
+	Email    *string
+}
+
+// Update changes a user's profile.
+func Update(ctx context.Context, q Querier, id uuid.UUID, p *UpdateParams) (*User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `
+		UPDATE users SET
+			full_name  = coalesce($2, full_name),
+			email      = coalesce($3, email),
+			updated_at = now()
+		WHERE id = $1
+		RETURNING `+userColumns, id, p.FullName, p.Email))
+	if db.IsUniqueViolation(err, "users_email_key") {
+		return nil, errEmailTaken
+	}
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return nil, fmt.Errorf("update user %s: %w", id, err)
+	}
+	return u, err
+}
+
+// SetPreferences replaces the preferences object whole.
+func SetPreferences(ctx context.Context, q Querier, id uuid.UUID, prefs json.RawMessage) (*User, error) {
+	if len(prefs) > MaxPreferencesBytes {
+		return nil, apperr.Field("body", fmt.Sprintf("preferences must be at most %d bytes of JSON, got %d", MaxPreferencesBytes, len(prefs)), nil)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(prefs, &obj); err != nil || obj == nil {
+		return nil, apperr.Field("body", "preferences must be a JSON object", nil)
+	}
+	return scanUser(q.QueryRow(ctx, `
+		UPDATE users SET preferences = $2, updated_at = now()
+		WHERE id = $1
+		RETURNING `+userColumns, id, prefs))
+}
+
+// EnsureExternal returns the user with this id, creating it on first sight
+// (used when authentication is delegated to Supabase).
+func EnsureExternal(ctx context.Context, q Querier, id uuid.UUID, email string) (*User, error) {
+	u, err := ByID(ctx, q, id)
+	if err == nil || !apperr.Is(err, apperr.NotFound) {
+		return u, err
+	}
+	u, err = scanUser(q.QueryRow(ctx, `
+		INSERT INTO users (id, email) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET id = excluded.id
+		RETURNING `+userColumns, id, email))
+	if db.IsUniqueViolation(err, "users_email_key") {
+		return nil, &apperr.Error{Code: apperr.Conflict, Message: "another account already uses this email"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create user %s on first sign-in: %w", id, err)
+	}
+	return u, nil
+}

@@ -1,0 +1,66 @@
+package jobs
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/config"
+)
+
+// Services are the core services that workers call.
+type Services struct {
+	Auth   *auth.Service
+	Logger *slog.Logger
+}
+
+// Workers registers every worker. Later capabilities add theirs here.
+func Workers(s Services) *river.Workers {
+	w := river.NewWorkers()
+	river.AddWorker(w, &PruneSessionsWorker{auth: s.Auth, logger: s.Logger})
+	return w
+}
+
+// PeriodicJobs are scheduled by the elected leader of the worker processes.
+func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(
+			river.PeriodicInterval(cfg.SessionPruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return auth.PruneSessionsArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "auth.prune_sessions", RunOnStart: true},
+		),
+	}
+}
+
+// ClientOptions configure NewClient.
+type ClientOptions struct {
+	Config config.Jobs
+	Logger *slog.Logger
+	// Work makes a full client that works jobs (worker and serve
+	// --with-worker). Without it the client only inserts jobs.
+	Work bool
+	// TestOnly skips River's start-up jitter in tests.
+	TestOnly bool
+}
+
+// NewClient builds the River client. An insert-only client still knows the
+// workers so that inserting an unknown kind fails fast.
+func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*river.Client[pgx.Tx], error) {
+	cfg := &river.Config{
+		Workers:         workers,
+		Logger:          o.Logger,
+		SoftStopTimeout: 15 * time.Second,
+		JobTimeout:      time.Minute,
+		TestOnly:        o.TestOnly,
+	}
+	if o.Work {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Config.MaxWorkers}}
+		cfg.PeriodicJobs = PeriodicJobs(o.Config)
+	}
+	return river.NewClient(riverpgxv5.New(pool), cfg)
+}
