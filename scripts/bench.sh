@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make bench: the hot paths through the full HTTP stack on real Postgres.
+# BENCH_SECONDS sets each timed run (default 10); BENCH selects benchmarks
+# by regexp (default all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
+  TEST_DATABASE_URL="$(bash scripts/devdb.sh url)"
+  export TEST_DATABASE_URL
+fi
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(psql "$TEST_DATABASE_URL" -Atc 'show server_version' 2>/dev/null || echo 'postgres ?')"
+pkgs=(./api/)
+[[ -d core/plugin ]] && pkgs+=(./core/plugin/)
+go test -run '^$' -bench "${BENCH:-.}" -benchtime 1x -timeout 60m "${pkgs[@]}"
