@@ -229,3 +229,27 @@ func TestInactiveUserRefused(t *testing.T) {
 	requireProblem(t, e.Do("POST", "/api/auth/login", map[string]any{"email": u.Email, "password": u.Password}), http.StatusForbidden)
 	requireProblem(t, e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": u.RefreshToken}), http.StatusForbidden)
 }
+
+// TestConcurrentRefreshOfOneToken: two clients racing with the same refresh
+// token cannot both get a pair; the loser is treated as reuse.
+func TestConcurrentRefreshOfOneToken(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	u := e.NewUser()
+	results := make(chan int, 2)
+	for range 2 {
+		go func() {
+			results <- e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": u.RefreshToken}).Status
+		}()
+	}
+	a, b := <-results, <-results
+	require.ElementsMatch(t, []int{http.StatusOK, http.StatusUnauthorized}, []int{a, b})
+}
+
+func TestRejectedPasswordIsNotEchoed(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	res := e.Do("POST", "/api/auth/register", map[string]any{"email": "echo@example.com", "password": "s3cr"})
+	requireProblem(t, res, http.StatusUnprocessableEntity)
+	require.NotContains(t, string(res.Body), "s3cr")
+}

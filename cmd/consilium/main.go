@@ -13,6 +13,13 @@ import (
 var version = "dev"
 
 func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "consilium:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "consilium",
 		Short:         "Consilium: a self-hostable backend for personal planning with AI",
@@ -27,10 +34,7 @@ func main() {
 		newUserCmd(),
 		newVersionCmd(),
 	)
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "consilium:", err)
-		os.Exit(1)
-	}
+	return root
 }
 
 func newVersionCmd() *cobra.Command {

@@ -28,7 +28,7 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			logger := newLogger(cfg.Log)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
 			a, err := openApp(ctx, cfg, logger, withWorker)
@@ -58,7 +58,7 @@ func newServeCmd() *cobra.Command {
 			base := "http://" + ln.Addr().String()
 			logger.Info("serving", "api", base+"/api", "docs", base+"/api/docs",
 				"openapi", base+"/api/openapi.json", "workers", withWorker, "version", version)
-			fmt.Fprintf(cmd.ErrOrStderr(), "\n  Consilium API  %s/api\n  API docs       %s/api/docs\n  OpenAPI        %s/api/openapi.json\n\n", base, base, base)
+			fmt.Fprintf(cmd.OutOrStdout(), "\n  Consilium API  %s/api\n  API docs       %s/api/docs\n  OpenAPI        %s/api/openapi.json\n\n", base, base, base)
 
 			errc := make(chan error, 1)
 			go func() { errc <- hs.Serve(ln) }()
@@ -110,7 +110,7 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			logger := newLogger(cfg.Log)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			a, err := openApp(ctx, cfg, logger, true)
 			if err != nil {

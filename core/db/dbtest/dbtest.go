@@ -246,3 +246,33 @@ func repoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// EmptyDatabase creates a database with no schema at all (for migration
+// tests) and drops it when the test ends. It returns its URL.
+func EmptyDatabase(t testing.TB) string {
+	t.Helper()
+	admin, err := AdminURL()
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	name := fmt.Sprintf("consilium_empty_%s_%d_%d", packageSlug(), os.Getpid(), time.Now().UnixNano()%1_000_000_000)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("dbtest: create %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := dropDatabase(name); err != nil {
+			t.Errorf("dbtest: drop %s: %v", name, err)
+		}
+	})
+	url, err := withDatabase(admin, name)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return url
+}
