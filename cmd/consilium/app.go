@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -97,17 +96,5 @@ func prepareSchema(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 }
 
 func (a *app) close() { a.pool.Close() }
-
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i > 0 {
-		if j := strings.Index(u, "://"); j > 0 && j < i {
-			creds := u[j+3 : i]
-			if user, _, ok := strings.Cut(creds, ":"); ok {
-				return u[:j+3] + user + ":***" + u[i:]
-			}
-		}
-	}
-	return u
-}
 
 func defaultLog() config.Log { return config.Default().Log }
