@@ -99,11 +99,11 @@ func limitByIP(api huma.API, l *limits) func(huma.Context, func(huma.Context)) {
 
 // TokenResponse is returned by register, login and refresh.
 type TokenResponse struct {
-	AccessToken  string   `json:"access_token" doc:"JWT to send as 'Authorization: Bearer …'."`
-	RefreshToken string   `json:"refresh_token" doc:"Opaque token for POST /api/auth/refresh; it rotates on every use."`
-	TokenType    string   `json:"token_type" enum:"bearer" example:"bearer"`
-	ExpiresIn    int      `json:"expires_in" example:"900" doc:"Seconds until the access token expires."`
-	User         UserJSON `json:"user"`
+	AccessToken  string `json:"access_token" doc:"JWT to send as 'Authorization: Bearer …'."`
+	RefreshToken string `json:"refresh_token" doc:"Opaque token for POST /api/auth/refresh; it rotates on every use."`
+	TokenType    string `json:"token_type" enum:"bearer" example:"bearer"`
+	ExpiresIn    int    `json:"expires_in" example:"900" doc:"Seconds until the access token expires."`
+	User         User   `json:"user"`
 }
 
 type tokenOutput struct {
@@ -120,31 +120,43 @@ func toTokenOutput(t *auth.Tokens) *tokenOutput {
 	}}
 }
 
+// RegisterRequest creates an account.
+type RegisterRequest struct {
+	Email    string `json:"email" maxLength:"320" example:"ada@example.com" doc:"Trimmed; unique regardless of case."`
+	Password string `json:"password" minLength:"8" maxLength:"1024" example:"correct horse battery staple" doc:"At least 8 characters."`
+	FullName string `json:"full_name,omitempty" maxLength:"200" example:"Ada Lovelace"`
+}
+
 type registerInput struct {
-	Body struct {
-		Email    string `json:"email" maxLength:"320" example:"ada@example.com" doc:"Trimmed; unique regardless of case."`
-		Password string `json:"password" minLength:"8" maxLength:"1024" example:"correct horse battery staple" doc:"At least 8 characters."`
-		FullName string `json:"full_name,omitempty" maxLength:"200" example:"Ada Lovelace"`
-	}
+	Body RegisterRequest
+}
+
+// LoginRequest signs in with a password.
+type LoginRequest struct {
+	Email    string `json:"email" maxLength:"320" example:"ada@example.com"`
+	Password string `json:"password" maxLength:"1024" example:"correct horse battery staple"`
 }
 
 type loginInput struct {
-	Body struct {
-		Email    string `json:"email" maxLength:"320" example:"ada@example.com"`
-		Password string `json:"password" maxLength:"1024" example:"correct horse battery staple"`
-	}
+	Body LoginRequest
+}
+
+// RefreshRequest exchanges a refresh token.
+type RefreshRequest struct {
+	RefreshToken string `json:"refresh_token" minLength:"1" maxLength:"256"`
 }
 
 type refreshInput struct {
-	Body struct {
-		RefreshToken string `json:"refresh_token" minLength:"1" maxLength:"256"`
-	}
+	Body RefreshRequest
+}
+
+// LogoutRequest ends a session.
+type LogoutRequest struct {
+	RefreshToken string `json:"refresh_token,omitempty" maxLength:"256" doc:"The session's refresh token; the session of the bearer token is ended in any case."`
 }
 
 type logoutInput struct {
-	Body struct {
-		RefreshToken string `json:"refresh_token,omitempty" maxLength:"256" doc:"The session's refresh token; the session of the bearer token is ended in any case."`
-	}
+	Body LogoutRequest
 }
 
 func clientOf(ctx context.Context, userAgent string) auth.Client {

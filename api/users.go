@@ -13,8 +13,8 @@ import (
 	"github.com/consilium-hq/consilium/core/user"
 )
 
-// UserJSON is a user as the API shows it; never the password hash.
-type UserJSON struct {
+// User is a user as the API shows it; never the password hash.
+type User struct {
 	ID          uuid.UUID      `json:"id"`
 	Email       string         `json:"email" example:"ada@example.com"`
 	FullName    string         `json:"full_name" example:"Ada Lovelace"`
@@ -25,17 +25,23 @@ type UserJSON struct {
 	UpdatedAt   time.Time      `json:"updated_at"`
 }
 
-func toUserJSON(u *user.User) UserJSON {
+func toUserJSON(u *user.User) User {
 	prefs := map[string]any{}
 	_ = json.Unmarshal(u.Preferences, &prefs)
-	return UserJSON{
+	return User{
 		ID: u.ID, Email: u.Email, FullName: u.FullName, IsActive: u.IsActive, IsSuperuser: u.IsSuperuser,
 		Preferences: prefs, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
+// UpdateUserRequest changes the fields it carries.
+type UpdateUserRequest struct {
+	Email    *string `json:"email,omitempty" maxLength:"320" example:"ada@example.com"`
+	FullName *string `json:"full_name,omitempty" maxLength:"200" example:"Ada Lovelace"`
+}
+
 type userOutput struct {
-	Body UserJSON
+	Body User
 }
 
 type preferencesBody struct {
@@ -55,12 +61,7 @@ func registerUsers(authed huma.API, d *db.DB) {
 		Summary: "Change the signed-in user's name or email", Tags: []string{"users"},
 		Description: "Only the fields sent change. The email follows the registration rules (trimmed, unique regardless of case).",
 		Errors:      []int{http.StatusConflict, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *struct {
-		Body struct {
-			Email    *string `json:"email,omitempty" maxLength:"320"`
-			FullName *string `json:"full_name,omitempty" maxLength:"200"`
-		}
-	}) (*userOutput, error) {
+	}, func(ctx context.Context, in *struct{ Body UpdateUserRequest }) (*userOutput, error) {
 		var p user.UpdateParams
 		if in.Body.Email != nil {
 			email, err := user.NormalizeEmail("body.email", *in.Body.Email)
