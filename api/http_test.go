@@ -145,9 +145,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	})
 
 	t.Run("database not migrated", func(t *testing.T) {
-		admin, err := dbtest.AdminURL()
-		require.NoError(t, err)
-		empty, err := pgxpool.New(context.Background(), admin) // the server's maintenance database has no schema
+		empty, err := pgxpool.New(context.Background(), dbtest.EmptyDatabase(t))
 		require.NoError(t, err)
 		t.Cleanup(empty.Close)
 		e2 := apitest.New(t, apitest.Options{})
