@@ -1,0 +1,49 @@
+// Package page implements the opaque keyset cursors of list endpoints:
+// {"items": [...], "next_cursor": "..."}. A cursor encodes the sort key of
+// the last item seen, so pages stay stable while rows are inserted.
+package page
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+)
+
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+// Limit checks a requested page size; 0 means the default.
+func Limit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultLimit, nil
+	case n < 1 || n > MaxLimit:
+		return 0, apperr.Field("query.limit", "must be between 1 and 200", n)
+	}
+	return n, nil
+}
+
+// Encode makes an opaque cursor from a sort key.
+func Encode(key any) string {
+	raw, _ := json.Marshal(key)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// Decode reads a cursor made by Encode into key; an empty cursor leaves key
+// untouched and returns false.
+func Decode(cursor string, key any) (bool, error) {
+	if cursor == "" {
+		return false, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		err = json.Unmarshal(raw, key)
+	}
+	if err != nil {
+		return false, apperr.Field("query.cursor", "is not a cursor this API returned", nil)
+	}
+	return true, nil
+}
