@@ -1,0 +1,338 @@
+package blocknote
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status is where a task stands.
+type Status string
+
+const (
+	StatusNotStarted Status = "not_started"
+	StatusInProgress Status = "in_progress"
+	StatusCompleted  Status = "completed"
+	StatusDeferred   Status = "deferred"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusNotStarted, StatusInProgress, StatusCompleted, StatusDeferred}
+
+// Priority is a task's priority; the zero value means none.
+type Priority string
+
+const (
+	PriorityHigh   Priority = "high"
+	PriorityMedium Priority = "medium"
+	PriorityLow    Priority = "low"
+)
+
+// Priorities lists every priority.
+var Priorities = []Priority{PriorityHigh, PriorityMedium, PriorityLow}
+
+// Sources a task can come from. A task block typed in the editor has no
+// source prop and counts as SourceNote.
+var Sources = []string{"direct", "note", "planning", "chat", "email", "clickup", "external"}
+
+// SourceNote is the source of task blocks written in the editor.
+const SourceNote = "note"
+
+// Props of the task block.
+const (
+	PropChecked         = "checked"
+	PropStatus          = "status"
+	PropPriority        = "priority"
+	PropDueDate         = "dueDate"
+	PropDueTime         = "dueTime"
+	PropSize            = "size"
+	PropDescription     = "description"
+	PropSource          = "source"
+	PropSourceReference = "sourceReference"
+	PropMetadata        = "metadata"
+	PropGoalID          = "goalId"
+)
+
+// Limits on task fields.
+const (
+	MaxTitleLength       = 2000
+	MaxDescriptionLength = 20_000
+	MaxReferenceLength   = 1000
+	MaxMetadataBytes     = 16 << 10
+)
+
+// TaskFields are what a task block says about its task.
+//
+// A checkListItem holds only Title and Status (props.checked true is
+// completed, anything else not_started). Consilium's task block ("task",
+// inline content) holds them all in its props: status, priority ("" or
+// absent = none), dueDate (YYYY-MM-DD), dueTime (HH:MM), size (a number
+// greater than 0; absent, null or 0 = none), description, source,
+// sourceReference, and metadata (a JSON object, stored in the prop as a
+// string since BlockNote props are scalars).
+type TaskFields struct {
+	Title           string
+	Description     string
+	Status          Status
+	Priority        Priority
+	DueDate         string // YYYY-MM-DD or ""
+	DueTime         string // HH:MM or ""
+	Size            *float64
+	Source          string
+	SourceReference string
+	// GoalID is the goal the task serves (a UUID), "" when none.
+	GoalID string
+	// Metadata is a compact JSON object, nil when there is none.
+	Metadata json.RawMessage
+}
+
+// Equal reports whether two sets of fields are the same.
+func (f *TaskFields) Equal(g *TaskFields) bool {
+	sizeEq := (f.Size == nil && g.Size == nil) || (f.Size != nil && g.Size != nil && *f.Size == *g.Size)
+	return f.Title == g.Title && f.Description == g.Description && f.Status == g.Status &&
+		f.Priority == g.Priority && f.DueDate == g.DueDate && f.DueTime == g.DueTime && sizeEq &&
+		f.Source == g.Source && f.SourceReference == g.SourceReference && f.GoalID == g.GoalID &&
+		bytes.Equal(f.Metadata, g.Metadata)
+}
+
+// NeedsTaskBlock reports whether the fields hold something a checkListItem
+// cannot: a status other than not_started/completed, or any field beyond
+// title and status.
+func (f *TaskFields) NeedsTaskBlock() bool {
+	return (f.Status != StatusNotStarted && f.Status != StatusCompleted) ||
+		f.Priority != "" || f.DueDate != "" || f.DueTime != "" || f.Size != nil ||
+		f.Description != "" || (f.Source != "" && f.Source != SourceNote) || f.SourceReference != "" ||
+		f.GoalID != "" || f.Metadata != nil
+}
+
+// Validate checks the fields, naming bad ones as prefix + the API field
+// name (e.g. "body.due_date").
+func (f *TaskFields) Validate(prefix string) error {
+	bad := func(field, msg string, v any) error { return fieldError(prefix+field, msg, v) }
+	if len(f.Title) > MaxTitleLength {
+		return bad("title", fmt.Sprintf("must be at most %d bytes", MaxTitleLength), nil)
+	}
+	if len(f.Description) > MaxDescriptionLength {
+		return bad("description", fmt.Sprintf("must be at most %d bytes", MaxDescriptionLength), nil)
+	}
+	if !slices.Contains(Statuses, f.Status) {
+		return bad("status", "must be one of not_started, in_progress, completed, deferred", string(f.Status))
+	}
+	if f.Priority != "" && !slices.Contains(Priorities, f.Priority) {
+		return bad("priority", "must be one of high, medium, low", string(f.Priority))
+	}
+	if f.DueDate != "" && !ValidDate(f.DueDate) {
+		return bad("due_date", "must be a date as YYYY-MM-DD", f.DueDate)
+	}
+	if f.DueTime != "" && !ValidTime(f.DueTime) {
+		return bad("due_time", "must be a time of day as HH:MM", f.DueTime)
+	}
+	if f.Size != nil && (*f.Size <= 0 || math.IsInf(*f.Size, 0) || math.IsNaN(*f.Size) || *f.Size > 1e9) {
+		return bad("size", "must be a number greater than 0", *f.Size)
+	}
+	if f.Source != "" && !slices.Contains(Sources, f.Source) {
+		return bad("source", "must be one of "+strings.Join(Sources, ", "), f.Source)
+	}
+	if len(f.SourceReference) > MaxReferenceLength {
+		return bad("source_reference", fmt.Sprintf("must be at most %d bytes", MaxReferenceLength), nil)
+	}
+	if f.GoalID != "" && !validUUID(f.GoalID) {
+		return bad("goal_id", "must be a UUID", f.GoalID)
+	}
+	if f.Metadata != nil {
+		if len(f.Metadata) > MaxMetadataBytes {
+			return bad("metadata", fmt.Sprintf("must be at most %d bytes of JSON", MaxMetadataBytes), nil)
+		}
+		if len(f.Metadata) == 0 || f.Metadata[0] != '{' || !json.Valid(f.Metadata) {
+			return bad("metadata", "must be a JSON object", nil)
+		}
+	}
+	return nil
+}
+
+// ValidDate reports whether s is a calendar date written YYYY-MM-DD.
+func ValidDate(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+func validUUID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && len(s) == 36 && u.String() == strings.ToLower(s)
+}
+
+// ValidTime reports whether s is a time of day written HH:MM.
+func ValidTime(s string) bool {
+	if len(s) != 5 {
+		return false
+	}
+	_, err := time.Parse("15:04", s)
+	return err == nil
+}
+
+// Task is a task block found in a document.
+type Task struct {
+	BlockID   string
+	BlockType string // TypeCheckListItem or TypeTask
+	// ParentBlockID is the nearest enclosing task block, "" when none.
+	ParentBlockID string
+	// Position is the task's order among the document's tasks.
+	Position int
+	TaskFields
+}
+
+// Tasks returns the document's task blocks at every depth, in document
+// order.
+func (d *Document) Tasks() []Task {
+	var out []Task
+	var walk func(bs []*Block, parent string)
+	walk = func(bs []*Block, parent string) {
+		for _, b := range bs {
+			p := parent
+			if b.task != nil {
+				out = append(out, Task{BlockID: b.id, BlockType: b.typ, ParentBlockID: parent, Position: len(out), TaskFields: *b.task})
+				p = b.id
+			}
+			walk(b.children, p)
+		}
+	}
+	walk(d.blocks, "")
+	return out
+}
+
+// TaskFields returns the fields of a task block, nil for other blocks.
+func (b *Block) TaskFields() *TaskFields {
+	if b.task == nil {
+		return nil
+	}
+	f := *b.task
+	return &f
+}
+
+// readTask reads and validates the task fields of a task block.
+func readTask(b *Block, at *path) error {
+	b.task = nil
+	switch b.typ {
+	case TypeCheckListItem:
+		f := &TaskFields{Title: cleanTitle(b.text), Status: StatusNotStarted}
+		raw := b.Prop(PropChecked)
+		switch {
+		case isNull(raw) || string(raw) == "false":
+		case string(raw) == "true":
+			f.Status = StatusCompleted
+		default:
+			return fieldError(at.member("props").member(PropChecked).String(), "must be a boolean, got "+kindOf(raw), nil)
+		}
+		b.task = f
+	case TypeTask:
+		f, err := taskFromProps(b, at.member("props"))
+		if err != nil {
+			return err
+		}
+		b.task = f
+	}
+	return nil
+}
+
+func cleanTitle(s string) string { return strings.TrimSpace(s) }
+
+func taskFromProps(b *Block, at *path) (*TaskFields, error) {
+	f := &TaskFields{Title: cleanTitle(b.text), Status: StatusNotStarted}
+	str := func(name string) (string, error) {
+		raw := b.Prop(name)
+		if isNull(raw) {
+			return "", nil
+		}
+		s, ok := rawString(raw)
+		if !ok {
+			return "", fieldError(at.member(name).String(), "must be a string, got "+kindOf(raw), nil)
+		}
+		return s, nil
+	}
+	type check struct {
+		name string
+		dst  *string
+		ok   func(string) bool
+		want string
+	}
+	var status, priority string
+	checks := []check{
+		{PropStatus, &status, func(s string) bool { return slices.Contains(Statuses, Status(s)) }, "one of not_started, in_progress, completed, deferred"},
+		{PropPriority, &priority, func(s string) bool { return slices.Contains(Priorities, Priority(s)) }, `one of high, medium, low (or "" for none)`},
+		{PropDueDate, &f.DueDate, ValidDate, `a date as YYYY-MM-DD (or "" for none)`},
+		{PropDueTime, &f.DueTime, ValidTime, `a time of day as HH:MM (or "" for none)`},
+		{PropDescription, &f.Description, func(s string) bool { return len(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d bytes", MaxDescriptionLength)},
+		{PropSource, &f.Source, func(s string) bool { return slices.Contains(Sources, s) }, "one of " + strings.Join(Sources, ", ")},
+		{PropSourceReference, &f.SourceReference, func(s string) bool { return len(s) <= MaxReferenceLength }, fmt.Sprintf("at most %d bytes", MaxReferenceLength)},
+		{PropGoalID, &f.GoalID, validUUID, `a goal id (a UUID), or "" for none`},
+	}
+	for _, c := range checks {
+		s, err := str(c.name)
+		if err != nil {
+			return nil, err
+		}
+		if s != "" && !c.ok(s) {
+			v := any(s)
+			if len(s) > 100 {
+				v = nil
+			}
+			return nil, fieldError(at.member(c.name).String(), "must be "+c.want, v)
+		}
+		*c.dst = s
+	}
+	if status != "" {
+		f.Status = Status(status)
+	}
+	f.Priority = Priority(priority)
+	if f.Source == SourceNote {
+		f.Source = ""
+	}
+	if raw := b.Prop(PropSize); !isNull(raw) && string(raw) != `""` {
+		v, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || raw[0] == '"' || v < 0 || math.IsInf(v, 0) || v > 1e9 {
+			return nil, fieldError(at.member(PropSize).String(), "must be a number of at least 0 (0 or absent for none)", nil)
+		}
+		if v > 0 {
+			f.Size = &v
+		}
+	}
+	if raw := b.Prop(PropMetadata); !isNull(raw) && string(raw) != `""` {
+		obj := []byte(raw)
+		if raw[0] == '"' {
+			s, _ := rawString(raw)
+			obj = []byte(s)
+		}
+		m, err := compactObject(obj)
+		if err != nil {
+			return nil, fieldError(at.member(PropMetadata).String(), "must be a JSON object encoded as a string", nil)
+		}
+		f.Metadata = m
+	}
+	return f, nil
+}
+
+// compactObject checks that raw is a JSON object and returns it compacted.
+func compactObject(raw []byte) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' || len(raw) > MaxMetadataBytes {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	if _, err := scanValue(raw, 0, 0); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
