@@ -121,8 +121,13 @@ type Document struct {
 	byID       map[string]*Block
 	count      int
 	normalized bool
+	changed    bool
 	loc        string
 }
+
+// Changed reports whether an edit (SetTask, AppendTask, Remove) changed the
+// document since it was parsed.
+func (d *Document) Changed() bool { return d.changed }
 
 // Blocks are the top-level blocks.
 func (d *Document) Blocks() []*Block { return d.blocks }

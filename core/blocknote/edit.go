@@ -47,6 +47,7 @@ func (d *Document) SetTask(id string, f TaskFields) error {
 	}
 	b.task = &f
 	b.markDirty()
+	d.changed = true
 	return nil
 }
 
@@ -123,6 +124,7 @@ func (d *Document) AppendTask(parentID string, f TaskFields) (*Block, error) {
 	}
 	d.byID[b.id] = b
 	d.count++
+	d.changed = true
 	return b, nil
 }
 
@@ -156,6 +158,7 @@ func (d *Document) Remove(id string) bool {
 		b.parent.markDirty()
 	}
 	b.parent = nil
+	d.changed = true
 	return true
 }
 

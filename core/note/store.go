@@ -1,0 +1,193 @@
+package note
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/db"
+)
+
+// noteColumns are the columns of a note without its content.
+const noteColumns = `id, user_id, title, preview, parent_id, tags, linked_notes, is_pinned, is_archived,
+	metadata, coalesce(system_key, ''), version, created_at, updated_at`
+
+var errNotFound = apperr.New(apperr.NotFound, "note not found")
+
+// scanNote scans noteColumns followed by extra destinations.
+func scanNote(row pgx.Row, extra ...any) (*Note, error) {
+	var n Note
+	dest := append([]any{&n.ID, &n.UserID, &n.Title, &n.Preview, &n.ParentID, &n.Tags, &n.LinkedNotes,
+		&n.IsPinned, &n.IsArchived, &n.Metadata, &n.SystemKey, &n.Version, &n.CreatedAt, &n.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, errNotFound
+		}
+		return nil, err
+	}
+	return &n, nil
+}
+
+// derived is everything a save stores about a document besides itself.
+type derived struct {
+	doc     *blocknote.Document
+	content []byte
+	hash    []byte
+	text    string
+	preview string
+	links   []uuid.UUID
+}
+
+func derive(doc *blocknote.Document) *derived {
+	content, _ := doc.MarshalJSON()
+	sum := sha256.Sum256(content)
+	text := doc.PlainText()
+	return &derived{doc: doc, content: content, hash: sum[:], text: text, preview: preview(text), links: doc.LinkedNotes()}
+}
+
+// lockNote reads a note for update; it holds the row lock until the
+// transaction ends, which serialises every change to one note.
+func lockNote(ctx context.Context, tx db.Tx, userID, id uuid.UUID, withContent bool) (*Note, []byte, error) {
+	var hash []byte
+	var content json.RawMessage
+	extra := []any{&hash}
+	cols := noteColumns + `, content_hash`
+	if withContent {
+		cols += `, content`
+		extra = append(extra, &content)
+	}
+	n, err := scanNote(tx.QueryRow(ctx, `SELECT `+cols+` FROM notes WHERE id = $1 AND user_id = $2 FOR UPDATE`, id, userID), extra...)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("lock note %s: %w", id, err)
+	}
+	n.Content = content
+	return n, hash, nil
+}
+
+func insertNote(ctx context.Context, tx db.Tx, n *Note, d *derived) (bool, error) {
+	err := tx.QueryRow(ctx, `
+		INSERT INTO notes (id, user_id, title, content, content_hash, plain_text, preview, search,
+			parent_id, tags, linked_notes, is_pinned, is_archived, metadata, system_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7,
+			setweight(to_tsvector('simple', $3), 'A') || setweight(to_tsvector('simple', $6), 'B'),
+			$8, $9, $10, $11, $12, $13, nullif($14, ''))
+		ON CONFLICT (user_id, system_key) WHERE system_key IS NOT NULL DO NOTHING
+		RETURNING version, created_at, updated_at`,
+		n.ID, n.UserID, n.Title, d.content, d.hash, d.text, d.preview,
+		n.ParentID, n.Tags, d.links, n.IsPinned, n.IsArchived, n.Metadata, n.SystemKey,
+	).Scan(&n.Version, &n.CreatedAt, &n.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil // a system note that already exists
+	}
+	if err != nil {
+		return false, fmt.Errorf("insert note: %w", err)
+	}
+	n.Content, n.Preview, n.LinkedNotes = d.content, d.preview, d.links
+	return true, nil
+}
+
+// updateNote writes next over the locked note cur; d is nil when the
+// content stays. It reports whether the title or text changed.
+func updateNote(ctx context.Context, tx db.Tx, cur, next *Note, d *derived) (bool, error) {
+	var content, hash, text, prev any
+	var links any
+	if d != nil {
+		content, hash, text, prev, links = d.content, d.hash, d.text, d.preview, d.links
+	}
+	var textChanged bool
+	var stored json.RawMessage
+	err := tx.QueryRow(ctx, `
+		UPDATE notes n SET
+			title = $3, parent_id = $4, tags = $5, is_pinned = $6, is_archived = $7, metadata = $8,
+			content = coalesce($9::jsonb, n.content),
+			content_hash = coalesce($10::bytea, n.content_hash),
+			plain_text = coalesce($11::text, n.plain_text),
+			preview = coalesce($12::text, n.preview),
+			linked_notes = coalesce($13::uuid[], n.linked_notes),
+			search = CASE WHEN old.title IS DISTINCT FROM $3 OR old.plain_text IS DISTINCT FROM coalesce($11::text, old.plain_text)
+				THEN setweight(to_tsvector('simple', $3), 'A') || setweight(to_tsvector('simple', coalesce($11::text, old.plain_text)), 'B')
+				ELSE n.search END,
+			version = n.version + 1,
+			updated_at = now()
+		FROM (SELECT title, plain_text FROM notes WHERE id = $1 AND user_id = $2) old
+		WHERE n.id = $1 AND n.user_id = $2 AND n.version = $14
+		RETURNING n.version, n.updated_at, n.preview, n.linked_notes,
+			old.title IS DISTINCT FROM $3 OR old.plain_text IS DISTINCT FROM coalesce($11::text, old.plain_text),
+			CASE WHEN $9::jsonb IS NULL THEN n.content END`,
+		cur.ID, cur.UserID, next.Title, next.ParentID, next.Tags, next.IsPinned, next.IsArchived, next.Metadata,
+		content, hash, text, prev, links, cur.Version,
+	).Scan(&next.Version, &next.UpdatedAt, &next.Preview, &next.LinkedNotes, &textChanged, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The row is locked by this transaction, so this cannot happen
+		// unless the lock was not taken.
+		return false, fmt.Errorf("update note %s: version %d is gone", cur.ID, cur.Version)
+	}
+	if err != nil {
+		return false, fmt.Errorf("update note %s: %w", cur.ID, err)
+	}
+	if d != nil {
+		next.Content = d.content
+	} else {
+		next.Content = stored
+	}
+	return textChanged, nil
+}
+
+// recordVersion copies the note's current row into its history. Copying
+// inside Postgres reuses the compressed content instead of sending it again.
+func recordVersion(ctx context.Context, tx db.Tx, n *Note, kind ChangeKind, restoredFrom *int) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO note_versions (note_id, version, user_id, title, content, parent_id, tags,
+			is_pinned, is_archived, metadata, change, restored_from, created_at)
+		SELECT id, version, user_id, title, content, parent_id, tags, is_pinned, is_archived, metadata,
+			$3, $4, updated_at
+		FROM notes WHERE id = $1 AND user_id = $2`, n.ID, n.UserID, string(kind), restoredFrom)
+	if err != nil {
+		return fmt.Errorf("record version %d of note %s: %w", n.Version, n.ID, err)
+	}
+	return nil
+}
+
+// checkParent checks that parent is one of the user's notes and, for an
+// existing note id, that making it the parent makes no cycle.
+func checkParent(ctx context.Context, tx db.Tx, userID uuid.UUID, id *uuid.UUID, parent uuid.UUID) error {
+	if id != nil && *id == parent {
+		return apperr.Field("body.parent_id", "a note cannot be its own parent", parent.String())
+	}
+	var exists, cycle bool
+	var self any
+	if id != nil {
+		self = *id
+	}
+	// Walk up from the parent; meeting the note itself means a cycle.
+	err := tx.QueryRow(ctx, `
+		WITH RECURSIVE up(id, parent_id, depth) AS (
+			SELECT id, parent_id, 0 FROM notes WHERE id = $2 AND user_id = $1
+			UNION ALL
+			SELECT n.id, n.parent_id, up.depth + 1 FROM notes n JOIN up ON n.id = up.parent_id
+			WHERE n.user_id = $1 AND up.depth < 1000
+		)
+		SELECT EXISTS (SELECT 1 FROM up WHERE depth = 0),
+			coalesce($3::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM up WHERE id = $3::uuid), false)`,
+		userID, parent, self).Scan(&exists, &cycle)
+	if err != nil {
+		return fmt.Errorf("check parent note: %w", err)
+	}
+	if !exists {
+		return apperr.Field("body.parent_id", "no such note", parent.String())
+	}
+	if cycle {
+		return apperr.Field("body.parent_id", "would make a cycle: that note is nested inside this one", parent.String())
+	}
+	return nil
+}
