@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newUserCmd(),
 		newVersionCmd(),
+		newPluginsCmd(),
 	)
 	return root
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/consilium-hq/consilium/core/plugin"
 )
 
 // Config is the whole configuration. Every field is documented in
@@ -25,6 +27,8 @@ type Config struct {
 	Auth      Auth      `yaml:"auth"`
 	RateLimit RateLimit `yaml:"rate_limit"`
 	Jobs      Jobs      `yaml:"jobs"`
+	// Plugins are the model-provider and integration plugins the host runs.
+	Plugins plugin.Config `yaml:"plugins"`
 }
 
 type Log struct {
@@ -122,7 +126,8 @@ func Default() Config {
 			AuthPerAccount: Limit{Rate: 10, Per: time.Minute, Burst: 10},
 			PerUser:        Limit{Rate: 50, Per: time.Second, Burst: 200},
 		},
-		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
+		Jobs:    Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
+		Plugins: plugin.Defaults(),
 	}
 }
 
@@ -270,6 +275,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.SessionPruneInterval < time.Minute {
 		bad("jobs.session_prune_interval", "must be at least 1m")
+	}
+	var pv *plugin.ValidationError
+	if err := c.Plugins.WithDefaults().Validate(); errors.As(err, &pv) {
+		errs = append(errs, pv.Problems...)
+	} else if err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) == 0 {
 		return nil
