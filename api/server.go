@@ -17,6 +17,8 @@ import (
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/task"
 )
 
 // Deps are what the API needs. Later capabilities add their services here.
@@ -26,6 +28,8 @@ type Deps struct {
 	Logger    *slog.Logger
 	DB        *db.DB
 	Auth      *auth.Service
+	Notes     *note.Service
+	Tasks     *task.Service
 	// Ready reports whether the process can serve (database reachable and
 	// migrated); /readyz answers 503 while it returns an error.
 	Ready   func(ctx context.Context) error
@@ -86,6 +90,9 @@ func New(d Deps) *Server {
 
 	registerAuth(public, authed, d.Auth, limits)
 	registerUsers(authed, d.DB)
+	registerNotes(authed, d.Notes)
+	registerTags(authed, d.Notes)
+	registerTasks(authed, d.Tasks)
 
 	registerDocs(mux)
 	registerHealth(mux, d.Ready)

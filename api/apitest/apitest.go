@@ -26,6 +26,8 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
@@ -49,6 +51,8 @@ type Env struct {
 	Config *config.Config
 	DB     *db.DB
 	Auth   *auth.Service
+	Notes  *note.Service
+	Tasks  *task.Service
 	River  *river.Client[pgx.Tx]
 	Server *httptest.Server
 	Client *http.Client
@@ -64,6 +68,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Routes registers extra operations (test-only endpoints).
 	Routes func(huma.API)
+	// NoteHooks and TaskHooks run after note saves and task index changes.
+	NoteHooks []note.Hook
+	TaskHooks []task.Hook
 }
 
 // New starts the API on a loopback port; it stops when the test ends.
@@ -92,9 +99,11 @@ func New(t testing.TB, o Options) *Env {
 	}
 	d.SetJobs(rc)
 	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc, River: rc}
+	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: o.NoteHooks})
+	e.Tasks = task.NewService(d, e.Notes)
 	e.Ready = db.NewMigrator(d.Pool, logger).Ready
 	srv := api.New(api.Deps{
-		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc,
+		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc, Notes: e.Notes, Tasks: e.Tasks,
 		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
 	})
 	if o.Routes != nil {

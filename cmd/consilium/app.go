@@ -15,6 +15,8 @@ import (
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
@@ -44,6 +46,8 @@ type app struct {
 	pool   *pgxpool.Pool
 	db     *db.DB
 	auth   *auth.Service
+	notes  *note.Service
+	tasks  *task.Service
 	river  *river.Client[pgx.Tx]
 	mig    *db.Migrator
 }
@@ -64,6 +68,8 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 		pool.Close()
 		return nil, err
 	}
+	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex()})
+	a.tasks = task.NewService(a.db, a.notes)
 	workers := jobs.Workers(jobs.Services{Auth: a.auth, Logger: logger})
 	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
 	if err != nil {

@@ -44,7 +44,7 @@ func newServeCmd() *cobra.Command {
 
 			srv := api.New(api.Deps{
 				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-				DB: a.db, Auth: a.auth, Ready: a.mig.Ready, Version: version,
+				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Ready: a.mig.Ready, Version: version,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {

@@ -1,0 +1,414 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/note"
+)
+
+// NoteJSON is a note with its content.
+type NoteJSON struct {
+	ID          uuid.UUID         `json:"id"`
+	UserID      uuid.UUID         `json:"user_id"`
+	Title       string            `json:"title" example:"Week plan"`
+	Content     BlockNoteDocument `json:"content"`
+	ParentID    *uuid.UUID        `json:"parent_id" doc:"The note this one is nested under; null at the top level."`
+	Tags        []string          `json:"tags" example:"[\"work\",\"health\"]"`
+	LinkedNotes []uuid.UUID       `json:"linked_notes" doc:"Notes the content links to (links whose href is note://<uuid>), derived from the content."`
+	IsPinned    bool              `json:"is_pinned"`
+	IsArchived  bool              `json:"is_archived"`
+	Metadata    JSONObject        `json:"metadata"`
+	IsInbox     bool              `json:"is_inbox" doc:"True on the Inbox note, which receives tasks created without a note."`
+	Version     int               `json:"version" doc:"Increases by one on every change; sent as the ETag."`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// NoteSummaryJSON is a note in a list: a short plain-text preview instead
+// of the content.
+type NoteSummaryJSON struct {
+	ID          uuid.UUID   `json:"id"`
+	UserID      uuid.UUID   `json:"user_id"`
+	Title       string      `json:"title"`
+	Preview     string      `json:"preview" doc:"The start of the note's text, on one line (at most 200 characters)."`
+	ParentID    *uuid.UUID  `json:"parent_id"`
+	Tags        []string    `json:"tags"`
+	LinkedNotes []uuid.UUID `json:"linked_notes"`
+	IsPinned    bool        `json:"is_pinned"`
+	IsArchived  bool        `json:"is_archived"`
+	Metadata    JSONObject  `json:"metadata"`
+	IsInbox     bool        `json:"is_inbox"`
+	Version     int         `json:"version"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func toNoteJSON(n *note.Note) NoteJSON {
+	return NoteJSON{
+		ID: n.ID, UserID: n.UserID, Title: n.Title, Content: BlockNoteDocument(n.Content), ParentID: n.ParentID,
+		Tags: nonNil(n.Tags), LinkedNotes: nonNil(n.LinkedNotes), IsPinned: n.IsPinned, IsArchived: n.IsArchived,
+		Metadata: JSONObject(n.Metadata), IsInbox: n.SystemKey == note.SystemKeyInbox, Version: n.Version,
+		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
+	}
+}
+
+func toNoteSummary(n *note.Note) NoteSummaryJSON {
+	return NoteSummaryJSON{
+		ID: n.ID, UserID: n.UserID, Title: n.Title, Preview: n.Preview, ParentID: n.ParentID,
+		Tags: nonNil(n.Tags), LinkedNotes: nonNil(n.LinkedNotes), IsPinned: n.IsPinned, IsArchived: n.IsArchived,
+		Metadata: JSONObject(n.Metadata), IsInbox: n.SystemKey == note.SystemKeyInbox, Version: n.Version,
+		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
+	}
+}
+
+type noteOutput struct {
+	ETag string `header:"ETag" doc:"The note's version, to send back as If-Match."`
+	Body NoteJSON
+}
+
+func noteOut(n *note.Note) *noteOutput {
+	return &noteOutput{ETag: versionETag(n.Version), Body: toNoteJSON(n)}
+}
+
+type noteListOutput struct {
+	Body struct {
+		Items      []NoteSummaryJSON `json:"items"`
+		NextCursor string            `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+	}
+}
+
+type notePath struct {
+	NoteID string `path:"note_id" doc:"The note's id." format:"uuid"`
+}
+
+type noteWrite struct {
+	notePath
+	IfMatch string `header:"If-Match" doc:"The ETag of the version this change is based on; a stale one answers 412."`
+}
+
+const noteMaxBody = blocknote.MaxBytes + 128<<10
+
+var noteTags = []string{"notes"}
+
+func registerNotes(authed huma.API, notes *note.Service) {
+	huma.Register(authed, huma.Operation{
+		OperationID: "list-notes", Method: http.MethodGet, Path: "/notes",
+		Summary: "List notes", Tags: noteTags,
+		Description: "The signed-in user's notes, newest change first by default, with a short plain-text preview " +
+			"instead of the content. Archived notes are left out unless is_archived=true (or any). " +
+			"Page with next_cursor; the cursor is opaque and stable while notes are added.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		Limit      int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+		Cursor     string `query:"cursor" doc:"next_cursor of the previous page."`
+		Q          string `query:"q" maxLength:"500" doc:"Full-text search over title and text (words, \"phrases\", -exclusions, or)."`
+		Tag        string `query:"tag" maxLength:"64" doc:"Only notes with this tag."`
+		ParentID   string `query:"parent_id" doc:"Only the children of this note; 'root' for top-level notes."`
+		IsPinned   string `query:"is_pinned" enum:"true,false" doc:"Only pinned (true) or unpinned (false) notes."`
+		IsArchived string `query:"is_archived" enum:"false,true,any" default:"false" doc:"Archived notes are hidden unless asked for."`
+		Sort       string `query:"sort" enum:"-updated_at,updated_at,-created_at,created_at,title,-title" default:"-updated_at" doc:"Sort key; a leading - sorts descending."`
+	}) (*noteListOutput, error) {
+		p := &note.ListParams{Limit: in.Limit, Cursor: in.Cursor, Q: in.Q, Tag: in.Tag, Sort: in.Sort}
+		switch in.ParentID {
+		case "":
+		case "root":
+			p.Root = true
+		default:
+			id, err := uuid.Parse(in.ParentID)
+			if err != nil {
+				return nil, apperr.Field("query.parent_id", "must be a note id or 'root'", in.ParentID)
+			}
+			p.ParentID = &id
+		}
+		if in.IsPinned != "" {
+			v := in.IsPinned == "true"
+			p.IsPinned = &v
+		}
+		switch in.IsArchived {
+		case "any":
+			p.AnyArchived = true
+		case "true":
+			v := true
+			p.IsArchived = &v
+		}
+		items, next, err := notes.List(ctx, principal(ctx).User.ID, p)
+		if err != nil {
+			return nil, err
+		}
+		out := &noteListOutput{}
+		out.Body.Items = make([]NoteSummaryJSON, len(items))
+		for i, n := range items {
+			out.Body.Items[i] = toNoteSummary(n)
+		}
+		out.Body.NextCursor = next
+		return out, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "create-note", Method: http.MethodPost, Path: "/notes",
+		Summary: "Create a note", Tags: noteTags, DefaultStatus: http.StatusCreated,
+		Description: "Task blocks in the content are indexed at once (see GET /tasks). A malformed document " +
+			"answers 422 naming the block path, e.g. body.content[3].children[0].props.status.",
+		MaxBodyBytes: noteMaxBody,
+		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		Body struct {
+			Title      string            `json:"title,omitempty" maxLength:"500" example:"Week plan"`
+			Content    BlockNoteDocument `json:"content,omitempty"`
+			ParentID   *uuid.UUID        `json:"parent_id,omitempty"`
+			Tags       []string          `json:"tags,omitempty" maxItems:"50"`
+			IsPinned   bool              `json:"is_pinned,omitempty"`
+			IsArchived bool              `json:"is_archived,omitempty"`
+			Metadata   JSONObject        `json:"metadata,omitempty"`
+		}
+	}) (*noteOutput, error) {
+		b := in.Body
+		n, err := notes.Create(ctx, principal(ctx).User.ID, &note.CreateParams{
+			Title: b.Title, Content: []byte(b.Content), ParentID: b.ParentID, Tags: b.Tags,
+			IsPinned: b.IsPinned, IsArchived: b.IsArchived, Metadata: []byte(b.Metadata),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return noteOut(n), nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "get-note", Method: http.MethodGet, Path: "/notes/{note_id}",
+		Summary: "Get a note", Tags: noteTags,
+		Description: "The note with its content. The ETag header carries its version.",
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *notePath) (*noteOutput, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		n, err := notes.Get(ctx, principal(ctx).User.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		return noteOut(n), nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "update-note", Method: http.MethodPut, Path: "/notes/{note_id}",
+		Summary: "Change a note", Tags: noteTags,
+		Description: "Only the fields sent change; parent_id null moves the note to the top level. Every change " +
+			"makes a new version (the previous one stays in the history); a change that changes nothing makes none. " +
+			"Sending content re-indexes the note's tasks in the same transaction. With If-Match, a stale version answers 412.",
+		MaxBodyBytes: noteMaxBody,
+		Errors:       []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		noteWrite
+		Body struct {
+			Title      *string               `json:"title,omitempty" maxLength:"500"`
+			Content    BlockNoteDocument     `json:"content,omitempty"`
+			ParentID   patchValue[uuid.UUID] `json:"parent_id,omitempty"`
+			Tags       *[]string             `json:"tags,omitempty" maxItems:"50"`
+			IsPinned   *bool                 `json:"is_pinned,omitempty"`
+			IsArchived *bool                 `json:"is_archived,omitempty"`
+			Metadata   JSONObject            `json:"metadata,omitempty"`
+		}
+	}) (*noteOutput, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		ifv, err := ifMatchNumber(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		b := in.Body
+		p := &note.UpdateParams{Title: b.Title, Tags: b.Tags, IsPinned: b.IsPinned, IsArchived: b.IsArchived, IfVersion: ifv}
+		if b.Content != nil {
+			p.Content = []byte(b.Content)
+		}
+		if b.Metadata != nil {
+			p.Metadata = []byte(b.Metadata)
+		}
+		if b.ParentID.Set {
+			p.SetParent = true
+			if !b.ParentID.Null {
+				v := b.ParentID.Value
+				p.ParentID = &v
+			}
+		}
+		n, err := notes.Update(ctx, principal(ctx).User.ID, id, p)
+		if err != nil {
+			return nil, err
+		}
+		return noteOut(n), nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "delete-note", Method: http.MethodDelete, Path: "/notes/{note_id}",
+		Summary: "Delete a note", Tags: noteTags, DefaultStatus: http.StatusNoContent,
+		Description: "Deletes the note with its history and its tasks. Notes nested under it move to the top level. " +
+			"With If-Match, a stale version answers 412.",
+		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+	}, func(ctx context.Context, in *noteWrite) (*struct{}, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		ifv, err := ifMatchNumber(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		return nil, notes.Delete(ctx, principal(ctx).User.ID, id, ifv)
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "list-note-backlinks", Method: http.MethodGet, Path: "/notes/{note_id}/backlinks",
+		Summary: "Notes that link to a note", Tags: noteTags,
+		Description: "The signed-in user's notes whose content links to this one (href note://<id>), most recently " +
+			"changed first (at most 500).",
+		Errors: []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *notePath) (*noteListOutput, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		items, err := notes.Backlinks(ctx, principal(ctx).User.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		out := &noteListOutput{}
+		out.Body.Items = make([]NoteSummaryJSON, len(items))
+		for i, n := range items {
+			out.Body.Items[i] = toNoteSummary(n)
+		}
+		return out, nil
+	})
+
+	registerNoteVersions(authed, notes)
+}
+
+// NoteVersionJSON is one version in a note's history.
+type NoteVersionJSON struct {
+	NoteID       uuid.UUID          `json:"note_id"`
+	Version      int                `json:"version"`
+	Title        string             `json:"title"`
+	Content      *BlockNoteDocument `json:"content,omitempty" doc:"Present when one version is asked for."`
+	ParentID     *uuid.UUID         `json:"parent_id"`
+	Tags         []string           `json:"tags"`
+	IsPinned     bool               `json:"is_pinned"`
+	IsArchived   bool               `json:"is_archived"`
+	Metadata     JSONObject         `json:"metadata"`
+	Change       string             `json:"change" enum:"create,update,restore,task_create,task_update,task_delete" doc:"What made this version."`
+	RestoredFrom *int               `json:"restored_from,omitempty" doc:"On a restore: the version brought back."`
+	CreatedAt    time.Time          `json:"created_at"`
+}
+
+func toVersionJSON(v *note.Version) NoteVersionJSON {
+	out := NoteVersionJSON{
+		NoteID: v.NoteID, Version: v.Version, Title: v.Title, ParentID: v.ParentID, Tags: nonNil(v.Tags),
+		IsPinned: v.IsPinned, IsArchived: v.IsArchived, Metadata: JSONObject(v.Metadata), Change: string(v.Change),
+		RestoredFrom: v.RestoredFrom, CreatedAt: v.CreatedAt,
+	}
+	if v.Content != nil {
+		c := BlockNoteDocument(v.Content)
+		out.Content = &c
+	}
+	return out
+}
+
+type versionPath struct {
+	notePath
+	Version int `path:"version" minimum:"1" doc:"A version number from the note's history."`
+}
+
+func registerNoteVersions(authed huma.API, notes *note.Service) {
+	huma.Register(authed, huma.Operation{
+		OperationID: "list-note-versions", Method: http.MethodGet, Path: "/notes/{note_id}/versions",
+		Summary: "A note's history", Tags: noteTags,
+		Description: "Every version of the note, the current one included, newest first, without content.",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		notePath
+		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+		Cursor string `query:"cursor"`
+	}) (*struct {
+		Body struct {
+			Items      []NoteVersionJSON `json:"items"`
+			NextCursor string            `json:"next_cursor,omitempty"`
+		}
+	}, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		items, next, err := notes.Versions(ctx, principal(ctx).User.ID, id, &note.VersionsParams{Limit: in.Limit, Cursor: in.Cursor})
+		if err != nil {
+			return nil, err
+		}
+		out := &struct {
+			Body struct {
+				Items      []NoteVersionJSON `json:"items"`
+				NextCursor string            `json:"next_cursor,omitempty"`
+			}
+		}{}
+		out.Body.Items = make([]NoteVersionJSON, len(items))
+		for i, v := range items {
+			out.Body.Items[i] = toVersionJSON(v)
+		}
+		out.Body.NextCursor = next
+		return out, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "get-note-version", Method: http.MethodGet, Path: "/notes/{note_id}/versions/{version}",
+		Summary: "One version of a note", Tags: noteTags,
+		Errors: []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *versionPath) (*struct{ Body NoteVersionJSON }, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		v, err := notes.Version(ctx, principal(ctx).User.ID, id, in.Version)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body NoteVersionJSON }{Body: toVersionJSON(v)}, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "restore-note-version", Method: http.MethodPost, Path: "/notes/{note_id}/versions/{version}/restore",
+		Summary: "Restore a version of a note", Tags: noteTags,
+		Description: "Brings back the version's title, content, tags and metadata as a new version (the note keeps " +
+			"its place, pin and archive state). The note's tasks follow the restored content. With If-Match, a " +
+			"stale current version answers 412.",
+		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+	}, func(ctx context.Context, in *struct {
+		versionPath
+		IfMatch string `header:"If-Match" doc:"The ETag of the note's current version."`
+	}) (*noteOutput, error) {
+		id, err := parseID(in.NoteID, "note")
+		if err != nil {
+			return nil, err
+		}
+		ifv, err := ifMatchNumber(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		n, err := notes.Restore(ctx, principal(ctx).User.ID, id, in.Version, ifv)
+		if err != nil {
+			return nil, err
+		}
+		return noteOut(n), nil
+	})
+}
