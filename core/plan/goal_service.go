@@ -1,0 +1,213 @@
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
+)
+
+// TaskLinks is what planning needs of the task service: when goals are
+// deleted, the task blocks that point at them lose their goalId (in the
+// note and in the index, in the same transaction).
+type TaskLinks interface {
+	UnlinkGoals(ctx context.Context, tx db.Tx, userID uuid.UUID, goalIDs []uuid.UUID) error
+}
+
+// Service is the planning service.
+type Service struct {
+	db    *db.DB
+	tasks TaskLinks
+}
+
+// NewService returns the planning service.
+func NewService(d *db.DB, tasks TaskLinks) *Service { return &Service{db: d, tasks: tasks} }
+
+// GetGoal returns one goal with its progress and counts.
+func (s *Service) GetGoal(ctx context.Context, userID, id uuid.UUID) (*Goal, error) {
+	g, err := getGoalRow(ctx, s.db.Pool, userID, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := decorate(ctx, s.db.Pool, userID, []*Goal{g}); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// ListGoals returns a page of goals, newest first.
+func (s *Service) ListGoals(ctx context.Context, userID uuid.UUID, f *GoalFilter) ([]*Goal, string, error) {
+	goals, next, err := listGoalRows(ctx, s.db.Pool, userID, f)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := decorate(ctx, s.db.Pool, userID, goals); err != nil {
+		return nil, "", err
+	}
+	return goals, next, nil
+}
+
+// CreateGoal adds a goal.
+func (s *Service) CreateGoal(ctx context.Context, userID uuid.UUID, f *GoalFields) (*Goal, error) {
+	if err := f.validate(true); err != nil {
+		return nil, err
+	}
+	var id uuid.UUID
+	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		var parent *uuid.UUID
+		if f.ParentGoalID != nil && *f.ParentGoalID != nil {
+			parent = *f.ParentGoalID
+			if err := checkParent(ctx, tx, userID, nil, *parent); err != nil {
+				return err
+			}
+		}
+		meta := json.RawMessage(`{}`)
+		if f.Metadata != nil {
+			meta = *f.Metadata
+		}
+		var due any
+		if f.DueDate != nil && *f.DueDate != nil {
+			due = **f.DueDate
+		}
+		return tx.QueryRow(ctx, `
+			INSERT INTO goals (user_id, title, description, timeframe, parent_goal_id, status, progress,
+				progress_mode, priority, due_date, metadata)
+			VALUES ($1, $2, coalesce($3, ''), coalesce($4, 'long_term'), $5, coalesce($6, 'not_started'),
+				coalesce($7, 0), $8, coalesce($9, 'medium'), $10, $11)
+			RETURNING id`,
+			userID, *f.Title, f.Description, f.Timeframe, parent, f.Status, f.Progress, f.ProgressMode,
+			f.Priority, due, meta).Scan(&id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetGoal(ctx, userID, id)
+}
+
+// UpdateGoal changes the fields sent. ifMatch, when not nil, is the version
+// the caller last saw: a newer one answers precondition_failed.
+func (s *Service) UpdateGoal(ctx context.Context, userID, id uuid.UUID, ifMatch *int, f *GoalFields) (*Goal, error) {
+	if err := f.validate(false); err != nil {
+		return nil, err
+	}
+	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		g, err := getGoalRow(ctx, tx, userID, id, true)
+		if err != nil {
+			return err
+		}
+		if ifMatch != nil && *ifMatch != g.Version {
+			return apperr.New(apperr.PreconditionFailed, "the goal changed since version %d (now %d): reload it and retry", *ifMatch, g.Version)
+		}
+		setParent, clearParent := false, false
+		var parent *uuid.UUID
+		if f.ParentGoalID != nil {
+			setParent = true
+			parent = *f.ParentGoalID
+			if parent == nil {
+				clearParent = true
+			} else if err := checkParent(ctx, tx, userID, &id, *parent); err != nil {
+				return err
+			}
+		}
+		// Setting progress by hand makes the goal manual unless a mode is sent.
+		mode := f.ProgressMode
+		if f.Progress != nil && mode == nil {
+			manual := "manual"
+			mode = &manual
+		}
+		var due any
+		setDue := f.DueDate != nil
+		if setDue && *f.DueDate != nil {
+			due = **f.DueDate
+		}
+		var meta any
+		if f.Metadata != nil {
+			meta = []byte(*f.Metadata)
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE goals SET
+				title = coalesce($3, title),
+				description = coalesce($4, description),
+				timeframe = coalesce($5, timeframe),
+				parent_goal_id = CASE WHEN $6 THEN $7::uuid ELSE parent_goal_id END,
+				status = coalesce($8, status),
+				progress = coalesce($9, progress),
+				progress_mode = coalesce($10, progress_mode),
+				priority = coalesce($11, priority),
+				due_date = CASE WHEN $12 THEN $13::date ELSE due_date END,
+				metadata = coalesce($14::jsonb, metadata),
+				version = version + 1,
+				updated_at = now()
+			WHERE user_id = $1 AND id = $2`,
+			userID, id, f.Title, f.Description, f.Timeframe, setParent, nilIf(clearParent, parent), f.Status,
+			f.Progress, mode, f.Priority, setDue, due, meta)
+		if err != nil {
+			return fmt.Errorf("update goal %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetGoal(ctx, userID, id)
+}
+
+func nilIf(clear bool, id *uuid.UUID) *uuid.UUID {
+	if clear {
+		return nil
+	}
+	return id
+}
+
+// DeleteGoal deletes a goal. A goal with children answers conflict unless
+// cascade is set, which deletes the whole subtree. Tasks of deleted goals
+// stay and lose their link; so do reflections on them.
+func (s *Service) DeleteGoal(ctx context.Context, userID, id uuid.UUID, ifMatch *int, cascade bool) error {
+	return s.db.InTx(ctx, func(tx db.Tx) error {
+		g, err := getGoalRow(ctx, tx, userID, id, true)
+		if err != nil {
+			return err
+		}
+		if ifMatch != nil && *ifMatch != g.Version {
+			return apperr.New(apperr.PreconditionFailed, "the goal changed since version %d (now %d): reload it and retry", *ifMatch, g.Version)
+		}
+		rows, err := tx.Query(ctx, `
+			WITH RECURSIVE sub AS (
+				SELECT id FROM goals WHERE user_id = $1 AND id = $2
+				UNION
+				SELECT g.id FROM goals g JOIN sub ON g.parent_goal_id = sub.id WHERE g.user_id = $1
+			) SELECT id FROM sub`, userID, id)
+		if err != nil {
+			return fmt.Errorf("delete goal %s: %w", id, err)
+		}
+		var ids []uuid.UUID
+		for rows.Next() {
+			var gid uuid.UUID
+			if err := rows.Scan(&gid); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, gid)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) > 1 && !cascade {
+			return apperr.New(apperr.Conflict, "the goal has %d sub-goals: delete them first or pass cascade=true", len(ids)-1)
+		}
+		if s.tasks != nil {
+			if err := s.tasks.UnlinkGoals(ctx, tx, userID, ids); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM goals WHERE user_id = $1 AND id = ANY($2)`, userID, ids); err != nil {
+			return fmt.Errorf("delete goal %s: %w", id, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,162 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/page"
+)
+
+const goalColumns = `g.id, g.user_id, g.title, g.description, g.timeframe, g.parent_goal_id, g.status,
+	g.progress, coalesce(g.progress_mode, ''), g.priority, g.due_date, g.metadata, g.version, g.created_at, g.updated_at`
+
+func scanGoal(row pgx.Row) (*Goal, error) {
+	var g Goal
+	err := row.Scan(&g.ID, &g.UserID, &g.Title, &g.Description, &g.Timeframe, &g.ParentGoalID, &g.Status,
+		&g.ManualProgress, &g.ProgressModeSet, &g.Priority, &g.DueDate, &g.Metadata, &g.Version, &g.CreatedAt, &g.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errGoalNotFound
+	}
+	return &g, err
+}
+
+var errGoalNotFound = apperr.New(apperr.NotFound, "goal not found")
+
+// Querier is what the store needs of a pool or a transaction.
+type Querier = db.Querier
+
+// getGoalRow reads one goal of the user; lock takes a row lock for an update.
+func getGoalRow(ctx context.Context, q Querier, userID, id uuid.UUID, lock bool) (*Goal, error) {
+	sql := `SELECT ` + goalColumns + ` FROM goals g WHERE g.user_id = $1 AND g.id = $2`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	return scanGoal(q.QueryRow(ctx, sql, userID, id))
+}
+
+// checkParent refuses a parent that is missing, another user's, or a
+// descendant of the goal itself (a cycle).
+func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.UUID, parent uuid.UUID) error {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM goals WHERE user_id = $1 AND id = $2)`, userID, parent).Scan(&exists); err != nil {
+		return fmt.Errorf("check parent goal: %w", err)
+	}
+	if !exists {
+		return apperr.Field("body.parent_goal_id", "no such goal", parent.String())
+	}
+	if goalID == nil {
+		return nil
+	}
+	if parent == *goalID {
+		return apperr.Field("body.parent_goal_id", "a goal cannot be its own parent", parent.String())
+	}
+	// Walk up from the new parent; meeting the goal means a cycle.
+	var cycle bool
+	err := q.QueryRow(ctx, `
+		WITH RECURSIVE up(id, parent_goal_id, depth) AS (
+			SELECT id, parent_goal_id, 0 FROM goals WHERE user_id = $1 AND id = $2
+			UNION ALL
+			SELECT g.id, g.parent_goal_id, up.depth + 1 FROM goals g JOIN up ON g.id = up.parent_goal_id
+			WHERE g.user_id = $1 AND up.depth < 1000
+		)
+		SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)`, userID, parent, *goalID).Scan(&cycle)
+	if err != nil {
+		return fmt.Errorf("check goal cycle: %w", err)
+	}
+	if cycle {
+		return apperr.Field("body.parent_goal_id", "would make a cycle: the parent is this goal's own descendant", parent.String())
+	}
+	return nil
+}
+
+// GoalFilter selects goals for a list.
+type GoalFilter struct {
+	Timeframe    string
+	Status       string
+	ParentGoalID *uuid.UUID
+	Root         bool
+	DueBefore    *time.Time
+	DueAfter     *time.Time
+	Q            string
+	Limit        int
+	Cursor       string
+}
+
+type goalCursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        uuid.UUID `json:"i"`
+}
+
+func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilter) ([]*Goal, string, error) {
+	limit, err := page.Limit(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	where := []string{"g.user_id = $1"}
+	args := []any{userID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.Timeframe != "" {
+		add("g.timeframe = ?", f.Timeframe)
+	}
+	if f.Status != "" {
+		add("g.status = ?", f.Status)
+	}
+	if f.ParentGoalID != nil {
+		add("g.parent_goal_id = ?", *f.ParentGoalID)
+	}
+	if f.Root {
+		where = append(where, "g.parent_goal_id IS NULL")
+	}
+	if f.DueBefore != nil {
+		add("g.due_date <= ?", *f.DueBefore)
+	}
+	if f.DueAfter != nil {
+		add("g.due_date >= ?", *f.DueAfter)
+	}
+	if f.Q != "" {
+		add("g.search @@ websearch_to_tsquery('simple', ?)", f.Q)
+	}
+	var cur goalCursor
+	if ok, err := page.Decode(f.Cursor, &cur); err != nil {
+		return nil, "", err
+	} else if ok {
+		args = append(args, cur.CreatedAt, cur.ID)
+		where = append(where, fmt.Sprintf("(g.created_at, g.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, limit+1)
+	rows, err := q.Query(ctx, `SELECT `+goalColumns+` FROM goals g WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY g.created_at DESC, g.id DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list goals: %w", err)
+	}
+	defer rows.Close()
+	var out []*Goal
+	for rows.Next() {
+		g, err := scanGoal(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list goals: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = page.Encode(goalCursor{CreatedAt: last.CreatedAt, ID: last.ID})
+	}
+	return out, next, nil
+}

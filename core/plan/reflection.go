@@ -1,0 +1,287 @@
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/page"
+)
+
+// Reflection is a piece of writing looking back on a period or a goal.
+type Reflection struct {
+	ID             uuid.UUID
+	UserID         uuid.UUID
+	Content        string
+	ReflectionType string
+	GoalID         *uuid.UUID
+	PeriodStart    *time.Time
+	PeriodEnd      *time.Time
+	Metadata       json.RawMessage
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ReflectionFields are the writable fields; nil means "not sent".
+type ReflectionFields struct {
+	Content        *string
+	ReflectionType *string
+	GoalID         **uuid.UUID
+	PeriodStart    **time.Time
+	PeriodEnd      **time.Time
+	Metadata       *json.RawMessage
+}
+
+const reflectionColumns = `id, user_id, content, reflection_type, goal_id, period_start, period_end, metadata, created_at, updated_at`
+
+func scanReflection(row pgx.Row) (*Reflection, error) {
+	var r Reflection
+	err := row.Scan(&r.ID, &r.UserID, &r.Content, &r.ReflectionType, &r.GoalID, &r.PeriodStart, &r.PeriodEnd,
+		&r.Metadata, &r.CreatedAt, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "reflection not found")
+	}
+	return &r, err
+}
+
+// validate checks the fields merged over the current reflection (nil when creating).
+func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.UUID, cur *Reflection) error {
+	var errs []apperr.FieldError
+	bad := func(loc, msg string, v any) { errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v}) }
+	if f.Content != nil {
+		if strings.TrimSpace(*f.Content) == "" {
+			bad("body.content", "must not be empty", nil)
+		} else if len(*f.Content) > 200_000 {
+			bad("body.content", "must be at most 200000 characters", nil)
+		}
+	} else if cur == nil {
+		bad("body.content", "is required", nil)
+	}
+	typ := ""
+	if cur != nil {
+		typ = cur.ReflectionType
+	}
+	if f.ReflectionType != nil {
+		typ = *f.ReflectionType
+		if !slices.Contains(ReflectionKind, typ) {
+			bad("body.reflection_type", "must be one of "+strings.Join(ReflectionKind, ", "), typ)
+		}
+	} else if cur == nil {
+		bad("body.reflection_type", "is required", nil)
+	}
+	var goal *uuid.UUID
+	if cur != nil {
+		goal = cur.GoalID
+	}
+	if f.GoalID != nil {
+		goal = *f.GoalID
+	}
+	if typ == "goal_review" && goal == nil {
+		bad("body.goal_id", "is required for a goal_review", nil)
+	}
+	if f.GoalID != nil && *f.GoalID != nil {
+		var ok bool
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM goals WHERE user_id = $1 AND id = $2)`, userID, **f.GoalID).Scan(&ok); err != nil {
+			return err
+		}
+		if !ok {
+			bad("body.goal_id", "no such goal", (*f.GoalID).String())
+		}
+	}
+	var start, end *time.Time
+	if cur != nil {
+		start, end = cur.PeriodStart, cur.PeriodEnd
+	}
+	if f.PeriodStart != nil {
+		start = *f.PeriodStart
+	}
+	if f.PeriodEnd != nil {
+		end = *f.PeriodEnd
+	}
+	if start != nil && end != nil && end.Before(*start) {
+		bad("body.period_end", "must not be before period_start", nil)
+	}
+	if f.Metadata != nil {
+		var m map[string]any
+		if json.Unmarshal(*f.Metadata, &m) != nil || m == nil {
+			bad("body.metadata", "must be a JSON object", nil)
+		}
+	}
+	if len(errs) > 0 {
+		return &apperr.Error{Code: apperr.Invalid, Message: "validation failed", Fields: errs}
+	}
+	return nil
+}
+
+func dateArg(p **time.Time) (set bool, v any) {
+	if p == nil {
+		return false, nil
+	}
+	if *p == nil {
+		return true, nil
+	}
+	return true, **p
+}
+
+// CreateReflection adds a reflection.
+func (s *Service) CreateReflection(ctx context.Context, userID uuid.UUID, f *ReflectionFields) (*Reflection, error) {
+	if err := f.validate(ctx, s.db.Pool, userID, nil); err != nil {
+		return nil, err
+	}
+	meta := json.RawMessage(`{}`)
+	if f.Metadata != nil {
+		meta = *f.Metadata
+	}
+	var goal *uuid.UUID
+	if f.GoalID != nil {
+		goal = *f.GoalID
+	}
+	_, start := dateArg(f.PeriodStart)
+	_, end := dateArg(f.PeriodEnd)
+	return scanReflection(s.db.Pool.QueryRow(ctx, `
+		INSERT INTO reflections (user_id, content, reflection_type, goal_id, period_start, period_end, metadata)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+reflectionColumns,
+		userID, *f.Content, *f.ReflectionType, goal, start, end, meta))
+}
+
+// GetReflection returns one reflection of the user.
+func (s *Service) GetReflection(ctx context.Context, userID, id uuid.UUID) (*Reflection, error) {
+	return scanReflection(s.db.Pool.QueryRow(ctx,
+		`SELECT `+reflectionColumns+` FROM reflections WHERE user_id = $1 AND id = $2`, userID, id))
+}
+
+// UpdateReflection changes the fields sent.
+func (s *Service) UpdateReflection(ctx context.Context, userID, id uuid.UUID, f *ReflectionFields) (*Reflection, error) {
+	var out *Reflection
+	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		cur, err := scanReflection(tx.QueryRow(ctx,
+			`SELECT `+reflectionColumns+` FROM reflections WHERE user_id = $1 AND id = $2 FOR UPDATE`, userID, id))
+		if err != nil {
+			return err
+		}
+		if err := f.validate(ctx, tx, userID, cur); err != nil {
+			return err
+		}
+		setGoal, goal := false, (*uuid.UUID)(nil)
+		if f.GoalID != nil {
+			setGoal, goal = true, *f.GoalID
+		}
+		setStart, start := dateArg(f.PeriodStart)
+		setEnd, end := dateArg(f.PeriodEnd)
+		var meta any
+		if f.Metadata != nil {
+			meta = []byte(*f.Metadata)
+		}
+		out, err = scanReflection(tx.QueryRow(ctx, `
+			UPDATE reflections SET
+				content = coalesce($3, content),
+				reflection_type = coalesce($4, reflection_type),
+				goal_id = CASE WHEN $5 THEN $6::uuid ELSE goal_id END,
+				period_start = CASE WHEN $7 THEN $8::date ELSE period_start END,
+				period_end = CASE WHEN $9 THEN $10::date ELSE period_end END,
+				metadata = coalesce($11::jsonb, metadata),
+				updated_at = now()
+			WHERE user_id = $1 AND id = $2
+			RETURNING `+reflectionColumns,
+			userID, id, f.Content, f.ReflectionType, setGoal, goal, setStart, start, setEnd, end, meta))
+		return err
+	})
+	return out, err
+}
+
+// DeleteReflection deletes a reflection.
+func (s *Service) DeleteReflection(ctx context.Context, userID, id uuid.UUID) error {
+	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM reflections WHERE user_id = $1 AND id = $2`, userID, id)
+	if err != nil {
+		return fmt.Errorf("delete reflection %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return apperr.New(apperr.NotFound, "reflection not found")
+	}
+	return nil
+}
+
+// ReflectionFilter selects reflections for a list. From and To compare with
+// the reflection's date: its period_start, or the day it was written.
+type ReflectionFilter struct {
+	ReflectionType string
+	GoalID         *uuid.UUID
+	From, To       *time.Time
+	Q              string
+	Limit          int
+	Cursor         string
+}
+
+type reflectionCursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        uuid.UUID `json:"i"`
+}
+
+// ListReflections returns a page of reflections, newest first.
+func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *ReflectionFilter) ([]*Reflection, string, error) {
+	limit, err := page.Limit(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	where := []string{"user_id = $1"}
+	args := []any{userID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.ReflectionType != "" {
+		add("reflection_type = ?", f.ReflectionType)
+	}
+	if f.GoalID != nil {
+		add("goal_id = ?", *f.GoalID)
+	}
+	if f.From != nil {
+		add("coalesce(period_start, created_at::date) >= ?", *f.From)
+	}
+	if f.To != nil {
+		add("coalesce(period_start, created_at::date) <= ?", *f.To)
+	}
+	if f.Q != "" {
+		add("search @@ websearch_to_tsquery('simple', ?)", f.Q)
+	}
+	var cur reflectionCursor
+	if ok, err := page.Decode(f.Cursor, &cur); err != nil {
+		return nil, "", err
+	} else if ok {
+		args = append(args, cur.CreatedAt, cur.ID)
+		where = append(where, fmt.Sprintf("(created_at, id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, limit+1)
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+reflectionColumns+` FROM reflections WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list reflections: %w", err)
+	}
+	defer rows.Close()
+	var out []*Reflection
+	for rows.Next() {
+		r, err := scanReflection(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = page.Encode(reflectionCursor{CreatedAt: out[limit-1].CreatedAt, ID: out[limit-1].ID})
+	}
+	return out, next, nil
+}
