@@ -122,10 +122,7 @@ func withRequest(next http.Handler, logger *slog.Logger, trustProxy bool) http.H
 				"method", r.Method, "path", r.URL.Path, "status", rw.status,
 				"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", rw.bytes,
 				"client_ip", ri.ClientIP,
-			}
-			if ri.UserID != "" {
-				attrs = append(attrs, "user_id", ri.UserID)
-			}
+			} // user_id, when known, is already on ri.Logger
 			level := slog.LevelInfo
 			if rw.status >= 500 {
 				level = slog.LevelError

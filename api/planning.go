@@ -11,6 +11,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/plan"
+	"github.com/consilium-hq/consilium/core/task"
 )
 
 // Goal is a goal as the API shows it.
@@ -110,11 +111,11 @@ func goalOut(g *plan.Goal) *goalOutput {
 	return &goalOutput{ETag: versionETag(g.Version), Body: toGoal(g)}
 }
 
-type goalPath struct {
+type GoalPathParam struct {
 	GoalID string `path:"goal_id" doc:"The goal's id."`
 }
 
-func (p *goalPath) id() (uuid.UUID, error) { return parseID(p.GoalID, "goal") }
+func (p *GoalPathParam) id() (uuid.UUID, error) { return parseID(p.GoalID, "goal") }
 
 // GoalList is a page of goals.
 type GoalList struct {
@@ -187,11 +188,11 @@ func (r *ReflectionRequest) fields() (*plan.ReflectionFields, error) {
 	return f, nil
 }
 
-type reflectionPath struct {
+type ReflectionPathParam struct {
 	ReflectionID string `path:"reflection_id" doc:"The reflection's id."`
 }
 
-func (p *reflectionPath) id() (uuid.UUID, error) { return parseID(p.ReflectionID, "reflection") }
+func (p *ReflectionPathParam) id() (uuid.UUID, error) { return parseID(p.ReflectionID, "reflection") }
 
 // ReflectionList is a page of reflections.
 type ReflectionList struct {
@@ -199,7 +200,7 @@ type ReflectionList struct {
 	NextCursor string       `json:"next_cursor,omitempty"`
 }
 
-func registerPlanning(authed huma.API, svc *plan.Service) {
+func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	tags := []string{"planning"}
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-goals", Method: http.MethodGet, Path: "/goals", Tags: tags,
@@ -260,7 +261,7 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-goal", Method: http.MethodGet, Path: "/goals/{goal_id}", Tags: tags,
 		Summary: "Get a goal with its progress", Errors: []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *goalPath) (*goalOutput, error) {
+	}, func(ctx context.Context, in *GoalPathParam) (*goalOutput, error) {
 		id, err := in.id()
 		if err != nil {
 			return nil, err
@@ -278,7 +279,7 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 		Description: "Changes only the fields sent. With If-Match, a stale version answers 412. A parent that would make a cycle answers 422.",
 		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		goalPath
+		GoalPathParam
 		IfMatch string `header:"If-Match"`
 		Body    GoalRequest
 	}) (*goalOutput, error) {
@@ -307,7 +308,7 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 		Description: "A goal with sub-goals answers 409 unless cascade=true. Its tasks stay and lose the link.",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *struct {
-		goalPath
+		GoalPathParam
 		IfMatch string `header:"If-Match"`
 		Cascade bool   `query:"cascade" doc:"Also delete every sub-goal."`
 	}) (*struct{}, error) {
@@ -320,6 +321,31 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 			return nil, err
 		}
 		return nil, svc.DeleteGoal(ctx, principal(ctx).User.ID, id, v, in.Cascade)
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "list-goal-tasks", Method: http.MethodGet, Path: "/goals/{goal_id}/tasks", Tags: tags,
+		Summary:     "List the tasks serving a goal",
+		Description: "The tasks whose goal_id is this goal (set through the tasks API or props.goalId in the note), sorted by due date.",
+		Errors:      []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *struct {
+		GoalPathParam
+		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+		Cursor string `query:"cursor"`
+	}) (*taskListOutput, error) {
+		id, err := in.id()
+		if err != nil {
+			return nil, err
+		}
+		userID := principal(ctx).User.ID
+		if _, err := svc.GetGoal(ctx, userID, id); err != nil {
+			return nil, err
+		}
+		items, next, err := tasks.List(ctx, userID, &task.ListParams{GoalID: &id, Limit: in.Limit, Cursor: in.Cursor})
+		if err != nil {
+			return nil, err
+		}
+		return taskList(items, next), nil
 	})
 
 	huma.Register(authed, huma.Operation{
@@ -378,7 +404,7 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-reflection", Method: http.MethodGet, Path: "/reflections/{reflection_id}", Tags: tags,
 		Summary: "Get a reflection", Errors: []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *reflectionPath) (*struct{ Body Reflection }, error) {
+	}, func(ctx context.Context, in *ReflectionPathParam) (*struct{ Body Reflection }, error) {
 		id, err := in.id()
 		if err != nil {
 			return nil, err
@@ -395,7 +421,7 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 		Summary: "Change a reflection", Description: "Changes only the fields sent.",
 		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		reflectionPath
+		ReflectionPathParam
 		Body ReflectionRequest
 	}) (*struct{ Body Reflection }, error) {
 		id, err := in.id()
@@ -416,7 +442,7 @@ func registerPlanning(authed huma.API, svc *plan.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "delete-reflection", Method: http.MethodDelete, Path: "/reflections/{reflection_id}", Tags: tags,
 		Summary: "Delete a reflection", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *reflectionPath) (*struct{}, error) {
+	}, func(ctx context.Context, in *ReflectionPathParam) (*struct{}, error) {
 		id, err := in.id()
 		if err != nil {
 			return nil, err

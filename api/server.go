@@ -18,6 +18,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
 )
 
@@ -30,6 +31,10 @@ type Deps struct {
 	Auth      *auth.Service
 	Notes     *note.Service
 	Tasks     *task.Service
+	Plan      *plan.Service
+	// Plugins reports the plugin host's state to superusers; nil answers
+	// an empty list.
+	Plugins PluginStates
 	// Ready reports whether the process can serve (database reachable and
 	// migrated); /readyz answers 503 while it returns an error.
 	Ready   func(ctx context.Context) error
@@ -93,6 +98,8 @@ func New(d Deps) *Server {
 	registerNotes(authed, d.Notes)
 	registerTags(authed, d.Notes)
 	registerTasks(authed, d.Tasks)
+	registerPlanning(authed, d.Plan, d.Tasks)
+	registerAdminPlugins(authed, d.Plugins)
 
 	registerDocs(mux)
 	registerHealth(mux, d.Ready)

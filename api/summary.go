@@ -17,7 +17,7 @@ type SummaryTask struct {
 	NoteID      uuid.UUID  `json:"note_id"`
 	Title       string     `json:"title"`
 	Status      string     `json:"status"`
-	Priority    string     `json:"priority"`
+	Priority    *string    `json:"priority" enum:"high,medium,low"`
 	DueDate     *string    `json:"due_date" format:"date"`
 	CompletedAt *time.Time `json:"completed_at"`
 	GoalID      *uuid.UUID `json:"goal_id"`

@@ -27,6 +27,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
@@ -53,6 +54,7 @@ type Env struct {
 	Auth   *auth.Service
 	Notes  *note.Service
 	Tasks  *task.Service
+	Plan   *plan.Service
 	River  *river.Client[pgx.Tx]
 	Server *httptest.Server
 	Client *http.Client
@@ -101,9 +103,10 @@ func New(t testing.TB, o Options) *Env {
 	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc, River: rc}
 	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: o.NoteHooks})
 	e.Tasks = task.NewService(d, e.Notes)
+	e.Plan = plan.NewService(d, e.Tasks)
 	e.Ready = db.NewMigrator(d.Pool, logger).Ready
 	srv := api.New(api.Deps{
-		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc, Notes: e.Notes, Tasks: e.Tasks,
+		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc, Notes: e.Notes, Tasks: e.Tasks, Plan: e.Plan,
 		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
 	})
 	if o.Routes != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
@@ -48,6 +49,7 @@ type app struct {
 	auth   *auth.Service
 	notes  *note.Service
 	tasks  *task.Service
+	plan   *plan.Service
 	river  *river.Client[pgx.Tx]
 	mig    *db.Migrator
 }
@@ -70,6 +72,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	}
 	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex()})
 	a.tasks = task.NewService(a.db, a.notes)
+	a.plan = plan.NewService(a.db, a.tasks)
 	workers := jobs.Workers(jobs.Services{Auth: a.auth, Logger: logger})
 	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
 	if err != nil {

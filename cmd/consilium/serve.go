@@ -36,6 +36,8 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer a.close()
+			plugins := startPlugins(ctx, cfg, logger)
+			defer plugins.Stop()
 			if withWorker {
 				if err := a.river.Start(ctx); err != nil {
 					return fmt.Errorf("start river: %w", err)
@@ -44,7 +46,7 @@ func newServeCmd() *cobra.Command {
 
 			srv := api.New(api.Deps{
 				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Ready: a.mig.Ready, Version: version,
+				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Plan: a.plan, Plugins: plugins, Ready: a.mig.Ready, Version: version,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {
@@ -117,6 +119,8 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer a.close()
+			plugins := startPlugins(ctx, cfg, logger)
+			defer plugins.Stop()
 			if err := a.river.Start(ctx); err != nil {
 				return fmt.Errorf("start river: %w", err)
 			}

@@ -64,7 +64,9 @@ type GoalFields struct {
 
 func (f *GoalFields) validate(creating bool) error {
 	var errs []apperr.FieldError
-	bad := func(loc, msg string, v any) { errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v}) }
+	bad := func(loc, msg string, v any) {
+		errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v})
+	}
 	if f.Title != nil {
 		t := strings.TrimSpace(*f.Title)
 		f.Title = &t

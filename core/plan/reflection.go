@@ -56,7 +56,9 @@ func scanReflection(row pgx.Row) (*Reflection, error) {
 // validate checks the fields merged over the current reflection (nil when creating).
 func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.UUID, cur *Reflection) error {
 	var errs []apperr.FieldError
-	bad := func(loc, msg string, v any) { errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v}) }
+	bad := func(loc, msg string, v any) {
+		errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v})
+	}
 	if f.Content != nil {
 		if strings.TrimSpace(*f.Content) == "" {
 			bad("body.content", "must not be empty", nil)

@@ -88,7 +88,7 @@ type SummaryTask struct {
 	NoteID      uuid.UUID
 	Title       string
 	Status      string
-	Priority    string
+	Priority    *string
 	DueDate     *time.Time
 	CompletedAt *time.Time
 	GoalID      *uuid.UUID
