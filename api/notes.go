@@ -96,7 +96,7 @@ type notePath struct {
 }
 
 type noteWrite struct {
-	notePath
+	NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
 	IfMatch string `header:"If-Match" doc:"The ETag of the version this change is based on; a stale one answers 412."`
 }
 
@@ -213,8 +213,9 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		MaxBodyBytes: noteMaxBody,
 		Errors:       []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		noteWrite
-		Body struct {
+		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
+		IfMatch string `header:"If-Match" doc:"The ETag of the version this change is based on; a stale one answers 412."`
+		Body    struct {
 			Title      *string               `json:"title,omitempty" maxLength:"500"`
 			Content    BlockNoteDocument     `json:"content,omitempty"`
 			ParentID   patchValue[uuid.UUID] `json:"parent_id,omitempty"`
@@ -328,8 +329,8 @@ func toVersionJSON(v *note.Version) NoteVersionJSON {
 }
 
 type versionPath struct {
-	notePath
-	Version int `path:"version" minimum:"1" doc:"A version number from the note's history."`
+	NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
+	Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
 }
 
 func registerNoteVersions(authed huma.API, notes *note.Service) {
@@ -339,7 +340,7 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		Description: "Every version of the note, the current one included, newest first, without content.",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		notePath
+		NoteID string `path:"note_id" doc:"The note's id." format:"uuid"`
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor string `query:"cursor"`
 	}) (*struct {
@@ -394,7 +395,8 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 			"stale current version answers 412.",
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *struct {
-		versionPath
+		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
+		Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
 		IfMatch string `header:"If-Match" doc:"The ETag of the note's current version."`
 	}) (*noteOutput, error) {
 		id, err := parseID(in.NoteID, "note")

@@ -87,7 +87,7 @@ type taskPath struct {
 }
 
 type taskWrite struct {
-	taskPath
+	TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
 	IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
 }
 
@@ -256,8 +256,9 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			"block with the same id, content and children. With If-Match, a stale task version answers 412.",
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		taskWrite
-		Body struct {
+		TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
+		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
+		Body    struct {
 			Title           *string                `json:"title,omitempty" maxLength:"2000"`
 			Description     *string                `json:"description,omitempty" maxLength:"20000"`
 			Status          *string                `json:"status,omitempty" enum:"not_started,in_progress,completed,deferred"`
@@ -309,8 +310,9 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			"a checkListItem into a task block). With If-Match, a stale task version answers 412.",
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		taskWrite
-		Body struct {
+		TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
+		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
+		Body    struct {
 			Status string `json:"status" enum:"not_started,in_progress,completed,deferred"`
 		}
 	}) (*taskOutput, error) {
