@@ -23,7 +23,7 @@ type SummaryTask struct {
 	GoalID      *uuid.UUID `json:"goal_id"`
 }
 
-// SummaryTaskList is an exact count and the first 200 tasks.
+// SummaryTaskList is an exact count and the first tasks (see items).
 type SummaryTaskList struct {
 	Count int           `json:"count"`
 	Items []SummaryTask `json:"items"`
@@ -68,13 +68,14 @@ func registerSummary(authed huma.API, svc *plan.Service) {
 	}, func(ctx context.Context, in *struct {
 		Period string `query:"period" enum:"week,month,quarter" default:"week"`
 		Date   string `query:"date" format:"date" doc:"Any day of the period; today by default."`
+		Items  int    `query:"items" minimum:"1" maximum:"200" default:"50" doc:"How many tasks each list shows at most; counts are always exact."`
 	}) (*struct{ Body PlanningSummary }, error) {
 		u := principal(ctx).User
 		date, err := parseDate("query.date", in.Date)
 		if err != nil {
 			return nil, err
 		}
-		s, err := svc.Summarize(ctx, u.ID, in.Period, date, time.Now(), u.Preferences)
+		s, err := svc.Summarize(ctx, u.ID, in.Period, date, time.Now(), u.Preferences, in.Items)
 		if err != nil {
 			return nil, err
 		}

@@ -16,8 +16,11 @@ import (
 // Periods of a review summary and the goal timeframe each one shows.
 var periodTimeframe = map[string]string{"week": "weekly", "month": "monthly", "quarter": "quarterly"}
 
-// summaryListLimit caps each task list of a summary; counts are exact.
-const summaryListLimit = 200
+// Each task list of a summary is capped (counts stay exact).
+const (
+	DefaultSummaryItems = 50
+	MaxSummaryItems     = 200
+)
 
 // Period is a span of whole days in the user's time zone: [Start, End).
 type Period struct {
@@ -115,7 +118,13 @@ const summaryTaskColumns = `id, note_id, title, status, priority, due_date, comp
 // Summarize builds the review summary of the period containing date (today
 // in the user's zone when nil). now decides what is overdue: open tasks due
 // before today in the user's zone.
-func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, date *time.Time, now time.Time, prefsJSON json.RawMessage) (*Summary, error) {
+func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, date *time.Time, now time.Time, prefsJSON json.RawMessage, items int) (*Summary, error) {
+	if items == 0 {
+		items = DefaultSummaryItems
+	}
+	if items < 1 || items > MaxSummaryItems {
+		return nil, apperr.Field("query.items", fmt.Sprintf("must be between 1 and %d", MaxSummaryItems), items)
+	}
 	var prefs Preferences
 	_ = json.Unmarshal(prefsJSON, &prefs) // unknown shapes fall back to defaults
 	day := now
@@ -147,8 +156,10 @@ func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, 
 		args  []any
 	}{
 		{&out.Completed, `completed_at >= $2 AND completed_at < $3`, `completed_at, id`, []any{p.Start, p.End}},
-		{&out.DueOpen, `due_date BETWEEN $2 AND $3 AND status IN ('not_started', 'in_progress')`, `due_date, id`, []any{startDate, lastDate}},
-		{&out.Overdue, `due_date < $2 AND status IN ('not_started', 'in_progress')`, `due_date, id`, []any{todayDate}},
+		// due_sort is due_date with no date sorting last; the task index's
+		// (user_id, status, due_sort) index serves these two.
+		{&out.DueOpen, `due_sort BETWEEN $2 AND $3 AND status IN ('not_started', 'in_progress')`, `due_sort, id`, []any{startDate, lastDate}},
+		{&out.Overdue, `due_sort < $2 AND status IN ('not_started', 'in_progress')`, `due_sort, id`, []any{todayDate}},
 	}
 	for _, l := range lists {
 		args := append([]any{userID}, l.args...)
@@ -159,7 +170,7 @@ func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, 
 			continue
 		}
 		rows, err := tx.Query(ctx, `SELECT `+summaryTaskColumns+` FROM tasks WHERE user_id = $1 AND `+l.where+
-			` ORDER BY `+l.order+fmt.Sprintf(` LIMIT %d`, summaryListLimit), args...)
+			` ORDER BY `+l.order+fmt.Sprintf(` LIMIT %d`, items), args...)
 		if err != nil {
 			return nil, fmt.Errorf("summary tasks: %w", err)
 		}
