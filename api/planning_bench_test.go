@@ -117,7 +117,7 @@ func BenchmarkPlanningSummary(b *testing.B) {
 		due := base.AddDate(0, 0, r.IntN(730)-365)
 		switch i % 3 {
 		case 0:
-			done := base.Add(time.Duration(r.Int64N(int64(730*24*time.Hour)))).Add(-365 * 24 * time.Hour)
+			done := base.Add(time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Add(-365 * 24 * time.Hour)
 			return "completed", &due, &done, nil, nil
 		case 1:
 			return "in_progress", &due, nil, nil, nil
