@@ -498,3 +498,40 @@ func TestPlanningSummaryBoundaries(t *testing.T) {
 	requireProblem(t, b.do(t, "GET", "/api/planning/summary?date=25/11/2026", nil), http.StatusUnprocessableEntity)
 	require.Equal(t, http.StatusOK, b.do(t, "GET", "/api/planning/summary?period=quarter", nil).Status)
 }
+
+func TestTaskCompletedAtAndGoalChecks(t *testing.T) {
+	t.Parallel()
+	b := setupPlanning(t)
+	tk := b.createTask(t, map[string]any{"title": "water plants"})
+	require.Nil(t, tk["completed_at"])
+
+	before := time.Now().Add(-time.Minute)
+	done := b.setStatus(t, tk["id"], "completed")
+	at, err := time.Parse(time.RFC3339Nano, done["completed_at"].(string))
+	require.NoError(t, err)
+	require.True(t, at.After(before), "completed_at is the moment it was completed")
+
+	// Another change keeps the moment; leaving completed clears it.
+	res := b.do(t, "PUT", fmt.Sprintf("/api/tasks/%v", tk["id"]), map[string]any{"title": "water all plants"})
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	require.Equal(t, done["completed_at"], res.Map(t)["completed_at"])
+	require.Nil(t, b.setStatus(t, tk["id"], "in_progress")["completed_at"])
+
+	// A checklist item ticked in the editor gets one too.
+	note := b.do(t, "POST", "/api/notes", map[string]any{"title": "list", "content": []any{
+		map[string]any{"id": "c1", "type": "checkListItem", "props": map[string]any{"checked": true},
+			"content": []any{map[string]any{"type": "text", "text": "ticked", "styles": map[string]any{}}}, "children": []any{}},
+	}})
+	require.Equal(t, http.StatusCreated, note.Status, note.String())
+	items := b.do(t, "GET", fmt.Sprintf("/api/notes/%v/tasks", note.Map(t)["id"]), nil).Map(t)["items"].([]any)
+	require.Len(t, items, 1)
+	require.NotNil(t, items[0].(map[string]any)["completed_at"])
+
+	other := b.e.NewUser()
+	theirs := b.e.Do("POST", "/api/goals", map[string]any{"title": "theirs"}, other.Bearer()).Map(t)
+	p := requireProblem(t, b.do(t, "POST", "/api/tasks", map[string]any{"title": "x", "goal_id": theirs["id"]}), http.StatusUnprocessableEntity)
+	requireNamesField(t, p, "body.goal_id")
+	p = requireProblem(t, b.do(t, "PUT", fmt.Sprintf("/api/tasks/%v", tk["id"]), map[string]any{"goal_id": theirs["id"]}), http.StatusUnprocessableEntity)
+	requireNamesField(t, p, "body.goal_id")
+	require.Nil(t, b.do(t, "GET", fmt.Sprintf("/api/tasks/%v", tk["id"]), nil).Map(t)["goal_id"])
+}

@@ -33,6 +33,7 @@ type TaskJSON struct {
 	Source          string     `json:"source" enum:"direct,note,planning,chat,email,clickup,external"`
 	SourceReference *string    `json:"source_reference" doc:"The task's id in the outside system it came from."`
 	GoalID          *uuid.UUID `json:"goal_id" doc:"The goal this task serves."`
+	CompletedAt     *time.Time `json:"completed_at" doc:"When the task became completed; null while it is not."`
 	Metadata        JSONObject `json:"metadata"`
 	Version         int        `json:"version" doc:"Increases by one whenever the task changes; sent as the ETag."`
 	CreatedAt       time.Time  `json:"created_at"`
@@ -51,7 +52,7 @@ func toTaskJSON(t *task.Task) TaskJSON {
 		ID: t.ID, UserID: t.UserID, NoteID: t.NoteID, BlockID: t.BlockID, BlockType: t.BlockType,
 		Title: t.Title, Description: t.Description, Status: string(t.Status), Priority: strPtr(string(t.Priority)),
 		DueDate: strPtr(t.DueDate), DueTime: strPtr(t.DueTime), Size: t.Size, ParentTaskID: t.ParentTaskID,
-		Source: t.Source, SourceReference: strPtr(t.SourceReference), GoalID: t.GoalID,
+		Source: t.Source, SourceReference: strPtr(t.SourceReference), GoalID: t.GoalID, CompletedAt: t.CompletedAt,
 		Metadata: JSONObject(t.Metadata), Version: t.Version, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 }

@@ -86,6 +86,9 @@ func TestTaskFieldsRoundTripThroughTheNote(t *testing.T) {
 	before := blockMap(n["content"])
 	t1 := taskByBlock(b.tasks(t, nid))["t1"]
 	id := t1["id"].(string)
+	goalRes := b.do(t, "POST", "/api/goals", map[string]any{"title": "a goal the task serves"})
+	require.Equal(t, http.StatusCreated, goalRes.Status, goalRes.String())
+	goal := goalRes.Map(t)["id"].(string)
 
 	type change struct {
 		body  map[string]any
@@ -106,7 +109,7 @@ func TestTaskFieldsRoundTripThroughTheNote(t *testing.T) {
 		{map[string]any{"size": 0.5}, "size", 0.5, "size", 0.5},
 		{map[string]any{"size": nil}, "size", nil, "size", float64(0)},
 		{map[string]any{"source_reference": "CU-1"}, "source_reference", "CU-1", "sourceReference", "CU-1"},
-		{map[string]any{"goal_id": "0b7e2c3a-1f2d-4e5f-8a9b-0c1d2e3f4a5b"}, "goal_id", "0b7e2c3a-1f2d-4e5f-8a9b-0c1d2e3f4a5b", "goalId", "0b7e2c3a-1f2d-4e5f-8a9b-0c1d2e3f4a5b"},
+		{map[string]any{"goal_id": goal}, "goal_id", goal, "goalId", goal},
 		{map[string]any{"metadata": map[string]any{"k": []any{1.0, "x"}}}, "metadata", map[string]any{"k": []any{1.0, "x"}}, "metadata", `{"k":[1,"x"]}`},
 		{map[string]any{"metadata": nil}, "metadata", map[string]any{}, "metadata", ""},
 		{map[string]any{"due_date": nil}, "due_date", nil, "dueDate", ""},

@@ -241,7 +241,7 @@ func writeIndex(ctx context.Context, tx db.Tx, userID uuid.UUID, ins, upd, moved
 			FROM (`+unnestSelect+`) AS v(id, block_id, block_type, position, title, description, status, priority,
 				due_date, due_time, size, parent, source, ref, goal, metadata)
 			WHERE t.id = v.id AND t.user_id = $1
-			RETURNING t.id, t.updated_at`, toColumns(upd).args(userID)...).Query(func(rows pgx.Rows) error {
+			RETURNING t.id, t.updated_at, t.completed_at`, toColumns(upd).args(userID)...).Query(func(rows pgx.Rows) error {
 			return stampRows(rows, upd, false)
 		})
 	}
@@ -258,14 +258,15 @@ func writeIndex(ctx context.Context, tx db.Tx, userID uuid.UUID, ins, upd, moved
 		b.Queue(`INSERT INTO tasks (user_id, id, block_id, block_type, position, title, description, status,
 				priority, due_date, due_time, size, parent_task_id, source, source_reference, goal_id, metadata, note_id)
 			SELECT $1, v.*, $18 FROM (`+unnestSelect+`) AS v
-			RETURNING id, updated_at`, toColumns(ins).args(userID, ins[0].NoteID)...).Query(func(rows pgx.Rows) error {
+			RETURNING id, updated_at, completed_at`, toColumns(ins).args(userID, ins[0].NoteID)...).Query(func(rows pgx.Rows) error {
 			return stampRows(rows, ins, true)
 		})
 	}
 	return tx.SendBatch(ctx, &b).Close()
 }
 
-// stampRows copies the database's timestamps onto the written tasks.
+// stampRows copies the database's timestamps (updated_at, and completed_at
+// which a trigger keeps) onto the written tasks.
 func stampRows(rows pgx.Rows, ts []*Task, created bool) error {
 	byID := make(map[uuid.UUID]*Task, len(ts))
 	for _, t := range ts {
@@ -274,11 +275,12 @@ func stampRows(rows pgx.Rows, ts []*Task, created bool) error {
 	for rows.Next() {
 		var id uuid.UUID
 		var at time.Time
-		if err := rows.Scan(&id, &at); err != nil {
+		var completed *time.Time
+		if err := rows.Scan(&id, &at, &completed); err != nil {
 			return err
 		}
 		if t := byID[id]; t != nil {
-			t.UpdatedAt = at
+			t.UpdatedAt, t.CompletedAt = at, completed
 			if created {
 				t.CreatedAt = at
 			}

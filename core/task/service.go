@@ -69,6 +69,9 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 	}
 	var out *Task
 	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		if err := checkGoal(ctx, tx, userID, f.GoalID); err != nil {
+			return err
+		}
 		var noteID uuid.UUID
 		var parent *Task
 		switch {
@@ -214,6 +217,11 @@ func (p *UpdateParams) apply(f *blocknote.TaskFields) {
 func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdateParams) (*Task, error) {
 	var out *Task
 	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		if p.GoalID.Set && !p.GoalID.Clear {
+			if err := checkGoal(ctx, tx, userID, p.GoalID.Value.String()); err != nil {
+				return err
+			}
+		}
 		err := s.editTask(ctx, tx, userID, id, p.IfVersion, note.ChangeTaskUpdate, func(doc *blocknote.Document, t *Task) error {
 			f := *doc.Block(t.BlockID).TaskFields()
 			p.apply(&f)
@@ -242,6 +250,22 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkGoal refuses a goal that is not one of the user's (another user's
+// goal id reads as no such goal). An empty id is no goal.
+func checkGoal(ctx context.Context, q db.Querier, userID uuid.UUID, goalID string) error {
+	if goalID == "" {
+		return nil
+	}
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM goals WHERE user_id = $1 AND id = $2::uuid)`, userID, goalID).Scan(&ok); err != nil {
+		return fmt.Errorf("check goal: %w", err)
+	}
+	if !ok {
+		return apperr.Field("body.goal_id", "no such goal", goalID)
+	}
+	return nil
 }
 
 // SetStatus changes a task's status.

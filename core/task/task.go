@@ -40,10 +40,13 @@ type Task struct {
 	Source          string
 	SourceReference string // "" = none
 	GoalID          *uuid.UUID
-	Metadata        json.RawMessage
-	Version         int
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// CompletedAt is when the task last became completed; nil while it is
+	// not. The database sets it (see migration 00003).
+	CompletedAt *time.Time
+	Metadata    json.RawMessage
+	Version     int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Fields are the task as its block says it.
@@ -66,7 +69,7 @@ func (t *Task) Fields() blocknote.TaskFields {
 
 const taskColumns = `id, user_id, note_id, block_id, block_type, position, title, description, status,
 	coalesce(priority, ''), due_date, due_time, size, parent_task_id, source, coalesce(source_reference, ''),
-	goal_id, metadata, version, created_at, updated_at`
+	goal_id, completed_at, metadata, version, created_at, updated_at`
 
 var errNotFound = apperr.New(apperr.NotFound, "task not found")
 
@@ -77,7 +80,7 @@ func scanTask(row pgx.Row, extra ...any) (*Task, error) {
 	var at pgtype.Time
 	dest := append([]any{&t.ID, &t.UserID, &t.NoteID, &t.BlockID, &t.BlockType, &t.Position, &t.Title,
 		&t.Description, &status, &priority, &due, &at, &t.Size, &t.ParentTaskID, &t.Source, &t.SourceReference,
-		&t.GoalID, &t.Metadata, &t.Version, &t.CreatedAt, &t.UpdatedAt}, extra...)
+		&t.GoalID, &t.CompletedAt, &t.Metadata, &t.Version, &t.CreatedAt, &t.UpdatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound
