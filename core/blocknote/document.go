@@ -122,12 +122,25 @@ type Document struct {
 	count      int
 	normalized bool
 	changed    bool
+	structural bool            // blocks were added or removed
+	touched    map[string]bool // blocks rewritten in place by SetTask
 	loc        string
 }
 
 // Changed reports whether an edit (SetTask, AppendTask, Remove) changed the
 // document since it was parsed.
 func (d *Document) Changed() bool { return d.changed }
+
+// Edits tells what the edits since parsing did: the ids of the blocks
+// SetTask rewrote in place, and whether blocks were added or removed (which
+// can move every task). A derived index can update just the rewritten
+// blocks when structural is false.
+func (d *Document) Edits() (rewritten []string, structural bool) {
+	for id := range d.touched {
+		rewritten = append(rewritten, id)
+	}
+	return rewritten, d.structural
+}
 
 // Blocks are the top-level blocks.
 func (d *Document) Blocks() []*Block { return d.blocks }

@@ -48,6 +48,10 @@ func (d *Document) SetTask(id string, f TaskFields) error {
 	b.task = &f
 	b.markDirty()
 	d.changed = true
+	if d.touched == nil {
+		d.touched = map[string]bool{}
+	}
+	d.touched[id] = true
 	return nil
 }
 
@@ -124,7 +128,7 @@ func (d *Document) AppendTask(parentID string, f TaskFields) (*Block, error) {
 	}
 	d.byID[b.id] = b
 	d.count++
-	d.changed = true
+	d.changed, d.structural = true, true
 	return b, nil
 }
 
@@ -158,7 +162,7 @@ func (d *Document) Remove(id string) bool {
 		b.parent.markDirty()
 	}
 	b.parent = nil
-	d.changed = true
+	d.changed, d.structural = true, true
 	return true
 }
 

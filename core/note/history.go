@@ -39,7 +39,7 @@ func scanVersion(row pgx.Row, extra ...any) (*Version, error) {
 	var v Version
 	var change string
 	dest := append([]any{&v.NoteID, &v.UserID, &v.Version, &v.Title, &v.ParentID, &v.Tags, &v.IsPinned,
-		&v.IsArchived, &v.Metadata, &change, &v.RestoredFrom, &v.CreatedAt}, extra...)
+		&v.IsArchived, (*[]byte)(&v.Metadata), &change, &v.RestoredFrom, &v.CreatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (s *Service) Version(ctx context.Context, userID, id uuid.UUID, version int
 }
 
 func getVersion(ctx context.Context, q db.Querier, userID, id uuid.UUID, version int) (*Version, error) {
-	var content json.RawMessage
+	var content []byte
 	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+`, content FROM note_versions
 		WHERE note_id = $1 AND user_id = $2 AND version = $3`, id, userID, version), &content)
 	if errors.Is(err, pgx.ErrNoRows) {

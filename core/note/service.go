@@ -140,7 +140,7 @@ func (s *Service) runHooks(ctx context.Context, tx db.Tx, c *Change) error {
 
 // Get returns one note with its content.
 func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Note, error) {
-	var content json.RawMessage
+	var content []byte
 	n, err := scanNote(s.db.Pool.QueryRow(ctx, `SELECT `+noteColumns+`, content FROM notes WHERE id = $1 AND user_id = $2`, id, userID), &content)
 	if err != nil {
 		if apperr.Is(err, apperr.NotFound) {
@@ -264,7 +264,7 @@ func (s *Service) withContent(ctx context.Context, tx db.Tx, n *Note, doc *block
 		n.Content, _ = doc.MarshalJSON()
 		return n, nil
 	}
-	if err := tx.QueryRow(ctx, `SELECT content FROM notes WHERE id = $1 AND user_id = $2`, n.ID, n.UserID).Scan(&n.Content); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT content FROM notes WHERE id = $1 AND user_id = $2`, n.ID, n.UserID).Scan((*[]byte)(&n.Content)); err != nil {
 		return nil, fmt.Errorf("read note %s: %w", n.ID, err)
 	}
 	return n, nil
@@ -318,6 +318,7 @@ func (s *Service) EditTx(ctx context.Context, tx db.Tx, userID, id uuid.UUID, ki
 	if err != nil {
 		return nil, fmt.Errorf("stored document of note %s does not parse: %w", id, err)
 	}
+	text := doc.PlainText()
 	if err := edit(cur, doc); err != nil {
 		return nil, err
 	}
@@ -325,7 +326,9 @@ func (s *Service) EditTx(ctx context.Context, tx db.Tx, userID, id uuid.UUID, ki
 		return cur, nil
 	}
 	next := *cur
-	if err := s.writeTx(ctx, tx, cur, &next, derive(doc), kind, nil); err != nil {
+	d := derive(doc)
+	d.textSame = d.text == text
+	if err := s.writeTx(ctx, tx, cur, &next, d, kind, nil); err != nil {
 		return nil, err
 	}
 	return &next, nil

@@ -3,7 +3,6 @@ package note
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -25,7 +24,7 @@ var errNotFound = apperr.New(apperr.NotFound, "note not found")
 func scanNote(row pgx.Row, extra ...any) (*Note, error) {
 	var n Note
 	dest := append([]any{&n.ID, &n.UserID, &n.Title, &n.Preview, &n.ParentID, &n.Tags, &n.LinkedNotes,
-		&n.IsPinned, &n.IsArchived, &n.Metadata, &n.SystemKey, &n.Version, &n.CreatedAt, &n.UpdatedAt}, extra...)
+		&n.IsPinned, &n.IsArchived, (*[]byte)(&n.Metadata), &n.SystemKey, &n.Version, &n.CreatedAt, &n.UpdatedAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, errNotFound
@@ -43,6 +42,9 @@ type derived struct {
 	text    string
 	preview string
 	links   []uuid.UUID
+	// textSame is set when the caller knows the text did not change (a
+	// task's status), so that it is neither sent nor compared.
+	textSame bool
 }
 
 func derive(doc *blocknote.Document) *derived {
@@ -56,7 +58,7 @@ func derive(doc *blocknote.Document) *derived {
 // transaction ends, which serialises every change to one note.
 func lockNote(ctx context.Context, tx db.Tx, userID, id uuid.UUID, withContent bool) (*Note, []byte, error) {
 	var hash []byte
-	var content json.RawMessage
+	var content []byte
 	extra := []any{&hash}
 	cols := noteColumns + `, content_hash`
 	if withContent {
@@ -97,32 +99,39 @@ func insertNote(ctx context.Context, tx db.Tx, n *Note, d *derived) (bool, error
 }
 
 // updateNote writes next over the locked note cur; d is nil when the
-// content stays. It reports whether the title or text changed.
+// content stays. It reports whether the title or text changed. Columns
+// whose value does not change keep their stored (compressed, toasted)
+// datum, and the search vector is computed only when the text changed.
 func updateNote(ctx context.Context, tx db.Tx, cur, next *Note, d *derived) (bool, error) {
 	var content, hash, text, prev any
 	var links any
 	if d != nil {
-		content, hash, text, prev, links = d.content, d.hash, d.text, d.preview, d.links
+		content, hash, prev, links = d.content, d.hash, d.preview, d.links
+		if !d.textSame {
+			text = d.text
+		}
 	}
 	var textChanged bool
-	var stored json.RawMessage
+	var stored []byte
 	err := tx.QueryRow(ctx, `
 		UPDATE notes n SET
 			title = $3, parent_id = $4, tags = $5, is_pinned = $6, is_archived = $7, metadata = $8,
 			content = coalesce($9::jsonb, n.content),
 			content_hash = coalesce($10::bytea, n.content_hash),
-			plain_text = coalesce($11::text, n.plain_text),
+			plain_text = CASE WHEN old.same_text THEN n.plain_text ELSE $11::text END,
 			preview = coalesce($12::text, n.preview),
 			linked_notes = coalesce($13::uuid[], n.linked_notes),
-			search = CASE WHEN old.title IS DISTINCT FROM $3 OR old.plain_text IS DISTINCT FROM coalesce($11::text, old.plain_text)
-				THEN setweight(to_tsvector('simple', $3), 'A') || setweight(to_tsvector('simple', coalesce($11::text, old.plain_text)), 'B')
+			search = CASE WHEN old.title IS DISTINCT FROM $3 OR NOT old.same_text
+				THEN setweight(to_tsvector('simple', $3), 'A') ||
+					setweight(to_tsvector('simple', CASE WHEN old.same_text THEN n.plain_text ELSE $11::text END), 'B')
 				ELSE n.search END,
 			version = n.version + 1,
 			updated_at = now()
-		FROM (SELECT title, plain_text FROM notes WHERE id = $1 AND user_id = $2) old
+		FROM (SELECT title, ($11::text IS NULL OR plain_text = $11::text) AS same_text
+			FROM notes WHERE id = $1 AND user_id = $2) old
 		WHERE n.id = $1 AND n.user_id = $2 AND n.version = $14
 		RETURNING n.version, n.updated_at, n.preview, n.linked_notes,
-			old.title IS DISTINCT FROM $3 OR old.plain_text IS DISTINCT FROM coalesce($11::text, old.plain_text),
+			old.title IS DISTINCT FROM $3 OR NOT old.same_text,
 			CASE WHEN $9::jsonb IS NULL THEN n.content END`,
 		cur.ID, cur.UserID, next.Title, next.ParentID, next.Tags, next.IsPinned, next.IsArchived, next.Metadata,
 		content, hash, text, prev, links, cur.Version,

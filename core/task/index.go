@@ -53,15 +53,61 @@ func NewIndex(hooks ...Hook) *Index { return &Index{hooks: hooks} }
 // its id while its block keeps its id in the note; blocks gone from the
 // note lose their row.
 func (x *Index) IndexNote(ctx context.Context, tx db.Tx, n *note.Note, doc *blocknote.Document) error {
+	// When the only edits rewrote task blocks in place (a status change),
+	// nothing moved: only those blocks' rows can differ.
+	rewritten, structural := doc.Edits()
+	if doc.Changed() && !structural && len(rewritten) > 0 {
+		done, err := x.indexRewritten(ctx, tx, n, doc, rewritten)
+		if done || err != nil {
+			return err
+		}
+	}
 	existing, err := noteTasks(ctx, tx, n.UserID, n.ID)
 	if err != nil {
 		return err
 	}
+	return x.apply(ctx, tx, n, existing, doc.Tasks(), true)
+}
+
+// indexRewritten updates the rows of blocks rewritten in place; false means
+// the index did not hold them all and a full pass is needed.
+func (x *Index) indexRewritten(ctx context.Context, tx db.Tx, n *note.Note, doc *blocknote.Document, blocks []string) (bool, error) {
+	rows, err := tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE note_id = $1 AND user_id = $2 AND block_id = ANY($3)`,
+		n.ID, n.UserID, blocks)
+	if err != nil {
+		return false, fmt.Errorf("read tasks of note %s: %w", n.ID, err)
+	}
+	existing, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Task, error) { return scanTask(r) })
+	if err != nil {
+		return false, fmt.Errorf("read tasks of note %s: %w", n.ID, err)
+	}
+	if len(existing) != len(blocks) {
+		return false, nil
+	}
+	want := make(map[string]bool, len(blocks))
+	for _, b := range blocks {
+		want[b] = true
+	}
+	var found []blocknote.Task
+	for _, t := range doc.Tasks() {
+		if want[t.BlockID] {
+			found = append(found, t)
+		}
+	}
+	if len(found) != len(blocks) {
+		return false, nil
+	}
+	return true, x.apply(ctx, tx, n, existing, found, false)
+}
+
+// apply writes the difference between the rows and the task blocks found.
+// Unless complete, found covers only some blocks: rows are not deleted and
+// parents are kept.
+func (x *Index) apply(ctx context.Context, tx db.Tx, n *note.Note, existing []*Task, found []blocknote.Task, complete bool) error {
 	byBlock := make(map[string]*Task, len(existing))
 	for _, t := range existing {
 		byBlock[t.BlockID] = t
 	}
-	found := doc.Tasks()
 	ids := make(map[string]uuid.UUID, len(found))
 	for _, f := range found {
 		if t, ok := byBlock[f.BlockID]; ok {
@@ -77,6 +123,9 @@ func (x *Index) IndexNote(ctx context.Context, tx db.Tx, n *note.Note, doc *bloc
 		seen[f.BlockID] = true
 		t := fromBlock(n, ids, &f)
 		old, ok := byBlock[f.BlockID]
+		if ok && !complete {
+			t.ParentTaskID = old.ParentTaskID
+		}
 		switch {
 		case !ok:
 			ins = append(ins, t)
@@ -91,7 +140,7 @@ func (x *Index) IndexNote(ctx context.Context, tx db.Tx, n *note.Note, doc *bloc
 	}
 	var del []uuid.UUID
 	for _, t := range existing {
-		if !seen[t.BlockID] {
+		if complete && !seen[t.BlockID] {
 			del = append(del, t.ID)
 			changes = append(changes, Change{Op: Deleted, Before: t})
 		}

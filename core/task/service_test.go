@@ -190,3 +190,58 @@ func TestEditWithoutChangeMakesNoVersion(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "not found")
 }
+
+// TestInPlaceEditsIndexLikeAFullPass: task edits update only the rewritten
+// blocks' rows; a full pass over the saved document afterwards finds
+// nothing to change.
+func TestInPlaceEditsIndexLikeAFullPass(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: fixture(t, "tasks-document.json")})
+	require.NoError(t, err)
+	ts, err := b.tasks.OfNote(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+	byBlock := map[string]*task.Task{}
+	for _, x := range ts {
+		byBlock[x.BlockID] = x
+	}
+	// A status change on a parent task, a checklist turned into a task
+	// block, a retitled subtask.
+	st, deferred := blocknote.StatusCompleted, blocknote.StatusDeferred
+	title := "Collect all the data"
+	for _, u := range []struct {
+		block string
+		p     task.UpdateParams
+	}{
+		{"t1", task.UpdateParams{Status: &st}},
+		{"c1b", task.UpdateParams{Status: &deferred}},
+		{"t1a", task.UpdateParams{Title: &title}},
+	} {
+		_, err := b.tasks.Update(ctx, b.userID, byBlock[u.block].ID, &u.p)
+		require.NoError(t, err)
+	}
+	after, err := b.tasks.OfNote(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+	got := map[string]*task.Task{}
+	for _, x := range after {
+		got[x.BlockID] = x
+	}
+	require.Equal(t, byBlock["t1"].ID, *got["t1a"].ParentTaskID, "parents kept")
+	require.Equal(t, byBlock["c1b"].ID, *got["t1b1"].ParentTaskID)
+	require.Equal(t, "task", got["c1b"].BlockType)
+	require.Equal(t, title, got["t1a"].Title)
+	require.Equal(t, 1, got["t5"].Version, "untouched tasks untouched")
+
+	var changes []task.Change
+	full := task.NewIndex(func(_ context.Context, _ db.Tx, cs []task.Change) error {
+		changes = append(changes, cs...)
+		return nil
+	})
+	cur, err := b.notes.Get(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+	doc, err := blocknote.Parse(cur.Content, nil)
+	require.NoError(t, err)
+	err = b.db.InTx(ctx, func(tx db.Tx) error { return full.IndexNote(ctx, tx, cur, doc) })
+	require.NoError(t, err)
+	require.Empty(t, changes, "a full pass agrees with the in-place updates")
+}
