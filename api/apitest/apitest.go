@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/consilium-hq/consilium/api"
@@ -70,6 +71,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Routes registers extra operations (test-only endpoints).
 	Routes func(huma.API)
+	// Pool replaces the package's test database (benchmarks on a seeded
+	// database: dbtest.Seeded).
+	Pool *pgxpool.Pool
 	// NoteHooks and TaskHooks run after note saves and task index changes.
 	NoteHooks []note.Hook
 	TaskHooks []task.Hook
@@ -89,7 +93,11 @@ func New(t testing.TB, o Options) *Env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d := db.New(dbtest.Pool(t))
+	pool := o.Pool
+	if pool == nil {
+		pool = dbtest.Pool(t)
+	}
+	d := db.New(pool)
 	authSvc, err := auth.New(context.Background(), auth.Options{DB: d, Config: cfg.Auth, Logger: logger})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
