@@ -92,6 +92,28 @@ func optionalNoteID(s string) (*uuid.UUID, error) {
 	return &id, nil
 }
 
+// NoteCreateRequest is a new note; every field may be left out.
+type NoteCreateRequest struct {
+	Title      string            `json:"title,omitempty" maxLength:"500" example:"Week plan"`
+	Content    BlockNoteDocument `json:"content,omitempty"`
+	ParentID   string            `json:"parent_id,omitempty" format:"uuid" doc:"Nest the note under this one."`
+	Tags       []string          `json:"tags,omitempty" maxItems:"50" doc:"Tag names, at most 64 characters each."`
+	IsPinned   bool              `json:"is_pinned,omitempty"`
+	IsArchived bool              `json:"is_archived,omitempty"`
+	Metadata   JSONObject        `json:"metadata,omitempty"`
+}
+
+// NoteUpdateRequest changes only the fields sent.
+type NoteUpdateRequest struct {
+	Title      *string            `json:"title,omitempty" maxLength:"500"`
+	Content    BlockNoteDocument  `json:"content,omitempty" doc:"The whole new document."`
+	ParentID   patchValue[string] `json:"parent_id,omitempty" format:"uuid" doc:"null moves the note to the top level."`
+	Tags       *[]string          `json:"tags,omitempty" maxItems:"50" doc:"Replaces the tags."`
+	IsPinned   *bool              `json:"is_pinned,omitempty"`
+	IsArchived *bool              `json:"is_archived,omitempty"`
+	Metadata   JSONObject         `json:"metadata,omitempty" doc:"Replaces the metadata."`
+}
+
 type noteOutput struct {
 	ETag string `header:"ETag" doc:"The note's version, to send back as If-Match."`
 	Body NoteJSON
@@ -101,11 +123,14 @@ func noteOut(n *note.Note) *noteOutput {
 	return &noteOutput{ETag: versionETag(n.Version), Body: toNoteJSON(n)}
 }
 
+// NoteList is a page of notes.
+type NoteList struct {
+	Items      []NoteSummaryJSON `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+}
+
 type noteListOutput struct {
-	Body struct {
-		Items      []NoteSummaryJSON `json:"items"`
-		NextCursor string            `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-	}
+	Body NoteList
 }
 
 type notePath struct {
@@ -217,17 +242,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
 		Middlewares: huma.Middlewares{largeDocumentBody(authed)},
 		Errors:      []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *struct {
-		Body struct {
-			Title      string            `json:"title,omitempty" maxLength:"500" example:"Week plan"`
-			Content    BlockNoteDocument `json:"content,omitempty"`
-			ParentID   string            `json:"parent_id,omitempty" format:"uuid" doc:"Nest the note under this one."`
-			Tags       []string          `json:"tags,omitempty" maxItems:"50"`
-			IsPinned   bool              `json:"is_pinned,omitempty"`
-			IsArchived bool              `json:"is_archived,omitempty"`
-			Metadata   JSONObject        `json:"metadata,omitempty"`
-		}
-	}) (*noteOutput, error) {
+	}, func(ctx context.Context, in *struct{ Body NoteCreateRequest }) (*noteOutput, error) {
 		b := in.Body
 		parent, err := optionalNoteID(b.ParentID)
 		if err != nil {
@@ -272,15 +287,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 	}, func(ctx context.Context, in *struct {
 		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
 		IfMatch string `header:"If-Match" doc:"The ETag of the version this change is based on; a stale one answers 412."`
-		Body    struct {
-			Title      *string            `json:"title,omitempty" maxLength:"500"`
-			Content    BlockNoteDocument  `json:"content,omitempty"`
-			ParentID   patchValue[string] `json:"parent_id,omitempty" format:"uuid" doc:"null moves the note to the top level."`
-			Tags       *[]string          `json:"tags,omitempty" maxItems:"50"`
-			IsPinned   *bool              `json:"is_pinned,omitempty"`
-			IsArchived *bool              `json:"is_archived,omitempty"`
-			Metadata   JSONObject         `json:"metadata,omitempty"`
-		}
+		Body    NoteUpdateRequest
 	}) (*noteOutput, error) {
 		id, err := parseID(in.NoteID, "note")
 		if err != nil {
@@ -386,6 +393,12 @@ func toVersionJSON(v *note.Version) NoteVersionJSON {
 	return out
 }
 
+// NoteVersionList is a page of a note's history.
+type NoteVersionList struct {
+	Items      []NoteVersionJSON `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+}
+
 type versionPath struct {
 	NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
 	Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
@@ -401,12 +414,7 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		NoteID string `path:"note_id" doc:"The note's id." format:"uuid"`
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 		Cursor string `query:"cursor"`
-	}) (*struct {
-		Body struct {
-			Items      []NoteVersionJSON `json:"items"`
-			NextCursor string            `json:"next_cursor,omitempty"`
-		}
-	}, error) {
+	}) (*struct{ Body NoteVersionList }, error) {
 		id, err := parseID(in.NoteID, "note")
 		if err != nil {
 			return nil, err
@@ -415,12 +423,7 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		if err != nil {
 			return nil, err
 		}
-		out := &struct {
-			Body struct {
-				Items      []NoteVersionJSON `json:"items"`
-				NextCursor string            `json:"next_cursor,omitempty"`
-			}
-		}{}
+		out := &struct{ Body NoteVersionList }{}
 		out.Body.Items = make([]NoteVersionJSON, len(items))
 		for i, v := range items {
 			out.Body.Items[i] = toVersionJSON(v)

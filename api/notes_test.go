@@ -503,3 +503,25 @@ func TestNotePreconditions(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, res.String())
 	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodDelete, "/api/notes/"+id, nil, `If-Match: "4"`).Status)
 }
+
+func TestNoteBodyErrors(t *testing.T) {
+	b := setupNotes(t)
+	n := b.create(t, map[string]any{"title": "x"})
+	for _, path := range []string{"/api/notes", "/api/notes/" + n["id"].(string)} {
+		method := http.MethodPost
+		if path != "/api/notes" {
+			method = http.MethodPut
+		}
+		p := requireProblem(t, b.do(t, method, path, `{"title": "x",`), http.StatusBadRequest)
+		requireNamesField(t, p, "body.")
+		huge := `{"content":[{"type":"paragraph","content":"` + strings.Repeat("x", 3<<20) + `"}]}`
+		requireProblem(t, b.do(t, method, path, huge), http.StatusRequestEntityTooLarge)
+		p = requireProblem(t, b.do(t, method, path, `{"parent_id":"nope"}`), http.StatusUnprocessableEntity)
+		requireNamesField(t, p, "body.parent_id")
+		p = requireProblem(t, b.do(t, method, path, `{"title":"`+strings.Repeat("t", 501)+`"}`), http.StatusUnprocessableEntity)
+		requireNamesField(t, p, "body.title")
+		p = requireProblem(t, b.do(t, method, path, `{"metadata":[1]}`), http.StatusUnprocessableEntity)
+		requireNamesField(t, p, "body.metadata")
+	}
+	require.EqualValues(t, 1, b.get(t, n["id"].(string))["version"])
+}

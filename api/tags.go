@@ -15,26 +15,23 @@ type TagJSON struct {
 	NoteCount int    `json:"note_count" example:"12"`
 }
 
+// TagList is every tag of the user.
+type TagList struct {
+	Items []TagJSON `json:"items"`
+}
+
 func registerTags(authed huma.API, notes *note.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-tags", Method: http.MethodGet, Path: "/tags",
 		Summary: "List tags", Tags: []string{"notes"},
 		Description: "The signed-in user's note tags by name, each with the number of notes carrying it " +
 			"(archived notes included).",
-	}, func(ctx context.Context, _ *struct{}) (*struct {
-		Body struct {
-			Items []TagJSON `json:"items"`
-		}
-	}, error) {
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body TagList }, error) {
 		tags, err := notes.Tags(ctx, principal(ctx).User.ID)
 		if err != nil {
 			return nil, err
 		}
-		out := &struct {
-			Body struct {
-				Items []TagJSON `json:"items"`
-			}
-		}{}
+		out := &struct{ Body TagList }{}
 		out.Body.Items = make([]TagJSON, len(tags))
 		for i, t := range tags {
 			out.Body.Items[i] = TagJSON{Name: t.Name, NoteCount: t.NoteCount}

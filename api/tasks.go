@@ -57,6 +57,41 @@ func toTaskJSON(t *task.Task) TaskJSON {
 	}
 }
 
+// TaskCreateRequest is a new task.
+type TaskCreateRequest struct {
+	Title           string     `json:"title" minLength:"1" maxLength:"2000" example:"Book the dentist"`
+	Description     string     `json:"description,omitempty" maxLength:"20000"`
+	Status          string     `json:"status,omitempty" enum:"not_started,in_progress,completed,deferred" default:"not_started"`
+	Priority        string     `json:"priority,omitempty" enum:"high,medium,low"`
+	DueDate         string     `json:"due_date,omitempty" format:"date"`
+	DueTime         string     `json:"due_time,omitempty" pattern:"^([01][0-9]|2[0-3]):[0-5][0-9]$"`
+	Size            *float64   `json:"size,omitempty" exclusiveMinimum:"0"`
+	NoteID          *uuid.UUID `json:"note_id,omitempty" doc:"The note to append the task to."`
+	ParentTaskID    *uuid.UUID `json:"parent_task_id,omitempty" doc:"Make the task the last subtask of this task, in its note."`
+	SourceReference string     `json:"source_reference,omitempty" maxLength:"1000"`
+	GoalID          *uuid.UUID `json:"goal_id,omitempty"`
+	Metadata        JSONObject `json:"metadata,omitempty"`
+}
+
+// TaskUpdateRequest changes only the fields sent; null clears a field.
+type TaskUpdateRequest struct {
+	Title           *string                `json:"title,omitempty" maxLength:"2000"`
+	Description     *string                `json:"description,omitempty" maxLength:"20000"`
+	Status          *string                `json:"status,omitempty" enum:"not_started,in_progress,completed,deferred"`
+	Priority        patchValue[string]     `json:"priority,omitempty" enum:"high,medium,low"`
+	DueDate         patchValue[string]     `json:"due_date,omitempty" format:"date"`
+	DueTime         patchValue[string]     `json:"due_time,omitempty" pattern:"^([01][0-9]|2[0-3]):[0-5][0-9]$"`
+	Size            patchValue[float64]    `json:"size,omitempty" exclusiveMinimum:"0"`
+	SourceReference patchValue[string]     `json:"source_reference,omitempty" maxLength:"1000"`
+	GoalID          patchValue[uuid.UUID]  `json:"goal_id,omitempty"`
+	Metadata        patchValue[JSONObject] `json:"metadata,omitempty" doc:"Replaces the task's metadata; null clears it."`
+}
+
+// TaskStatusRequest sets a task's status.
+type TaskStatusRequest struct {
+	Status string `json:"status" enum:"not_started,in_progress,completed,deferred"`
+}
+
 type taskOutput struct {
 	ETag string `header:"ETag" doc:"The task's version, to send back as If-Match."`
 	Body TaskJSON
@@ -66,11 +101,14 @@ func taskOut(t *task.Task) *taskOutput {
 	return &taskOutput{ETag: versionETag(t.Version), Body: toTaskJSON(t)}
 }
 
+// TaskList is a page of tasks.
+type TaskList struct {
+	Items      []TaskJSON `json:"items"`
+	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+}
+
 type taskListOutput struct {
-	Body struct {
-		Items      []TaskJSON `json:"items"`
-		NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-	}
+	Body TaskList
 }
 
 func taskList(items []*task.Task, next string) *taskListOutput {
@@ -193,20 +231,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			"the note_id and block_id.",
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		Body struct {
-			Title           string     `json:"title" minLength:"1" maxLength:"2000" example:"Book the dentist"`
-			Description     string     `json:"description,omitempty" maxLength:"20000"`
-			Status          string     `json:"status,omitempty" enum:"not_started,in_progress,completed,deferred" default:"not_started"`
-			Priority        string     `json:"priority,omitempty" enum:"high,medium,low"`
-			DueDate         string     `json:"due_date,omitempty" format:"date"`
-			DueTime         string     `json:"due_time,omitempty" pattern:"^([01][0-9]|2[0-3]):[0-5][0-9]$"`
-			Size            *float64   `json:"size,omitempty" exclusiveMinimum:"0"`
-			NoteID          *uuid.UUID `json:"note_id,omitempty" doc:"The note to append the task to."`
-			ParentTaskID    *uuid.UUID `json:"parent_task_id,omitempty" doc:"Make the task the last subtask of this task, in its note."`
-			SourceReference string     `json:"source_reference,omitempty" maxLength:"1000"`
-			GoalID          *uuid.UUID `json:"goal_id,omitempty"`
-			Metadata        JSONObject `json:"metadata,omitempty"`
-		}
+		Body TaskCreateRequest
 	}) (*taskOutput, error) {
 		b := in.Body
 		f := blocknote.TaskFields{
@@ -259,18 +284,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 	}, func(ctx context.Context, in *struct {
 		TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
 		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
-		Body    struct {
-			Title           *string                `json:"title,omitempty" maxLength:"2000"`
-			Description     *string                `json:"description,omitempty" maxLength:"20000"`
-			Status          *string                `json:"status,omitempty" enum:"not_started,in_progress,completed,deferred"`
-			Priority        patchValue[string]     `json:"priority,omitempty" enum:"high,medium,low"`
-			DueDate         patchValue[string]     `json:"due_date,omitempty" format:"date"`
-			DueTime         patchValue[string]     `json:"due_time,omitempty" pattern:"^([01][0-9]|2[0-3]):[0-5][0-9]$"`
-			Size            patchValue[float64]    `json:"size,omitempty" exclusiveMinimum:"0"`
-			SourceReference patchValue[string]     `json:"source_reference,omitempty" maxLength:"1000"`
-			GoalID          patchValue[uuid.UUID]  `json:"goal_id,omitempty"`
-			Metadata        patchValue[JSONObject] `json:"metadata,omitempty" doc:"Replaces the task's metadata; null clears it."`
-		}
+		Body    TaskUpdateRequest
 	}) (*taskOutput, error) {
 		id, err := parseID(in.TaskID, "task")
 		if err != nil {
@@ -313,9 +327,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 	}, func(ctx context.Context, in *struct {
 		TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
 		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
-		Body    struct {
-			Status string `json:"status" enum:"not_started,in_progress,completed,deferred"`
-		}
+		Body    TaskStatusRequest
 	}) (*taskOutput, error) {
 		id, err := parseID(in.TaskID, "task")
 		if err != nil {
