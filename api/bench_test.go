@@ -94,3 +94,35 @@ func BenchmarkLogin(b *testing.B) {
 		res.Report(b)
 	}
 }
+
+// BenchmarkLoginRefusals compares a wrong password with an unknown email:
+// both verify an argon2id hash, so their latencies should match (no account
+// enumeration by timing). One client, rate limits off.
+func BenchmarkLoginRefusals(b *testing.B) {
+	e := benchEnv(b)
+	u := e.NewUser()
+	for name, body := range map[string]string{
+		"wrong-password": fmt.Sprintf(`{"email":%q,"password":"not-the-password"}`, u.Email),
+		"unknown-email":  `{"email":"nobody-at-all@example.com","password":"not-the-password"}`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				res := apitest.Load(apitest.LoadOptions{Concurrency: 1, Duration: benchDuration() / 2}, func(int) error {
+					req, _ := http.NewRequest(http.MethodPost, e.Server.URL+"/api/auth/login", bytes.NewReader([]byte(body)))
+					req.Header.Set("Content-Type", "application/json")
+					res, err := e.Client.Do(req)
+					if err != nil {
+						return err
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusUnauthorized {
+						return fmt.Errorf("status %d", res.StatusCode)
+					}
+					return nil
+				})
+				res.Report(b)
+			}
+		})
+	}
+}
