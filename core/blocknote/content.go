@@ -15,7 +15,7 @@ const NoteLinkPrefix = "note://"
 func (p *parser) readContent(b *Block, at *path) error {
 	kind := contentKinds[b.typ]
 	raw := b.content
-	cat := at.member("content")
+	cat := p.node(at, "content", 0)
 	switch kind {
 	case contentInline, contentPlain:
 		switch {
@@ -35,19 +35,28 @@ func (p *parser) readContent(b *Block, at *path) error {
 		var text strings.Builder
 		var items [][]byte
 		changed := false
-		n := 0
-		_, err := scanArray(raw, 0, func(s, e int) error {
-			item, norm, err := p.inlineItem(b, raw[s:e], &path{parent: cat, index: n}, &text)
-			n++
+		it := arrayElements(raw)
+		for n := 0; ; n++ {
+			el, ok := it.next()
+			if !ok {
+				break
+			}
+			item, norm, err := p.inlineItem(b, el, p.node(cat, "", n), &text)
 			if err != nil {
 				return err
 			}
-			items = append(items, item)
-			changed = changed || norm
-			return nil
-		}, 0)
-		if err != nil {
-			return err
+			if norm && !changed {
+				// Copy the items seen so far, then keep collecting.
+				changed = true
+				prev := arrayElements(raw)
+				for range n {
+					x, _ := prev.next()
+					items = append(items, x)
+				}
+			}
+			if changed {
+				items = append(items, item)
+			}
 		}
 		b.text = text.String()
 		if changed {
@@ -83,35 +92,37 @@ func (p *parser) inlineItem(b *Block, item []byte, at *path, text *strings.Build
 		return nil, false, p.fail(at, "must be an inline content object, got "+kindOf(item), nil)
 	}
 	var typ, txt, href, styles, content []byte
-	_, _ = scanObject(item, 0, func(k []byte, s, e int) error {
+	for m := objectMembers(item); ; {
+		k, v, ok := m.next()
+		if !ok {
+			break
+		}
 		switch string(k) {
 		case `"type"`:
-			typ = item[s:e]
+			typ = v
 		case `"text"`:
-			txt = item[s:e]
+			txt = v
 		case `"href"`:
-			href = item[s:e]
+			href = v
 		case `"styles"`:
-			styles = item[s:e]
+			styles = v
 		case `"content"`:
-			content = item[s:e]
+			content = v
 		}
-		return nil
-	}, 0)
+	}
 	t, ok := rawString(typ)
 	if !ok || t == "" {
 		return nil, false, p.fail(at.member("type"), "must be a non-empty string", nil)
 	}
 	switch t {
 	case "text":
-		s, ok := rawString(txt)
-		if !ok {
+		if len(txt) == 0 || txt[0] != '"' {
 			return nil, false, p.fail(at.member("text"), "must be a string, got "+kindOf(txt), nil)
 		}
 		if styles != nil && styles[0] != '{' {
 			return nil, false, p.fail(at.member("styles"), "must be an object, got "+kindOf(styles), nil)
 		}
-		text.WriteString(s)
+		writeString(text, txt)
 		return item, false, nil
 	case "link":
 		h, ok := rawString(href)
@@ -119,7 +130,7 @@ func (p *parser) inlineItem(b *Block, item []byte, at *path, text *strings.Build
 			return nil, false, p.fail(at.member("href"), "must be a string, got "+kindOf(href), nil)
 		}
 		addNoteLink(&b.links, h)
-		cat := at.member("content")
+		cat := p.node(at, "content", 0)
 		switch {
 		case content == nil || isNull(content):
 			return nil, false, p.fail(cat, "is required: the link's text as an array of text items", nil)
@@ -130,40 +141,43 @@ func (p *parser) inlineItem(b *Block, item []byte, at *path, text *strings.Build
 		case content[0] != '[':
 			return nil, false, p.fail(cat, "must be an array of text items, got "+kindOf(content), nil)
 		}
-		n := 0
-		_, err := scanArray(content, 0, func(s, e int) error {
-			el := &path{parent: cat, index: n}
-			n++
-			sub := content[s:e]
+		it := arrayElements(content)
+		for n := 0; ; n++ {
+			sub, ok := it.next()
+			if !ok {
+				break
+			}
+			el := p.node(cat, "", n)
 			if sub[0] != '{' {
-				return p.fail(el, "must be a text item object, got "+kindOf(sub), nil)
+				return nil, false, p.fail(el, "must be a text item object, got "+kindOf(sub), nil)
 			}
 			var st, sx, ss []byte
-			_, _ = scanObject(sub, 0, func(k []byte, s, e int) error {
+			for m := objectMembers(sub); ; {
+				k, v, ok := m.next()
+				if !ok {
+					break
+				}
 				switch string(k) {
 				case `"type"`:
-					st = sub[s:e]
+					st = v
 				case `"text"`:
-					sx = sub[s:e]
+					sx = v
 				case `"styles"`:
-					ss = sub[s:e]
+					ss = v
 				}
-				return nil
-			}, 0)
-			if v, _ := rawString(st); v != "text" {
-				return p.fail(el.member("type"), `must be "text": a link holds only styled text`, nil)
 			}
-			v, ok := rawString(sx)
-			if !ok {
-				return p.fail(el.member("text"), "must be a string, got "+kindOf(sx), nil)
+			if v, _ := rawString(st); v != "text" {
+				return nil, false, p.fail(el.member("type"), `must be "text": a link holds only styled text`, nil)
+			}
+			if len(sx) == 0 || sx[0] != '"' {
+				return nil, false, p.fail(el.member("text"), "must be a string, got "+kindOf(sx), nil)
 			}
 			if ss != nil && ss[0] != '{' {
-				return p.fail(el.member("styles"), "must be an object, got "+kindOf(ss), nil)
+				return nil, false, p.fail(el.member("styles"), "must be an object, got "+kindOf(ss), nil)
 			}
-			text.WriteString(v)
-			return nil
-		}, 0)
-		return item, false, err
+			writeString(text, sx)
+		}
+		return item, false, nil
 	default:
 		// Custom inline content (a mention, a tag): kept as is; its styled
 		// text, when it has some, counts as text.
@@ -204,7 +218,11 @@ func replaceMember(obj []byte, key string, val []byte) []byte {
 	buf := []byte{'{'}
 	found := false
 	first := true
-	_, _ = scanObject(obj, 0, func(k []byte, s, e int) error {
+	for m := objectMembers(obj); ; {
+		k, v, ok := m.next()
+		if !ok {
+			break
+		}
 		if !first {
 			buf = append(buf, ',')
 		}
@@ -215,10 +233,9 @@ func replaceMember(obj []byte, key string, val []byte) []byte {
 			buf = append(buf, val...)
 			found = true
 		} else {
-			buf = append(buf, obj[s:e]...)
+			buf = append(buf, v...)
 		}
-		return nil
-	}, 0)
+	}
 	if !found {
 		if !first {
 			buf = append(buf, ',')
@@ -260,30 +277,36 @@ func lenientText(raw []byte, text *strings.Builder, links *[]uuid.UUID, depth in
 		s, _ := rawString(raw)
 		text.WriteString(s)
 	case '[':
-		_, _ = scanArray(raw, 0, func(s, e int) error {
-			item := raw[s:e]
+		it := arrayElements(raw)
+		for {
+			item, ok := it.next()
+			if !ok {
+				break
+			}
 			if item[0] != '{' {
-				return nil
+				continue
 			}
 			var typ, txt, href, content []byte
-			_, _ = scanObject(item, 0, func(k []byte, s, e int) error {
+			for m := objectMembers(item); ; {
+				k, v, ok := m.next()
+				if !ok {
+					break
+				}
 				switch string(k) {
 				case `"type"`:
-					typ = item[s:e]
+					typ = v
 				case `"text"`:
-					txt = item[s:e]
+					txt = v
 				case `"href"`:
-					href = item[s:e]
+					href = v
 				case `"content"`:
-					content = item[s:e]
+					content = v
 				}
-				return nil
-			}, 0)
+			}
 			t, _ := rawString(typ)
 			switch t {
 			case "text":
-				s, _ := rawString(txt)
-				text.WriteString(s)
+				writeString(text, txt)
 			case "link":
 				h, _ := rawString(href)
 				addNoteLink(links, h)
@@ -293,55 +316,65 @@ func lenientText(raw []byte, text *strings.Builder, links *[]uuid.UUID, depth in
 					lenientText(content, text, links, depth+1)
 				}
 			}
-			return nil
-		}, 0)
+		}
 	}
 }
 
 // tableText reads the text of a tableContent object: cells separated by a
 // space, rows by a newline.
 func tableText(raw []byte, text *strings.Builder, links *[]uuid.UUID) {
-	_, _ = scanObject(raw, 0, func(k []byte, s, e int) error {
-		if string(k) != `"rows"` || raw[s] != '[' {
-			return nil
+	for tm := objectMembers(raw); ; {
+		k, rows, ok := tm.next()
+		if !ok {
+			return
 		}
-		rows := raw[s:e]
-		_, _ = scanArray(rows, 0, func(s, e int) error {
-			row := rows[s:e]
-			if row[0] != '{' {
-				return nil
+		if string(k) != `"rows"` || rows[0] != '[' {
+			continue
+		}
+		for ri := arrayElements(rows); ; {
+			row, ok := ri.next()
+			if !ok {
+				break
 			}
-			_, _ = scanObject(row, 0, func(k []byte, s, e int) error {
-				if string(k) != `"cells"` || row[s] != '[' {
-					return nil
+			if row[0] != '{' {
+				continue
+			}
+			for rm := objectMembers(row); ; {
+				k, cells, ok := rm.next()
+				if !ok {
+					break
 				}
-				cells := row[s:e]
+				if string(k) != `"cells"` || cells[0] != '[' {
+					continue
+				}
 				if text.Len() > 0 {
 					text.WriteByte('\n')
 				}
 				first := true
-				_, _ = scanArray(cells, 0, func(s, e int) error {
+				for ci := arrayElements(cells); ; {
+					cell, ok := ci.next()
+					if !ok {
+						break
+					}
 					if !first {
 						text.WriteByte(' ')
 					}
 					first = false
-					cell := cells[s:e]
-					if cell[0] == '{' {
-						_, _ = scanObject(cell, 0, func(k []byte, s, e int) error {
-							if string(k) == `"content"` {
-								lenientText(cell[s:e], text, links, 1)
-							}
-							return nil
-						}, 0)
-						return nil
+					if cell[0] != '{' {
+						lenientText(cell, text, links, 1)
+						continue
 					}
-					lenientText(cell, text, links, 1)
-					return nil
-				}, 0)
-				return nil
-			}, 0)
-			return nil
-		}, 0)
-		return nil
-	}, 0)
+					for cm := objectMembers(cell); ; {
+						k, v, ok := cm.next()
+						if !ok {
+							break
+						}
+						if string(k) == `"content"` {
+							lenientText(v, text, links, 1)
+						}
+					}
+				}
+			}
+		}
+	}
 }

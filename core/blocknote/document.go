@@ -109,6 +109,8 @@ func (b *Block) Content() []byte { return b.content }
 // IsTask reports whether the block is a task block.
 func (b *Block) IsTask() bool { return b.task != nil }
 
+// markDirty makes the block and its ancestors be written from their fields.
+// A dirty block's ancestors are always dirty, so the walk can stop early.
 func (b *Block) markDirty() {
 	for x := b; x != nil && !x.dirty; x = x.parent {
 		x.dirty = true
@@ -335,8 +337,19 @@ func (p *path) String() string {
 func (p *path) member(name string) *path { return &path{parent: p, name: name} }
 
 type parser struct {
-	d   []byte
-	doc *Document
+	d    []byte
+	doc  *Document
+	slab []path // paths are allocated in slabs: one per value would dominate a parse
+}
+
+// node returns a path below parent: a member when name is set, else an
+// array index.
+func (p *parser) node(parent *path, name string, index int) *path {
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]path, 0, 256)
+	}
+	p.slab = append(p.slab, path{parent: parent, name: name, index: index})
+	return &p.slab[len(p.slab)-1]
 }
 
 func (p *parser) fail(at *path, msg string, value any) error {
@@ -364,7 +377,7 @@ func (p *parser) blocks(i int, parent *Block, at *path, depth int) ([]*Block, in
 		return nil, i, p.fail(at, fmt.Sprintf("blocks are nested more than %d levels deep", MaxDepth), nil)
 	}
 	for n := 0; ; n++ {
-		el := &path{parent: at, index: n}
+		el := p.node(at, "", n)
 		if i >= len(d) || d[i] != '{' {
 			if i < len(d) {
 				if _, err := scanValue(d, i, depth); err != nil {
@@ -426,7 +439,7 @@ func (p *parser) block(i int, parent *Block, at *path, depth int) (*Block, int, 
 			switch string(key) {
 			case `"children"`:
 				if vs < len(d) && d[vs] == '[' {
-					b.children, ve, err = p.blocks(vs, b, at.member("children"), depth+1)
+					b.children, ve, err = p.blocks(vs, b, p.node(at, "children", 0), depth+1)
 					if err != nil {
 						return nil, ve, err
 					}
@@ -477,12 +490,15 @@ func (p *parser) block(i int, parent *Block, at *path, depth int) (*Block, int, 
 					case raw[0] != '{':
 						return nil, ve, p.fail(at.member("props"), "must be an object, got "+kindOf(raw), nil)
 					default:
-						b.props = b.props[:0]
+						b.props = make([]member, 0, 8)
 						b.hasProps = true
-						_, _ = scanObject(raw, 0, func(k []byte, s, e int) error {
-							b.setProp(decodeString(k, hasEscape(k)), raw[s:e])
-							return nil
-						}, 0)
+						for m := objectMembers(raw); ; {
+							k, v, ok := m.next()
+							if !ok {
+								break
+							}
+							b.setProp(decodeString(k, hasEscape(k)), v)
+						}
 					}
 				case `"content"`:
 					contentRaw, hasContent = raw, true
@@ -526,7 +542,7 @@ func (p *parser) block(i int, parent *Block, at *path, depth int) (*Block, int, 
 }
 
 func (p *parser) normalize(b *Block) {
-	b.dirty = true
+	b.markDirty() // its parents are written from fields too
 	p.doc.normalized = true
 }
 

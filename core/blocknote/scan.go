@@ -1,6 +1,7 @@
 package blocknote
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -359,6 +360,20 @@ func rawString(raw []byte) (string, bool) {
 	return decodeString(raw, hasEscape(raw)), true
 }
 
+// writeString writes the text of a raw JSON string to sb without an
+// intermediate string; false when raw is not a string.
+func writeString(sb *strings.Builder, raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' {
+		return false
+	}
+	if hasEscape(raw) {
+		sb.WriteString(decodeString(raw, true))
+	} else {
+		sb.Write(raw[1 : len(raw)-1])
+	}
+	return true
+}
+
 func hasEscape(raw []byte) bool {
 	for _, c := range raw {
 		if c == '\\' {
@@ -486,4 +501,111 @@ func intern(b []byte) string {
 		return ""
 	}
 	return string(b)
+}
+
+// The helpers below walk JSON that scanValue has already accepted, so they
+// only find boundaries: no validation and no allocation. Every read of a
+// document after its first scan goes through them.
+
+// skipString returns the index just past the valid string starting at d[i].
+func skipString(d []byte, i int) int {
+	i++
+	for {
+		j := bytes.IndexByte(d[i:], '"')
+		if j < 0 {
+			return len(d)
+		}
+		i += j
+		n := 0
+		for k := i - 1; d[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return i + 1
+		}
+		i++
+	}
+}
+
+// skipValid returns the index just past the valid value starting at d[i].
+func skipValid(d []byte, i int) int {
+	switch d[i] {
+	case '"':
+		return skipString(d, i)
+	case '{', '[':
+		depth := 0
+		for i < len(d) {
+			switch d[i] {
+			case '"':
+				i = skipString(d, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default: // a number or a literal
+		for i < len(d) {
+			switch d[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}
+
+// members iterates the members of a valid JSON object.
+type members struct {
+	d []byte
+	i int
+}
+
+func objectMembers(obj []byte) members { return members{d: obj, i: 1} }
+
+// next returns the next key (raw, with quotes) and value.
+func (m *members) next() (key, val []byte, ok bool) {
+	d := m.d
+	i := skipSpace(d, m.i)
+	if i < len(d) && d[i] == ',' {
+		i = skipSpace(d, i+1)
+	}
+	if i >= len(d) || d[i] != '"' {
+		return nil, nil, false
+	}
+	ke := skipString(d, i)
+	key = d[i:ke]
+	vs := skipSpace(d, skipSpace(d, ke)+1) // past ':'
+	ve := skipValid(d, vs)
+	m.i = ve
+	return key, d[vs:ve], true
+}
+
+// elements iterates the elements of a valid JSON array.
+type elements struct {
+	d []byte
+	i int
+}
+
+func arrayElements(arr []byte) elements { return elements{d: arr, i: 1} }
+
+func (e *elements) next() ([]byte, bool) {
+	d := e.d
+	i := skipSpace(d, e.i)
+	if i < len(d) && d[i] == ',' {
+		i = skipSpace(d, i+1)
+	}
+	if i >= len(d) || d[i] == ']' {
+		return nil, false
+	}
+	ve := skipValid(d, i)
+	e.i = ve
+	return d[i:ve], true
 }

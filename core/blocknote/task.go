@@ -246,6 +246,26 @@ func readTask(b *Block, at *path) error {
 
 func cleanTitle(s string) string { return strings.TrimSpace(s) }
 
+// propCheck validates one string prop of the task block.
+type propCheck struct {
+	name string
+	ok   func(string) bool
+	want string
+}
+
+// propChecks are the string props of the task block, in the order of the
+// destinations in taskFromProps.
+var propChecks = [...]propCheck{
+	{PropStatus, func(s string) bool { return slices.Contains(Statuses, Status(s)) }, "one of not_started, in_progress, completed, deferred"},
+	{PropPriority, func(s string) bool { return slices.Contains(Priorities, Priority(s)) }, `one of high, medium, low (or "" for none)`},
+	{PropDueDate, ValidDate, `a date as YYYY-MM-DD (or "" for none)`},
+	{PropDueTime, ValidTime, `a time of day as HH:MM (or "" for none)`},
+	{PropDescription, func(s string) bool { return len(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d bytes", MaxDescriptionLength)},
+	{PropSource, func(s string) bool { return slices.Contains(Sources, s) }, "one of " + strings.Join(Sources, ", ")},
+	{PropSourceReference, func(s string) bool { return len(s) <= MaxReferenceLength }, fmt.Sprintf("at most %d bytes", MaxReferenceLength)},
+	{PropGoalID, validUUID, `a goal id (a UUID), or "" for none`},
+}
+
 func taskFromProps(b *Block, at *path) (*TaskFields, error) {
 	f := &TaskFields{Title: cleanTitle(b.text), Status: StatusNotStarted}
 	str := func(name string) (string, error) {
@@ -259,24 +279,9 @@ func taskFromProps(b *Block, at *path) (*TaskFields, error) {
 		}
 		return s, nil
 	}
-	type check struct {
-		name string
-		dst  *string
-		ok   func(string) bool
-		want string
-	}
 	var status, priority string
-	checks := []check{
-		{PropStatus, &status, func(s string) bool { return slices.Contains(Statuses, Status(s)) }, "one of not_started, in_progress, completed, deferred"},
-		{PropPriority, &priority, func(s string) bool { return slices.Contains(Priorities, Priority(s)) }, `one of high, medium, low (or "" for none)`},
-		{PropDueDate, &f.DueDate, ValidDate, `a date as YYYY-MM-DD (or "" for none)`},
-		{PropDueTime, &f.DueTime, ValidTime, `a time of day as HH:MM (or "" for none)`},
-		{PropDescription, &f.Description, func(s string) bool { return len(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d bytes", MaxDescriptionLength)},
-		{PropSource, &f.Source, func(s string) bool { return slices.Contains(Sources, s) }, "one of " + strings.Join(Sources, ", ")},
-		{PropSourceReference, &f.SourceReference, func(s string) bool { return len(s) <= MaxReferenceLength }, fmt.Sprintf("at most %d bytes", MaxReferenceLength)},
-		{PropGoalID, &f.GoalID, validUUID, `a goal id (a UUID), or "" for none`},
-	}
-	for _, c := range checks {
+	dst := [...]*string{&status, &priority, &f.DueDate, &f.DueTime, &f.Description, &f.Source, &f.SourceReference, &f.GoalID}
+	for i, c := range propChecks {
 		s, err := str(c.name)
 		if err != nil {
 			return nil, err
@@ -288,7 +293,7 @@ func taskFromProps(b *Block, at *path) (*TaskFields, error) {
 			}
 			return nil, fieldError(at.member(c.name).String(), "must be "+c.want, v)
 		}
-		*c.dst = s
+		*dst[i] = s
 	}
 	if status != "" {
 		f.Status = Status(status)
