@@ -29,6 +29,8 @@ type Config struct {
 	Jobs      Jobs      `yaml:"jobs"`
 	// Plugins are the model-provider and integration plugins the host runs.
 	Plugins plugin.Config `yaml:"plugins"`
+	// AI is retrieval, transcription and the agents.
+	AI AI `yaml:"ai"`
 }
 
 type Log struct {
@@ -100,6 +102,50 @@ type Jobs struct {
 	SessionPruneInterval time.Duration `yaml:"session_prune_interval"`
 }
 
+// AI configures which plugins embed, chat and transcribe, the limits of
+// uploads, the vector search and the agents.
+type AI struct {
+	// EmbeddingProvider is the llm plugin that embeds notes, documents and
+	// questions. Empty: the plugin named "local" when it is configured,
+	// else the first enabled llm plugin.
+	EmbeddingProvider string `yaml:"embedding_provider"`
+	// EmbeddingModel is sent with every Embed call; empty: the plugin's
+	// default. Changing provider or model needs `consilium ai reindex`.
+	EmbeddingModel string `yaml:"embedding_model"`
+	// ChatProvider and ChatModel write RAG answers and are the default of
+	// agents that name none (same default rule as EmbeddingProvider).
+	ChatProvider string `yaml:"chat_provider"`
+	ChatModel    string `yaml:"chat_model"`
+	// TranscriptionProvider and TranscriptionModel read images.
+	TranscriptionProvider string `yaml:"transcription_provider"`
+	TranscriptionModel    string `yaml:"transcription_model"`
+	// MaxUploadBytes bounds an uploaded document; MaxImageBytes an image
+	// sent for transcription.
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	MaxImageBytes  int64 `yaml:"max_image_bytes"`
+	// EfSearch is HNSW's candidate list size (hnsw.ef_search) for vector
+	// queries: higher finds more of the true nearest passages, slower.
+	EfSearch int `yaml:"ef_search"`
+	// TenantIndexThreshold is the number of chunks from which a user gets an
+	// HNSW index of their own (0 turns this off).
+	TenantIndexThreshold int `yaml:"tenant_index_threshold"`
+	// IndexBuildMemory is maintenance_work_mem while building an HNSW index.
+	IndexBuildMemory string `yaml:"index_build_memory"`
+	// Agents are offered for chat. Empty: one "assistant" on the chat
+	// provider.
+	Agents []Agent `yaml:"agents"`
+}
+
+// Agent is one configured chat agent.
+type Agent struct {
+	Name         string   `yaml:"name"`
+	Description  string   `yaml:"description"`
+	Provider     string   `yaml:"provider"`
+	Model        string   `yaml:"model"`
+	Tools        []string `yaml:"tools"`
+	SystemPrompt string   `yaml:"system_prompt"`
+}
+
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
@@ -128,6 +174,13 @@ func Default() Config {
 		},
 		Jobs:    Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
 		Plugins: plugin.Defaults(),
+		AI: AI{
+			MaxUploadBytes:       20 << 20,
+			MaxImageBytes:        10 << 20,
+			EfSearch:             100,
+			TenantIndexThreshold: 50_000,
+			IndexBuildMemory:     "1GB",
+		},
 	}
 }
 
@@ -276,6 +329,7 @@ func (c *Config) Validate() error {
 	if c.Jobs.SessionPruneInterval < time.Minute {
 		bad("jobs.session_prune_interval", "must be at least 1m")
 	}
+	errs = append(errs, c.AI.problems()...)
 	var pv *plugin.ValidationError
 	if err := c.Plugins.WithDefaults().Validate(); errors.As(err, &pv) {
 		errs = append(errs, pv.Problems...)

@@ -1,0 +1,82 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// AgentTools are the tools an agent may be given: each acts on the user's
+// own data through a core service.
+var AgentTools = []string{
+	"search",           // retrieve passages from notes and documents (RAG)
+	"list_tasks",       // read open and due tasks
+	"create_task",      // add a task (to a note, or the Inbox)
+	"update_task",      // change a task's status, priority, due date
+	"list_goals",       // read goals and their progress
+	"update_goal",      // create or change a goal
+	"write_reflection", // record a reflection
+}
+
+var (
+	agentNameRE  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	pluginNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	pgMemoryRE   = regexp.MustCompile(`^[1-9][0-9]*(kB|MB|GB)$`)
+)
+
+func (a *AI) problems() []string {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, "ai."+key+": "+fmt.Sprintf(format, args...))
+	}
+	for key, name := range map[string]string{
+		"embedding_provider": a.EmbeddingProvider, "chat_provider": a.ChatProvider,
+		"transcription_provider": a.TranscriptionProvider,
+	} {
+		if name != "" && !pluginNameRE.MatchString(name) {
+			bad(key, "must be the name of an llm plugin under plugins.items (or local), got %q", name)
+		}
+	}
+	if a.MaxUploadBytes < 1024 || a.MaxUploadBytes > 1<<30 {
+		bad("max_upload_bytes", "must be between 1024 and 1073741824, got %d", a.MaxUploadBytes)
+	}
+	if a.MaxImageBytes < 1024 || a.MaxImageBytes > 100<<20 {
+		bad("max_image_bytes", "must be between 1024 and 104857600, got %d", a.MaxImageBytes)
+	}
+	if a.EfSearch < 10 || a.EfSearch > 1000 {
+		bad("ef_search", "must be between 10 and 1000, got %d", a.EfSearch)
+	}
+	if a.TenantIndexThreshold != 0 && a.TenantIndexThreshold < 1000 {
+		bad("tenant_index_threshold", "must be 0 (off) or at least 1000, got %d", a.TenantIndexThreshold)
+	}
+	if !pgMemoryRE.MatchString(a.IndexBuildMemory) {
+		bad("index_build_memory", "must be a PostgreSQL memory size such as 512MB or 2GB, got %q", a.IndexBuildMemory)
+	}
+	seen := map[string]int{}
+	for i, ag := range a.Agents {
+		key := fmt.Sprintf("agents[%d]", i)
+		if !agentNameRE.MatchString(ag.Name) {
+			bad(key+".name", "must be lower case letters, digits, '-' or '_', starting with a letter, got %q", ag.Name)
+		} else if j, dup := seen[ag.Name]; dup {
+			bad(key+".name", "%q is already used by agents[%d]", ag.Name, j)
+		} else {
+			seen[ag.Name] = i
+		}
+		if ag.Provider != "" && !pluginNameRE.MatchString(ag.Provider) {
+			bad(key+".provider", "must be the name of an llm plugin, got %q", ag.Provider)
+		}
+		if len(ag.Description) > 1000 {
+			bad(key+".description", "must be at most 1000 characters")
+		}
+		if len(ag.SystemPrompt) > 64<<10 {
+			bad(key+".system_prompt", "must be at most 64 KiB")
+		}
+		for j, tool := range ag.Tools {
+			if !slices.Contains(AgentTools, tool) {
+				bad(fmt.Sprintf("%s.tools[%d]", key, j), "unknown tool %q; known tools: %s", tool, strings.Join(AgentTools, ", "))
+			}
+		}
+	}
+	return errs
+}
