@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 )
@@ -16,6 +17,7 @@ import (
 // Services are the core services that workers call.
 type Services struct {
 	Auth   *auth.Service
+	AI     *ai.Service
 	Logger *slog.Logger
 }
 
@@ -23,6 +25,11 @@ type Services struct {
 func Workers(s Services) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &PruneSessionsWorker{auth: s.Auth, logger: s.Logger})
+	if s.AI != nil {
+		river.AddWorker(w, &EmbedNoteWorker{ai: s.AI})
+		river.AddWorker(w, &ProcessDocumentWorker{ai: s.AI})
+		river.AddWorker(w, &BuildVectorIndexWorker{ai: s.AI})
+	}
 	return w
 }
 
@@ -46,6 +53,9 @@ type ClientOptions struct {
 	Work bool
 	// TestOnly skips River's start-up jitter in tests.
 	TestOnly bool
+	// Queues are worked besides the default queue, with the same number
+	// of workers (tests give each server its own AI queue).
+	Queues []string
 }
 
 // NewClient builds the River client. An insert-only client still knows the
@@ -60,6 +70,9 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*ri
 	}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Config.MaxWorkers}}
+		for _, q := range o.Queues {
+			cfg.Queues[q] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
+		}
 		cfg.PeriodicJobs = PeriodicJobs(o.Config)
 	}
 	return river.NewClient(riverpgxv5.New(pool), cfg)

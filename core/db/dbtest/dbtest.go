@@ -46,6 +46,11 @@ var (
 // Call it from TestMain: func TestMain(m *testing.M) { dbtest.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
+	atExit.mu.Lock()
+	for _, fn := range atExit.fns {
+		fn()
+	}
+	atExit.mu.Unlock()
 	if dbName != "" {
 		pools.Range(func(_, v any) bool { v.(*pgxpool.Pool).Close(); return true })
 		if err := dropDatabase(dbName); err != nil {
@@ -53,6 +58,19 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+var atExit struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+// AtExit registers fn to run once the package's tests are done (before Main
+// exits): cleanup of what helpers build once per test binary.
+func AtExit(fn func()) {
+	atExit.mu.Lock()
+	defer atExit.mu.Unlock()
+	atExit.fns = append(atExit.fns, fn)
 }
 
 // URL returns the connection URL of this test package's migrated database.

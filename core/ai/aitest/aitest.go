@@ -1,0 +1,105 @@
+// Package aitest helps tests of retrieval and transcription: it builds the
+// real offline `local` plugin once per test binary and runs it under a
+// plugin host, and it makes the inputs those tests need (page images,
+// photographed pages, PDFs with a text layer).
+package aitest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/sdk"
+)
+
+// LocalName is the name the local plugin runs under in tests.
+const LocalName = "local"
+
+var build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// LocalPlugin builds ./plugins/local once per test binary and returns the
+// binary's path; it is removed when the package's tests end (dbtest.Main).
+func LocalPlugin(t testing.TB) string {
+	t.Helper()
+	build.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			build.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "consilium-local-plugin-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		dbtest.AtExit(func() { os.RemoveAll(dir) })
+		build.path = filepath.Join(dir, "local")
+		cmd := exec.Command("go", "build", "-o", build.path, "./plugins/local")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build ./plugins/local: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Fatalf("aitest: %v", build.err)
+	}
+	return build.path
+}
+
+// Config declares the local plugin, enabled, under LocalName.
+func Config(t testing.TB) plugin.Config {
+	return plugin.Config{Items: []plugin.PluginConfig{{Name: LocalName, Kind: sdk.KindLLM, Path: LocalPlugin(t), Enabled: true}}}
+}
+
+// Host starts a plugin host running cfg (Config(t) for the local plugin),
+// waits until its plugins have started, and stops it when the test ends.
+func Host(t testing.TB, cfg plugin.Config) *plugin.Host {
+	t.Helper()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("aitest: %v", err)
+	}
+	h := plugin.New(cfg, slog.New(slog.DiscardHandler), plugin.WithVersion("test"))
+	h.Start(context.Background())
+	t.Cleanup(h.Stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := h.WaitReady(ctx); err != nil {
+		t.Fatalf("aitest: plugins did not start: %v", err)
+	}
+	for _, st := range h.States() {
+		if st.Enabled && st.State != plugin.StateRunning {
+			t.Fatalf("aitest: plugin %s is %s: %s", st.Name, st.State, st.LastError)
+		}
+	}
+	return h
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "plugins", "local", "main.go")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no plugins/local above the working directory")
+		}
+		dir = parent
+	}
+}

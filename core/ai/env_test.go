@@ -1,0 +1,182 @@
+package ai_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/ai/aitest"
+	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/task"
+	"github.com/consilium-hq/consilium/jobs"
+)
+
+// sharedHost runs the local plugin for every test of the package that
+// needs no other plugin.
+var sharedHost struct {
+	once sync.Once
+	h    *plugin.Host
+}
+
+func localHost(t testing.TB) *plugin.Host {
+	sharedHost.once.Do(func() {
+		cfg := aitest.Config(t).WithDefaults()
+		h := plugin.New(cfg, slog.New(slog.DiscardHandler))
+		h.Start(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := h.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dbtest.AtExit(h.Stop)
+		sharedHost.h = h
+	})
+	return sharedHost.h
+}
+
+// env is the real pipeline: notes and tasks services with the AI hook, the
+// AI service on a plugin host, and a River client working its own queue.
+type env struct {
+	t     testing.TB
+	db    *db.DB
+	notes *note.Service
+	tasks *task.Service
+	ai    *ai.Service
+	river *river.Client[pgx.Tx]
+	queue string
+}
+
+type envOptions struct {
+	// host runs the plugins (default: the local plugin).
+	host      *plugin.Host
+	providers *ai.Providers
+	configure func(*config.AI)
+	// paused leaves the workers stopped until startWorkers.
+	paused bool
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	cfg := config.Default()
+	if o.configure != nil {
+		o.configure(&cfg.AI)
+	}
+	if o.host == nil {
+		o.host = localHost(t)
+	}
+	providers := ai.Providers{Embedding: aitest.LocalName, Chat: aitest.LocalName, Transcription: aitest.LocalName}
+	if o.providers != nil {
+		providers = *o.providers
+	}
+	e := &env{t: t, db: db.New(dbtest.Pool(t)), queue: "ai_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")}
+	var svc *ai.Service
+	e.notes = note.NewService(e.db, note.Options{Indexer: task.NewIndex(), Hooks: []note.Hook{
+		func(ctx context.Context, tx db.Tx, c *note.Change) error { return svc.NoteHook(ctx, tx, c) },
+	}})
+	e.tasks = task.NewService(e.db, e.notes)
+	svc, err := ai.New(ai.Options{DB: e.db, Notes: e.notes, Config: cfg.AI, Models: o.host, Providers: providers,
+		Queue: e.queue, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	e.ai = svc
+	e.river, err = river.NewClient(riverpgxv5.New(e.db.Pool), &river.Config{
+		Workers:  jobs.Workers(jobs.Services{AI: svc, Logger: slog.New(slog.DiscardHandler)}),
+		Queues:   map[string]river.QueueConfig{e.queue: {MaxWorkers: 4}},
+		Logger:   slog.New(slog.DiscardHandler),
+		TestOnly: true,
+	})
+	require.NoError(t, err)
+	e.db.SetJobs(e.river)
+	if !o.paused {
+		e.startWorkers()
+	}
+	return e
+}
+
+func (e *env) startWorkers() {
+	require.NoError(e.t, e.river.Start(context.Background()))
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = e.river.Stop(ctx)
+	})
+}
+
+func (e *env) newUser() uuid.UUID {
+	e.t.Helper()
+	id := uuid.New()
+	_, err := e.db.Pool.Exec(context.Background(), `INSERT INTO users (id, email) VALUES ($1, $2)`, id, id.String()+"@example.com")
+	require.NoError(e.t, err)
+	return id
+}
+
+// waitIdle waits until no job of this env's queue is left to run.
+func (e *env) waitIdle() {
+	e.t.Helper()
+	e.waitFor(30*time.Second, "the AI jobs to finish", func() bool {
+		var n int
+		require.NoError(e.t, e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE queue = $1 AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`, e.queue).Scan(&n))
+		return n == 0
+	})
+}
+
+func (e *env) waitFor(timeout time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// doc builds a BlockNote document of paragraphs (and "[ ] task" lines as
+// checkListItems) with ids b1, b2, ...
+func doc(lines ...string) json.RawMessage {
+	return ai.MarshalBlocks(numbered(ai.TextToBlocks(strings.Join(lines, "\n\n"))))
+}
+
+func numbered(bs []ai.Block) []ai.Block {
+	for i := range bs {
+		bs[i].ID = "b" + string(rune('1'+i))
+	}
+	return bs
+}
+
+func (e *env) createNote(user uuid.UUID, title string, lines ...string) *note.Note {
+	e.t.Helper()
+	n, err := e.notes.Create(context.Background(), user, &note.CreateParams{Title: title, Content: doc(lines...)})
+	require.NoError(e.t, err)
+	return n
+}
+
+func (e *env) search(user uuid.UUID, p ai.SearchParams) []ai.Passage {
+	e.t.Helper()
+	ps, _, err := e.ai.Search(context.Background(), user, &p)
+	require.NoError(e.t, err)
+	return ps
+}
+
+func sourceIDs(ps []ai.Passage) []uuid.UUID {
+	var out []uuid.UUID
+	for _, p := range ps {
+		out = append(out, p.SourceID)
+	}
+	return out
+}

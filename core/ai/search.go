@@ -1,0 +1,405 @@
+package ai
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/note"
+)
+
+// Limits of a query.
+const (
+	MaxQueryLength = 2000 // characters
+	DefaultK       = 8
+	MaxK           = 50
+	MaxNoteIDs     = 200
+	MaxTags        = 20
+	// rrfK is the constant of reciprocal rank fusion: a passage's score is
+	// the sum over the rankings it appears in of 1/(rrfK + rank).
+	rrfK = 60
+	// maxTerms bounds the words of a question used for full-text search.
+	maxTerms = 16
+	// termHits bounds the rows read per word of a question; a word found
+	// in more rows than this is common and weighs little anyway.
+	termHits = 300
+)
+
+// Sources of passages.
+const (
+	SourceNotes     = "notes"
+	SourceDocuments = "documents"
+)
+
+// Ranking modes of Search.
+type Ranking int
+
+const (
+	// RankFused merges the vector and full-text rankings with reciprocal
+	// rank fusion.
+	RankFused Ranking = iota
+	RankVector
+	RankText
+)
+
+// SearchParams is a retrieval request.
+type SearchParams struct {
+	Query string
+	// K is how many passages to return (default 8, at most 50).
+	K int
+	// Sources limits the kind of source; empty means both, or notes only
+	// when NoteIDs or Tags are set.
+	Sources []string
+	// NoteIDs and Tags narrow the notes searched (any of the tags).
+	NoteIDs []uuid.UUID
+	Tags    []string
+	Ranking Ranking
+}
+
+// Passage is a retrieved piece of a note or document.
+type Passage struct {
+	ChunkID int64
+	Text    string
+	// Score orders passages: the fused score (RankFused), the cosine
+	// similarity (RankVector) or the full-text score (RankText).
+	Score      float64
+	SourceType string // "note" or "document"
+	SourceID   uuid.UUID
+	Title      string
+	Heading    string
+	BlockIDs   []string
+}
+
+// filter is the SQL that narrows the chunks searched.
+type filter struct {
+	sql  string
+	args []any
+}
+
+func (s *Service) checkSearch(p *SearchParams) (*filter, error) {
+	p.Query = strings.TrimSpace(p.Query)
+	if p.Query == "" {
+		return nil, apperr.Field("body.query", "must not be empty", nil)
+	}
+	if utf8.RuneCountInString(p.Query) > MaxQueryLength {
+		return nil, apperr.Field("body.query", fmt.Sprintf("must be at most %d characters", MaxQueryLength), nil)
+	}
+	switch {
+	case p.K == 0:
+		p.K = DefaultK
+	case p.K < 1 || p.K > MaxK:
+		return nil, apperr.Field("body.k", fmt.Sprintf("must be between 1 and %d", MaxK), p.K)
+	}
+	if len(p.NoteIDs) > MaxNoteIDs {
+		return nil, apperr.Field("body.note_ids", fmt.Sprintf("at most %d notes", MaxNoteIDs), nil)
+	}
+	tags, err := note.NormalizeTags("body.tags", p.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if len(tags) > MaxTags {
+		return nil, apperr.Field("body.tags", fmt.Sprintf("at most %d tags", MaxTags), nil)
+	}
+	p.Tags = tags
+	notes, docs := len(p.Sources) == 0, len(p.Sources) == 0 && len(p.NoteIDs) == 0 && len(p.Tags) == 0
+	for i, src := range p.Sources {
+		switch src {
+		case SourceNotes:
+			notes = true
+		case SourceDocuments:
+			docs = true
+		default:
+			return nil, apperr.Field(fmt.Sprintf("body.sources[%d]", i), "must be notes or documents", src)
+		}
+	}
+	// $1 is the user id in every query that uses the filter.
+	f := &filter{}
+	arg := func(v any) string {
+		f.args = append(f.args, v)
+		return "$" + strconv.Itoa(len(f.args)+1)
+	}
+	var noteCond string
+	if notes {
+		noteCond = "c.note_id IS NOT NULL"
+		if len(p.NoteIDs) > 0 {
+			noteCond = "c.note_id = ANY(" + arg(p.NoteIDs) + "::uuid[])"
+		}
+		if len(p.Tags) > 0 {
+			noteCond += " AND c.note_id IN (SELECT n.id FROM notes n WHERE n.user_id = $1 AND n.tags && " + arg(p.Tags) + "::text[])"
+		}
+	}
+	switch {
+	case notes && docs:
+		if noteCond != "c.note_id IS NOT NULL" {
+			f.sql = " AND ((" + noteCond + ") OR c.document_id IS NOT NULL)"
+		}
+	case notes:
+		f.sql = " AND " + noteCond
+	case docs:
+		f.sql = " AND c.document_id IS NOT NULL"
+	}
+	return f, nil
+}
+
+// Search retrieves the passages of the user's notes and documents that best
+// match the query. Vector search runs inside Postgres with the user filter
+// (pgvector iterative index scans), full-text search weighs each word of
+// the question by how rare it is among the user's passages, and the two
+// rankings are fused. When the embedding provider is unavailable a fused
+// search falls back to full text and says so in the returned warning.
+func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams) ([]Passage, string, error) {
+	f, err := s.checkSearch(p)
+	if err != nil {
+		return nil, "", err
+	}
+	n := max(4*p.K, 40)
+	var vec, text []ranked
+	var warning string
+	if p.Ranking != RankText {
+		vec, err = s.vectorSearch(ctx, userID, p.Query, f, n)
+		if err != nil {
+			if p.Ranking == RankVector {
+				return nil, "", userError("vector search", err)
+			}
+			s.logger.WarnContext(ctx, "vector search unavailable: searching text only", "error", err)
+			warning = "Only full-text search was used: the embedding model is not available right now (" + errorText(err) + ")."
+			vec = nil
+		}
+	}
+	if p.Ranking != RankVector {
+		if text, err = s.textSearch(ctx, userID, p.Query, f, n); err != nil {
+			return nil, "", err
+		}
+	}
+	var order []ranked
+	switch p.Ranking {
+	case RankVector:
+		order = vec
+	case RankText:
+		order = text
+	default:
+		order = fuse(vec, text)
+	}
+	if len(order) > p.K {
+		order = order[:p.K]
+	}
+	passages, err := s.passages(ctx, userID, order)
+	return passages, warning, err
+}
+
+// ranked is a chunk with its score in one ranking.
+type ranked struct {
+	id    int64
+	score float64
+}
+
+// fuse merges rankings with reciprocal rank fusion.
+func fuse(lists ...[]ranked) []ranked {
+	scores := map[int64]float64{}
+	for _, l := range lists {
+		for i, r := range l {
+			scores[r.id] += 1 / float64(rrfK+i+1)
+		}
+	}
+	out := make([]ranked, 0, len(scores))
+	for id, sc := range scores {
+		out = append(out, ranked{id, sc})
+	}
+	slices.SortFunc(out, func(a, b ranked) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	return out
+}
+
+// queryVector embeds the query.
+func (s *Service) queryVector(ctx context.Context, q string) (*embedded, error) {
+	return s.embed(ctx, []string{q})
+}
+
+// vectorSearch returns up to n chunks nearest the query among the user's
+// chunks of the current embedding model. The user filter runs inside the
+// index scan (iterative scans, relaxed order, re-sorted exactly after);
+// for a user with an index of their own the planner uses that one, and for
+// a user with few chunks it reads them exactly through the user_id index.
+func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, f *filter, n int) ([]ranked, error) {
+	emb, err := s.queryVector(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.nearest(ctx, userID, emb.model, emb.dim, emb.vectors[0], f, n)
+}
+
+func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, dim int, v []float32, f *filter, n int) ([]ranked, error) {
+	typ, _, _ := vectorType(dim)
+	var qv any = pgvector.NewVector(v)
+	if strings.HasPrefix(typ, "halfvec") {
+		qv = pgvector.NewHalfVector(v)
+	}
+	args := append([]any{userID}, f.args...)
+	args = append(args, qv, model, n)
+	k := len(args)
+	sql := fmt.Sprintf(`WITH nearest AS MATERIALIZED (
+			SELECT c.id, c.embedding::%[1]s <=> $%[2]d::%[1]s AS distance FROM chunks c
+			WHERE c.user_id = $1 AND c.embedding_model = $%[3]d AND NOT c.hidden%[4]s
+			ORDER BY c.embedding::%[1]s <=> $%[2]d::%[1]s LIMIT $%[5]d)
+		SELECT id, distance FROM nearest ORDER BY distance, id`, typ, k-2, k-1, f.sql, k)
+	ef := max(s.cfg.EfSearch, n)
+	var out []ranked
+	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true)`,
+			strconv.Itoa(ef)); err != nil {
+			return fmt.Errorf("set hnsw options: %w", err)
+		}
+		// A plan made for these values: the planner can tell a user with
+		// few chunks from one with many, and match a user's own index.
+		rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+		if err != nil {
+			return fmt.Errorf("vector search: %w", err)
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ranked, error) {
+			var x ranked
+			var d float64
+			err := r.Scan(&x.id, &d)
+			x.score = 1 - d
+			return x, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// stopWords are left out of full-text queries (unless the question has
+// nothing else): they are in almost every passage.
+var stopWords = []string{"a", "about", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do",
+	"does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of",
+	"on", "or", "our", "should", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+	"this", "to", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with",
+	"would", "you", "your"}
+
+type countEntry struct {
+	n  float64
+	at time.Time
+}
+
+// chunkCount is how many chunks the user has (the N of the IDF weights),
+// cached for a minute.
+func (s *Service) chunkCount(ctx context.Context, userID uuid.UUID) (float64, error) {
+	if e, ok := s.chunkCounts.Load(userID); ok && time.Since(e.(countEntry).at) < time.Minute {
+		return e.(countEntry).n, nil
+	}
+	var n int64
+	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count chunks: %w", err)
+	}
+	s.chunkCounts.Store(userID, countEntry{float64(n), time.Now()})
+	return float64(n), nil
+}
+
+// textSearch ranks the user's chunks by the words of the query they
+// contain, each word weighted by its inverse document frequency among the
+// user's chunks (BM25's idf), a word in the passage itself counting more
+// than one in its title or headings.
+func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f *filter, n int) ([]ranked, error) {
+	var lexemes []string
+	if err := s.db.Pool.QueryRow(ctx, `SELECT coalesce(tsvector_to_array(to_tsvector('simple', $1)), '{}')`, q).Scan(&lexemes); err != nil {
+		return nil, fmt.Errorf("read query words: %w", err)
+	}
+	terms := slices.DeleteFunc(slices.Clone(lexemes), func(t string) bool { return slices.Contains(stopWords, t) })
+	if len(terms) == 0 {
+		terms = lexemes
+	}
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	if len(terms) > maxTerms {
+		// Longer words tend to be the rarer ones.
+		slices.SortStableFunc(terms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+		terms = terms[:maxTerms]
+	}
+	total, err := s.chunkCount(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]any{userID}, f.args...)
+	args = append(args, terms, termHits, total, n)
+	k := len(args)
+	sql := fmt.Sprintf(`
+		WITH terms AS (
+			SELECT i, q, CASE WHEN numnode(q) = 1 THEN (q::text || ':A')::tsquery ELSE q END AS qa
+			FROM (SELECT i, plainto_tsquery('simple', t) AS q FROM unnest($%[1]d::text[]) WITH ORDINALITY AS x(t, i)) x
+			WHERE numnode(q) > 0),
+		hits AS (
+			SELECT terms.i, h.id, h.a FROM terms CROSS JOIN LATERAL (
+				SELECT c.id, c.search @@ terms.qa AS a FROM chunks c
+				WHERE c.user_id = $1 AND c.search @@ terms.q AND NOT c.hidden%[2]s
+				LIMIT $%[3]d) h),
+		df AS (SELECT i, count(*)::float8 AS n FROM hits GROUP BY i)
+		SELECT hits.id, sum(ln(1 + (greatest($%[4]d::float8, df.n) - df.n + 0.5) / (df.n + 0.5)) * CASE WHEN hits.a THEN 1.0 ELSE 0.4 END) AS score
+		FROM hits JOIN df USING (i)
+		GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT $%[5]d`, k-3, f.sql, k-2, k-1, k)
+	rows, err := s.db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("text search: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ranked, error) {
+		var x ranked
+		err := r.Scan(&x.id, &x.score)
+		return x, err
+	})
+}
+
+// passages reads the ranked chunks.
+func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked) ([]Passage, error) {
+	out := []Passage{}
+	if len(order) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(order))
+	for i, r := range order {
+		ids[i] = r.id
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, note_id, document_id, title, heading, text, block_ids
+		FROM chunks WHERE id = ANY($1) AND user_id = $2`, ids, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read passages: %w", err)
+	}
+	byID := map[int64]Passage{}
+	for rows.Next() {
+		var p Passage
+		var noteID, docID *uuid.UUID
+		if err := rows.Scan(&p.ChunkID, &noteID, &docID, &p.Title, &p.Heading, &p.Text, &p.BlockIDs); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if noteID != nil {
+			p.SourceType, p.SourceID = "note", *noteID
+		} else if docID != nil {
+			p.SourceType, p.SourceID = "document", *docID
+		}
+		byID[p.ChunkID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read passages: %w", err)
+	}
+	for _, r := range order {
+		if p, ok := byID[r.id]; ok { // a chunk replaced meanwhile is skipped
+			p.Score = math.Round(r.score*1e6) / 1e6
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,189 @@
+package ai
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/consilium-hq/consilium/core/db"
+)
+
+// HNSW build parameters (pgvector's defaults).
+const (
+	hnswM              = 16
+	hnswEfConstruction = 64
+)
+
+// BuildVectorIndexArgs builds the HNSW index of one embedding model: over
+// every user's chunks, or, with UserID, over one heavy user's.
+type BuildVectorIndexArgs struct {
+	Model     string     `json:"model"`
+	Dimension int        `json:"dimension"`
+	UserID    *uuid.UUID `json:"user_id,omitempty"`
+}
+
+func (BuildVectorIndexArgs) Kind() string { return "ai.build_vector_index" }
+
+// modelRE is what a model key may look like; keys are written into index
+// definitions as literals.
+var modelRE = regexp.MustCompile(`^[A-Za-z0-9._:/@+\-]{1,200}$`)
+
+// vectorType is the type a model's vectors are cast to for its index and
+// queries: vector(n) up to 2,000 dimensions, halfvec(n) up to 4,000 (HNSW's
+// limits); beyond that there is no index and searches are exact.
+func vectorType(dim int) (typ, ops string, indexable bool) {
+	switch {
+	case dim <= 2000:
+		return fmt.Sprintf("vector(%d)", dim), "vector_cosine_ops", true
+	case dim <= 4000:
+		return fmt.Sprintf("halfvec(%d)", dim), "halfvec_cosine_ops", true
+	default:
+		return fmt.Sprintf("vector(%d)", dim), "", false
+	}
+}
+
+// vectorIndexName is the name of a model's index (per user when userID is
+// set).
+func vectorIndexName(model string, dim int, userID *uuid.UUID) string {
+	key := fmt.Sprintf("%s\x00%d", model, dim)
+	if userID != nil {
+		key += "\x00" + userID.String()
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "chunks_hnsw_" + hex.EncodeToString(sum[:8])
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// queueVectorIndex queues the build of a model's index unless it is known
+// to exist.
+func (s *Service) queueVectorIndex(ctx context.Context, model string, dim int, userID *uuid.UUID) error {
+	if _, _, ok := vectorType(dim); !ok {
+		return nil
+	}
+	name := vectorIndexName(model, dim, userID)
+	if _, ok := s.indexed.Load(name); ok {
+		return nil
+	}
+	var state string
+	err := s.db.Pool.QueryRow(ctx, `SELECT state FROM vector_indexes WHERE name = $1`, name).Scan(&state)
+	switch {
+	case err == nil && state == "ready":
+		s.indexed.Store(name, true)
+		return nil
+	case err == nil && state == "building":
+		return nil
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("look up vector index: %w", err)
+	}
+	// A failed build is tried again by the next job that needs it.
+	return s.db.InTx(ctx, func(tx db.Tx) error {
+		_, err := tx.InsertJob(ctx, BuildVectorIndexArgs{Model: model, Dimension: dim, UserID: userID}, s.insertOpts())
+		return err
+	})
+}
+
+// BuildVectorIndex builds an HNSW index with CREATE INDEX CONCURRENTLY, so
+// that chunks keep being written meanwhile. Building for a model with
+// millions of chunks takes minutes; progress shows in
+// pg_stat_progress_create_index.
+func (s *Service) BuildVectorIndex(ctx context.Context, a BuildVectorIndexArgs) error {
+	typ, ops, ok := vectorType(a.Dimension)
+	if !ok {
+		return nil
+	}
+	if !modelRE.MatchString(a.Model) {
+		return fmt.Errorf("model %q: not a name an index can be built for", a.Model)
+	}
+	name := vectorIndexName(a.Model, a.Dimension, a.UserID)
+	conn, err := s.db.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	// One builder per index, across processes.
+	lockKey := "vector-index:" + name
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, lockKey); err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, lockKey)
+	}()
+	var userID any
+	if a.UserID != nil {
+		userID = *a.UserID
+	}
+	var state string
+	err = conn.QueryRow(ctx, `
+		INSERT INTO vector_indexes (name, embedding_model, dimension, user_id, state) VALUES ($1, $2, $3, $4, 'building')
+		ON CONFLICT (name) DO UPDATE SET state = CASE WHEN vector_indexes.state = 'ready' THEN 'ready' ELSE 'building' END, error = NULL
+		RETURNING state`, name, a.Model, a.Dimension, userID).Scan(&state)
+	if err != nil {
+		return fmt.Errorf("record vector index %s: %w", name, err)
+	}
+	var valid *bool
+	_ = conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1`, name).Scan(&valid)
+	if state == "ready" && valid != nil && *valid {
+		s.indexed.Store(name, true)
+		return nil
+	}
+	if valid != nil && !*valid {
+		// Left behind by a build that failed or was interrupted.
+		if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("drop invalid index %s: %w", name, err)
+		}
+	}
+	where := "embedding_model = " + quoteLiteral(a.Model)
+	if a.UserID != nil {
+		where = "user_id = " + quoteLiteral(a.UserID.String()) + "::uuid AND " + where
+	}
+	stmt := fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON chunks USING hnsw ((embedding::%s) %s) WITH (m = %d, ef_construction = %d) WHERE %s`,
+		pgx.Identifier{name}.Sanitize(), typ, ops, hnswM, hnswEfConstruction, where)
+	start := time.Now()
+	s.logger.InfoContext(ctx, "building vector index", "index", name, "model", a.Model, "dimension", a.Dimension, "user_id", userID)
+	if _, err := conn.Exec(ctx, `SELECT set_config('maintenance_work_mem', $1, false)`, s.cfg.IndexBuildMemory); err != nil {
+		return fmt.Errorf("set maintenance_work_mem: %w", err)
+	}
+	_, err = conn.Exec(ctx, stmt)
+	_, _ = conn.Exec(context.WithoutCancel(ctx), `RESET maintenance_work_mem`)
+	if err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `UPDATE vector_indexes SET state = 'failed', error = $2 WHERE name = $1`, name, err.Error())
+		return fmt.Errorf("build vector index %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE vector_indexes SET state = 'ready', ready_at = now() WHERE name = $1`, name); err != nil {
+		return err
+	}
+	s.indexed.Store(name, true)
+	s.logger.InfoContext(ctx, "built vector index", "index", name, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// maybeTenantIndex queues an index of the user's own once they have
+// TenantIndexThreshold chunks of the model.
+func (s *Service) maybeTenantIndex(ctx context.Context, userID uuid.UUID, model string, dim int) error {
+	n := s.cfg.TenantIndexThreshold
+	if n <= 0 {
+		return nil
+	}
+	if _, _, ok := vectorType(dim); !ok {
+		return nil
+	}
+	if _, ok := s.indexed.Load(vectorIndexName(model, dim, &userID)); ok {
+		return nil
+	}
+	var heavy bool
+	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) >= $3 FROM (SELECT 1 FROM chunks WHERE user_id = $1 AND embedding_model = $2 LIMIT $3) x`,
+		userID, model, n).Scan(&heavy)
+	if err != nil || !heavy {
+		return err
+	}
+	return s.queueVectorIndex(ctx, model, dim, &userID)
+}

@@ -1,0 +1,76 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/plugin"
+)
+
+// embedTimeout bounds one embedding job: a note of 2,000 chunks is about 30
+// Embed calls.
+const embedTimeout = 10 * time.Minute
+
+// EmbedNoteWorker embeds a note after a change.
+type EmbedNoteWorker struct {
+	river.WorkerDefaults[ai.EmbedNoteArgs]
+	ai *ai.Service
+}
+
+func (w *EmbedNoteWorker) Timeout(*river.Job[ai.EmbedNoteArgs]) time.Duration { return embedTimeout }
+
+func (w *EmbedNoteWorker) Work(ctx context.Context, job *river.Job[ai.EmbedNoteArgs]) error {
+	err := w.ai.EmbedNote(ctx, job.Args, run(job))
+	if errors.Is(err, ai.ErrNoteChanging) {
+		// Being edited right now: try again when the typing has stopped.
+		return river.JobSnooze(5 * time.Second)
+	}
+	return plugin.JobOutcome(err)
+}
+
+// ProcessDocumentWorker extracts, chunks and embeds an uploaded document.
+type ProcessDocumentWorker struct {
+	river.WorkerDefaults[ai.ProcessDocumentArgs]
+	ai *ai.Service
+}
+
+func (w *ProcessDocumentWorker) Timeout(*river.Job[ai.ProcessDocumentArgs]) time.Duration {
+	return embedTimeout
+}
+
+func (w *ProcessDocumentWorker) Work(ctx context.Context, job *river.Job[ai.ProcessDocumentArgs]) error {
+	return plugin.JobOutcome(w.ai.ProcessDocument(ctx, job.Args, run(job)))
+}
+
+// BuildVectorIndexWorker builds an HNSW index (minutes for millions of
+// chunks).
+type BuildVectorIndexWorker struct {
+	river.WorkerDefaults[ai.BuildVectorIndexArgs]
+	ai *ai.Service
+}
+
+func (w *BuildVectorIndexWorker) Timeout(*river.Job[ai.BuildVectorIndexArgs]) time.Duration {
+	return 6 * time.Hour
+}
+
+func (w *BuildVectorIndexWorker) Work(ctx context.Context, job *river.Job[ai.BuildVectorIndexArgs]) error {
+	return w.ai.BuildVectorIndex(ctx, job.Args)
+}
+
+// run tells the service about the job: whether this is its last attempt,
+// and how to complete it inside the transaction that writes the result.
+func run[T river.JobArgs](job *river.Job[T]) ai.JobRun {
+	return ai.JobRun{
+		Final: job.Attempt >= job.MaxAttempts,
+		Complete: func(ctx context.Context, tx pgx.Tx) error {
+			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+			return err
+		},
+	}
+}
