@@ -254,7 +254,6 @@ func TestNoteListPaginationFiltersAndSorts(t *testing.T) {
 	b.e.Do(http.MethodPost, "/api/notes", map[string]any{"title": "not mine"}, other.Bearer())
 
 	parent := b.create(t, map[string]any{"title": "Parent"})
-	var ids []string
 	for i := range 7 {
 		body := map[string]any{"title": fmt.Sprintf("Note %02d", i), "content": []any{
 			map[string]any{"id": "p", "type": "paragraph", "content": []any{map[string]any{"type": "text", "text": fmt.Sprintf("body text %d with zebra%d", i, i%2), "styles": map[string]any{}}}, "children": []any{}},
@@ -269,7 +268,7 @@ func TestNoteListPaginationFiltersAndSorts(t *testing.T) {
 		if i == 5 {
 			body["is_archived"] = true
 		}
-		ids = append(ids, b.create(t, body)["id"].(string))
+		b.create(t, body)
 	}
 	list := func(q string) []map[string]any {
 		t.Helper()

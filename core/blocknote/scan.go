@@ -2,7 +2,6 @@ package blocknote
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -437,8 +436,6 @@ const hexDigit = "0123456789abcdef"
 func appendFloat(buf []byte, f float64) []byte {
 	return strconv.AppendFloat(buf, f, 'f', -1, 64)
 }
-
-var errStop = errors.New("stop")
 
 // intern returns common prop names and values without allocating.
 func intern(b []byte) string {
