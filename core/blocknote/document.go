@@ -199,6 +199,7 @@ func Parse(data []byte, o *ParseOptions) (*Document, error) {
 	i := skipSpace(data, 0)
 	if i == len(data) || isNull(data[i:skipSpace2(data)]) {
 		d.byID = map[string]*Block{}
+		d.normalized = true // written as []
 		return d, nil
 	}
 	if data[i] != '[' {
