@@ -1,6 +1,7 @@
 package ai_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -68,6 +69,8 @@ type envOptions struct {
 	configure func(*config.AI)
 	// paused leaves the workers stopped until startWorkers.
 	paused bool
+	// workers is the number of jobs worked at once (default 4).
+	workers int
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -95,9 +98,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.ai = svc
 	e.river, err = river.NewClient(riverpgxv5.New(e.db.Pool), &river.Config{
 		Workers:  jobs.Workers(jobs.Services{AI: svc, Logger: slog.New(slog.DiscardHandler)}),
-		Queues:   map[string]river.QueueConfig{e.queue: {MaxWorkers: 4}},
+		Queues:   map[string]river.QueueConfig{e.queue: {MaxWorkers: cmp.Or(o.workers, 4)}},
 		Logger:   slog.New(slog.DiscardHandler),
 		TestOnly: true,
+		// Fetch again soon after a job: tests queue hundreds.
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
 	})
 	require.NoError(t, err)
 	e.db.SetJobs(e.river)
