@@ -12,10 +12,13 @@ import (
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/db"
 )
 
 // Services are the core services that workers call.
 type Services struct {
+	// DB runs the workers that only write derived rows (note search).
+	DB     *db.DB
 	Auth   *auth.Service
 	AI     *ai.Service
 	Logger *slog.Logger
@@ -25,6 +28,9 @@ type Services struct {
 func Workers(s Services) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &PruneSessionsWorker{auth: s.Auth, logger: s.Logger})
+	if s.DB != nil {
+		river.AddWorker(w, &RefreshNoteSearchWorker{db: s.DB})
+	}
 	if s.AI != nil {
 		river.AddWorker(w, &EmbedNoteWorker{ai: s.AI})
 		river.AddWorker(w, &ProcessDocumentWorker{ai: s.AI})

@@ -70,10 +70,10 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 		pool.Close()
 		return nil, err
 	}
-	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex()})
+	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex(), SearchJobs: true})
 	a.tasks = task.NewService(a.db, a.notes)
 	a.plan = plan.NewService(a.db, a.tasks)
-	workers := jobs.Workers(jobs.Services{Auth: a.auth, Logger: logger})
+	workers := jobs.Workers(jobs.Services{DB: a.db, Auth: a.auth, Logger: logger})
 	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
 	if err != nil {
 		pool.Close()

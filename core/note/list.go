@@ -76,7 +76,7 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) ([]
 	}
 	where := []string{"user_id = $1"}
 	if q := strings.TrimSpace(p.Q); q != "" {
-		where = append(where, "search @@ websearch_to_tsquery('simple', "+arg(q)+")")
+		where = append(where, searchMatch("websearch_to_tsquery('simple', "+arg(q)+")"))
 	}
 	if p.Tag != "" {
 		where = append(where, "tags @> ARRAY["+arg(p.Tag)+"::text]")

@@ -46,13 +46,19 @@ type Options struct {
 	// Indexer is required: notes and their task index never disagree.
 	Indexer Indexer
 	Hooks   []Hook
+	// SearchJobs leaves the search vector of notes over SearchInlineBytes
+	// to a RefreshSearchArgs job (a worker must run them; until it does,
+	// searches match those notes' text directly). Off, every save
+	// computes it.
+	SearchJobs bool
 }
 
 // Service is the notes service.
 type Service struct {
-	db      *db.DB
-	indexer Indexer
-	hooks   []Hook
+	db         *db.DB
+	indexer    Indexer
+	hooks      []Hook
+	searchJobs bool
 }
 
 // NewService returns the notes service.
@@ -60,7 +66,7 @@ func NewService(d *db.DB, o Options) *Service {
 	if o.Indexer == nil {
 		panic("note.NewService: an Indexer is required")
 	}
-	return &Service{db: d, indexer: o.Indexer, hooks: o.Hooks}
+	return &Service{db: d, indexer: o.Indexer, hooks: o.Hooks, searchJobs: o.SearchJobs}
 }
 
 // CreateParams are the fields of a new note. Content nil is an empty
@@ -116,9 +122,15 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 // already exists (nothing was written).
 func (s *Service) createTx(ctx context.Context, tx db.Tx, n *Note, doc *blocknote.Document) (bool, error) {
 	d := derive(doc)
-	ok, err := insertNote(ctx, tx, n, d)
+	stale := s.searchJobs && len(n.Title)+len(d.text) > SearchInlineBytes
+	ok, err := insertNote(ctx, tx, n, d, stale)
 	if err != nil || !ok {
 		return ok, err
+	}
+	if stale {
+		if err := queueSearch(ctx, tx, n); err != nil {
+			return false, err
+		}
 	}
 	if err := recordVersion(ctx, tx, n, ChangeCreate, nil); err != nil {
 		return false, err
@@ -127,6 +139,13 @@ func (s *Service) createTx(ctx context.Context, tx db.Tx, n *Note, doc *blocknot
 		return false, err
 	}
 	return true, s.runHooks(ctx, tx, &Change{Kind: ChangeCreate, Note: n, ContentChanged: true, TextChanged: true})
+}
+
+func queueSearch(ctx context.Context, tx db.Tx, n *Note) error {
+	if _, err := tx.InsertJob(ctx, RefreshSearchArgs{NoteID: n.ID, UserID: n.UserID}, nil); err != nil {
+		return fmt.Errorf("queue search vector of note %s: %w", n.ID, err)
+	}
+	return nil
 }
 
 func (s *Service) runHooks(ctx context.Context, tx db.Tx, c *Change) error {
@@ -288,9 +307,14 @@ func checkVersion(n *Note, want *int) error {
 // version: the row, its history, its task index (when the document
 // changed), then the hooks.
 func (s *Service) writeTx(ctx context.Context, tx db.Tx, cur, next *Note, d *derived, kind ChangeKind, restoredFrom *int) error {
-	textChanged, err := updateNote(ctx, tx, cur, next, d)
+	textChanged, stale, err := updateNote(ctx, tx, cur, next, d, s.searchJobs)
 	if err != nil {
 		return err
+	}
+	if stale {
+		if err := queueSearch(ctx, tx, next); err != nil {
+			return err
+		}
 	}
 	if err := recordVersion(ctx, tx, next, kind, restoredFrom); err != nil {
 		return err

@@ -76,17 +76,19 @@ func lockNote(ctx context.Context, tx db.Tx, userID, id uuid.UUID, withContent b
 	return n, hash, nil
 }
 
-func insertNote(ctx context.Context, tx db.Tx, n *Note, d *derived) (bool, error) {
+// insertNote inserts n; stale asks for the search vector to be left to a
+// job.
+func insertNote(ctx context.Context, tx db.Tx, n *Note, d *derived, stale bool) (bool, error) {
 	err := tx.QueryRow(ctx, `
-		INSERT INTO notes (id, user_id, title, content, content_hash, plain_text, preview, search,
+		INSERT INTO notes (id, user_id, title, content, content_hash, plain_text, preview, search, search_stale,
 			parent_id, tags, linked_notes, is_pinned, is_archived, metadata, system_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7,
-			setweight(to_tsvector('simple', $3), 'A') || setweight(to_tsvector('simple', $6), 'B'),
+			CASE WHEN $15 THEN ''::tsvector ELSE `+searchVector("$3", "$6")+` END, $15,
 			$8, $9, $10, $11, $12, $13, nullif($14, ''))
 		ON CONFLICT (user_id, system_key) WHERE system_key IS NOT NULL DO NOTHING
 		RETURNING version, created_at, updated_at`,
 		n.ID, n.UserID, n.Title, d.content, d.hash, d.text, d.preview,
-		n.ParentID, n.Tags, d.links, n.IsPinned, n.IsArchived, n.Metadata, n.SystemKey,
+		n.ParentID, n.Tags, d.links, n.IsPinned, n.IsArchived, n.Metadata, n.SystemKey, stale,
 	).Scan(&n.Version, &n.CreatedAt, &n.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil // a system note that already exists
@@ -99,10 +101,11 @@ func insertNote(ctx context.Context, tx db.Tx, n *Note, d *derived) (bool, error
 }
 
 // updateNote writes next over the locked note cur; d is nil when the
-// content stays. It reports whether the title or text changed. Columns
-// whose value does not change keep their stored (compressed, toasted)
-// datum, and the search vector is computed only when the text changed.
-func updateNote(ctx context.Context, tx db.Tx, cur, next *Note, d *derived) (bool, error) {
+// content stays. It reports whether the title or text changed, and whether
+// the search vector was left stale for a job (searchJobs: when the title
+// and text are over SearchInlineBytes). Columns whose value does not change
+// keep their stored (compressed, toasted) datum.
+func updateNote(ctx context.Context, tx db.Tx, cur, next *Note, d *derived, searchJobs bool) (textChanged, stale bool, err error) {
 	var content, hash, text, prev any
 	var links any
 	if d != nil {
@@ -111,45 +114,49 @@ func updateNote(ctx context.Context, tx db.Tx, cur, next *Note, d *derived) (boo
 			text = d.text
 		}
 	}
-	var textChanged bool
+	const (
+		changed = `(old.title IS DISTINCT FROM $3 OR NOT old.same_text)`
+		newText = `(CASE WHEN old.same_text THEN n.plain_text ELSE $11::text END)`
+		large   = `($15 AND octet_length($3) + octet_length` + newText + ` > $16)`
+	)
 	var stored []byte
-	err := tx.QueryRow(ctx, `
+	err = tx.QueryRow(ctx, `
 		UPDATE notes n SET
 			title = $3, parent_id = $4, tags = $5, is_pinned = $6, is_archived = $7, metadata = $8,
 			content = coalesce($9::jsonb, n.content),
 			content_hash = coalesce($10::bytea, n.content_hash),
-			plain_text = CASE WHEN old.same_text THEN n.plain_text ELSE $11::text END,
+			plain_text = `+newText+`,
 			preview = coalesce($12::text, n.preview),
 			linked_notes = coalesce($13::uuid[], n.linked_notes),
-			search = CASE WHEN old.title IS DISTINCT FROM $3 OR NOT old.same_text
-				THEN setweight(to_tsvector('simple', $3), 'A') ||
-					setweight(to_tsvector('simple', CASE WHEN old.same_text THEN n.plain_text ELSE $11::text END), 'B')
-				ELSE n.search END,
+			search = CASE WHEN NOT `+changed+` THEN n.search
+				WHEN `+large+` THEN ''::tsvector
+				ELSE `+searchVector("$3", newText)+` END,
+			search_stale = CASE WHEN NOT `+changed+` THEN n.search_stale ELSE `+large+` END,
 			version = n.version + 1,
 			updated_at = now()
 		FROM (SELECT title, ($11::text IS NULL OR plain_text = $11::text) AS same_text
 			FROM notes WHERE id = $1 AND user_id = $2) old
 		WHERE n.id = $1 AND n.user_id = $2 AND n.version = $14
-		RETURNING n.version, n.updated_at, n.preview, n.linked_notes,
-			old.title IS DISTINCT FROM $3 OR NOT old.same_text,
+		RETURNING n.version, n.updated_at, n.preview, n.linked_notes, `+changed+`,
+			`+changed+` AND n.search_stale,
 			CASE WHEN $9::jsonb IS NULL THEN n.content END`,
 		cur.ID, cur.UserID, next.Title, next.ParentID, next.Tags, next.IsPinned, next.IsArchived, next.Metadata,
-		content, hash, text, prev, links, cur.Version,
-	).Scan(&next.Version, &next.UpdatedAt, &next.Preview, &next.LinkedNotes, &textChanged, &stored)
+		content, hash, text, prev, links, cur.Version, searchJobs, SearchInlineBytes,
+	).Scan(&next.Version, &next.UpdatedAt, &next.Preview, &next.LinkedNotes, &textChanged, &stale, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The row is locked by this transaction, so this cannot happen
 		// unless the lock was not taken.
-		return false, fmt.Errorf("update note %s: version %d is gone", cur.ID, cur.Version)
+		return false, false, fmt.Errorf("update note %s: version %d is gone", cur.ID, cur.Version)
 	}
 	if err != nil {
-		return false, fmt.Errorf("update note %s: %w", cur.ID, err)
+		return false, false, fmt.Errorf("update note %s: %w", cur.ID, err)
 	}
 	if d != nil {
 		next.Content = d.content
 	} else {
 		next.Content = stored
 	}
-	return textChanged, nil
+	return textChanged, stale, nil
 }
 
 // recordVersion copies the note's current row into its history. Copying

@@ -2,6 +2,7 @@ package task_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/blocknote/blocknotetest"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/note"
@@ -36,6 +38,16 @@ type noteChangedWorker struct {
 
 func (noteChangedWorker) Work(context.Context, *river.Job[noteChangedArgs]) error { return nil }
 
+// refreshSearchWorker lets the test client insert search jobs; the tests
+// run note.RefreshSearch themselves.
+type refreshSearchWorker struct {
+	river.WorkerDefaults[note.RefreshSearchArgs]
+}
+
+func (refreshSearchWorker) Work(context.Context, *river.Job[note.RefreshSearchArgs]) error {
+	return nil
+}
+
 type testBundle struct {
 	db     *db.DB
 	notes  *note.Service
@@ -46,18 +58,25 @@ type testBundle struct {
 
 func setup(t *testing.T, noteHooks []note.Hook, taskHooks ...task.Hook) *testBundle {
 	t.Helper()
+	return setupWith(t, note.Options{Hooks: noteHooks}, taskHooks...)
+}
+
+func setupWith(t *testing.T, o note.Options, taskHooks ...task.Hook) *testBundle {
+	t.Helper()
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.Pool(t)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &noteChangedWorker{})
+	river.AddWorker(workers, &refreshSearchWorker{})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Workers: workers, TestOnly: true})
 	require.NoError(t, err)
 	d := db.New(pool)
 	d.SetJobs(rc)
 	u, err := user.Create(ctx, pool, &user.CreateParams{Email: "t-" + uuid.NewString()[:12] + "@example.com"})
 	require.NoError(t, err)
-	notes := note.NewService(d, note.Options{Indexer: task.NewIndex(taskHooks...), Hooks: noteHooks})
+	o.Indexer = task.NewIndex(taskHooks...)
+	notes := note.NewService(d, o)
 	return &testBundle{
 		db: d, notes: notes, tasks: task.NewService(d, notes), userID: u.ID,
 		jobs: func(noteID uuid.UUID) int {
@@ -244,4 +263,72 @@ func TestInPlaceEditsIndexLikeAFullPass(t *testing.T) {
 	err = b.db.InTx(ctx, func(tx db.Tx) error { return full.IndexNote(ctx, tx, cur, doc) })
 	require.NoError(t, err)
 	require.Empty(t, changes, "a full pass agrees with the in-place updates")
+}
+
+// TestLargeNotesGetTheirSearchVectorFromAJob: with search jobs on, a note
+// over SearchInlineBytes is saved with a stale vector and one queued job;
+// searches match its current text meanwhile (never its old one), and the
+// job's refresh makes the index serve it.
+func TestLargeNotesGetTheirSearchVectorFromAJob(t *testing.T) {
+	b := setupWith(t, note.Options{SearchJobs: true})
+	ctx := context.Background()
+	doc := func(word string) []byte {
+		blocks := blocknotetest.Blocks(blocknotetest.Options{Blocks: 150, Tasks: 10, Seed: 3})
+		blocks[5]["content"] = []any{map[string]any{"type": "text", "text": "about " + word, "styles": map[string]any{}}}
+		raw, err := json.Marshal(blocks)
+		require.NoError(t, err)
+		return raw
+	}
+	stale := func(id uuid.UUID) bool {
+		var v bool
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT search_stale FROM notes WHERE id = $1`, id).Scan(&v))
+		return v
+	}
+	search := func(q string) []uuid.UUID {
+		ns, _, err := b.notes.List(ctx, b.userID, &note.ListParams{Q: q})
+		require.NoError(t, err)
+		var ids []uuid.UUID
+		for _, n := range ns {
+			ids = append(ids, n.ID)
+		}
+		return ids
+	}
+	jobs := func(id uuid.UUID) int {
+		var n int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'note.refresh_search'
+			AND (args->>'note_id')::uuid = $1`, id).Scan(&n))
+		return n
+	}
+
+	big, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Title: "big", Content: doc("zebraword")})
+	require.NoError(t, err)
+	small, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Title: "small zebraword"})
+	require.NoError(t, err)
+	require.True(t, stale(big.ID))
+	require.False(t, stale(small.ID), "small notes are indexed by the save")
+	require.Equal(t, 1, jobs(big.ID))
+	require.Equal(t, 0, jobs(small.ID))
+	require.ElementsMatch(t, []uuid.UUID{big.ID, small.ID}, search("zebraword"), "a stale note is found by its text")
+
+	_, err = b.notes.Update(ctx, b.userID, big.ID, &note.UpdateParams{Content: doc("quokkaword")})
+	require.NoError(t, err)
+	require.Equal(t, 1, jobs(big.ID), "one waiting job is enough")
+	require.Equal(t, []uuid.UUID{small.ID}, search("zebraword"), "never by its old text")
+	require.Equal(t, []uuid.UUID{big.ID}, search("quokkaword"))
+
+	// A task change leaves the text, and so the search state, alone.
+	ts, err := b.tasks.OfNote(ctx, b.userID, big.ID)
+	require.NoError(t, err)
+	st := blocknote.StatusDeferred
+	_, err = b.tasks.Update(ctx, b.userID, ts[0].ID, &task.UpdateParams{Status: &st})
+	require.NoError(t, err)
+	require.True(t, stale(big.ID))
+
+	require.NoError(t, b.db.InTx(ctx, func(tx db.Tx) error { return note.RefreshSearch(ctx, tx, b.userID, big.ID) }))
+	require.False(t, stale(big.ID))
+	require.Equal(t, []uuid.UUID{big.ID}, search("quokkaword"), "served by the index now")
+	require.Equal(t, []uuid.UUID{small.ID}, search("zebraword"))
+	var indexed bool
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT search @@ websearch_to_tsquery('simple', 'quokkaword') FROM notes WHERE id = $1`, big.ID).Scan(&indexed))
+	require.True(t, indexed)
 }
