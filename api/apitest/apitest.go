@@ -102,14 +102,14 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{Auth: authSvc, Logger: logger}),
+	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, Logger: logger}),
 		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
 	d.SetJobs(rc)
 	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc, River: rc}
-	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: o.NoteHooks})
+	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: o.NoteHooks, SearchJobs: true})
 	e.Tasks = task.NewService(d, e.Notes)
 	e.Plan = plan.NewService(d, e.Tasks)
 	e.Ready = db.NewMigrator(d.Pool, logger).Ready

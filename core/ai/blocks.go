@@ -68,10 +68,12 @@ func newBlock(typ, text string, props map[string]any) Block {
 var (
 	// Checklist markers at the start of a line: [ ], [x], - [ ], * [x],
 	// ☐, ☑, ☒, ✅, TODO.
-	taskBox       = regexp.MustCompile(`^(?:[-*+•]\s*)?\[\s*([xX✓✔vV]?)\s*\]\s*(.*)$`)
-	taskGlyph     = regexp.MustCompile(`^(?:[-*+•]\s*)?([☐□❏❑☑☒✅✓✔])\s*(.*)$`)
-	taskTodo      = regexp.MustCompile(`^(?:[-*+•]\s*)?(?:TODO\b|(?i:to-?do)\s*[:\-–—])\s*[:\-–—]?\s*(.*)$`)
-	bulletMark    = regexp.MustCompile(`^[-*+•·]\s+(.+)$`)
+	// A list mark before them may be any dash (OCR reads "- [ ]" as
+	// "—[]") or bullet, with or without a space.
+	taskBox       = regexp.MustCompile(`^(?:[-–—*+•·]\s*)?\[\s*([xX✓✔vV]?)\s*\]\s*(.*)$`)
+	taskGlyph     = regexp.MustCompile(`^(?:[-–—*+•·]\s*)?([☐□❏❑☑☒✅✓✔])\s*(.*)$`)
+	taskTodo      = regexp.MustCompile(`^(?:[-–—*+•·]\s*)?(?:TODO\b|(?i:to-?do)\s*[:\-–—])\s*[:\-–—]?\s*(.*)$`)
+	bulletMark    = regexp.MustCompile(`^[-–—*+•·]\s+(.+)$`)
 	numberedMark  = regexp.MustCompile(`^\d{1,3}[.)]\s+(.+)$`)
 	markdownTitle = regexp.MustCompile(`^(#{1,3})\s+(.+?)\s*#*$`)
 )

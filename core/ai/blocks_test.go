@@ -55,6 +55,8 @@ func TestTextToBlocks(t *testing.T) {
 			[]string{"[ ]:buy milk", "[x]:call mom", "[x]:pay rent", "[ ]:water plants"}},
 		"markdown task list": {"- [ ] pack bags\n- [x] book train\n* [ ] charge phone",
 			[]string{"[ ]:pack bags", "[x]:book train", "[ ]:charge phone"}},
+		"task list as OCR reads it": {"—[] book the dentist\n–[x] pay rent\n• [ ] water plants",
+			[]string{"[ ]:book the dentist", "[x]:pay rent", "[ ]:water plants"}},
 		"ballot boxes": {"☐ renew passport\n☑ send invoice\n☒ cancel gym",
 			[]string{"[ ]:renew passport", "[x]:send invoice", "[x]:cancel gym"}},
 		"TODO lines": {"TODO buy stamps\nTODO: fix the bike\ntodo - email Sam",

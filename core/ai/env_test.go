@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,29 +25,6 @@ import (
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
-
-// sharedHost runs the local plugin for every test of the package that
-// needs no other plugin.
-var sharedHost struct {
-	once sync.Once
-	h    *plugin.Host
-}
-
-func localHost(t testing.TB) *plugin.Host {
-	sharedHost.once.Do(func() {
-		cfg := aitest.Config(t).WithDefaults()
-		h := plugin.New(cfg, slog.New(slog.DiscardHandler))
-		h.Start(context.Background())
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := h.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		dbtest.AtExit(h.Stop)
-		sharedHost.h = h
-	})
-	return sharedHost.h
-}
 
 // env is the real pipeline: notes and tasks services with the AI hook, the
 // AI service on a plugin host, and a River client working its own queue.
@@ -80,7 +56,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		o.configure(&cfg.AI)
 	}
 	if o.host == nil {
-		o.host = localHost(t)
+		o.host = aitest.LocalHost(t)
 	}
 	providers := ai.Providers{Embedding: aitest.LocalName, Chat: aitest.LocalName, Transcription: aitest.LocalName}
 	if o.providers != nil {

@@ -207,3 +207,17 @@ func userError(what string, err error) error {
 		return &apperr.Error{Code: apperr.Unavailable, Message: what + " is not available: " + e.Message, Err: err}
 	}
 }
+
+// Limits are the sizes of uploads the service accepts.
+type Limits struct {
+	MaxUploadBytes int64
+	MaxImageBytes  int64
+}
+
+// Limits returns the configured upload limits.
+func (s *Service) Limits() Limits {
+	return Limits{MaxUploadBytes: s.cfg.MaxUploadBytes, MaxImageBytes: s.cfg.MaxImageBytes}
+}
+
+// Queue is the River queue of the service's jobs.
+func (s *Service) Queue() string { return s.queue }

@@ -87,6 +87,40 @@ func Host(t testing.TB, cfg plugin.Config) *plugin.Host {
 	return h
 }
 
+var shared struct {
+	once sync.Once
+	h    *plugin.Host
+	err  error
+}
+
+// LocalHost returns a host running the local plugin under LocalName,
+// shared by the tests of the binary and stopped when they end.
+func LocalHost(t testing.TB) *plugin.Host {
+	t.Helper()
+	path := LocalPlugin(t)
+	shared.once.Do(func() {
+		cfg := plugin.Config{Items: []plugin.PluginConfig{{Name: LocalName, Kind: sdk.KindLLM, Path: path, Enabled: true}}}.WithDefaults()
+		h := plugin.New(cfg, slog.New(slog.DiscardHandler), plugin.WithVersion("test"))
+		h.Start(context.Background())
+		dbtest.AtExit(h.Stop)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := h.WaitReady(ctx); err != nil {
+			shared.err = err
+			return
+		}
+		if st, _ := h.State(LocalName); st.State != plugin.StateRunning {
+			shared.err = fmt.Errorf("the local plugin is %s: %s", st.State, st.LastError)
+			return
+		}
+		shared.h = h
+	})
+	if shared.err != nil {
+		t.Fatalf("aitest: %v", shared.err)
+	}
+	return shared.h
+}
+
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
