@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
@@ -32,6 +33,9 @@ type Deps struct {
 	Notes     *note.Service
 	Tasks     *task.Service
 	Plan      *plan.Service
+	// AI serves retrieval, documents, transcription and agents; nil leaves
+	// those routes out.
+	AI *ai.Service
 	// Plugins reports the plugin host's state to superusers; nil answers
 	// an empty list.
 	Plugins PluginStates
@@ -100,6 +104,9 @@ func New(d Deps) *Server {
 	registerTasks(authed, d.Tasks)
 	registerPlanning(authed, d.Plan, d.Tasks)
 	registerAdminPlugins(authed, d.Plugins)
+	if d.AI != nil {
+		registerAI(authed, d.AI)
+	}
 
 	registerDocs(mux)
 	registerHealth(mux, d.Ready)

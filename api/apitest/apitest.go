@@ -23,12 +23,14 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/consilium-hq/consilium/api"
+	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plan"
+	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
@@ -56,6 +58,7 @@ type Env struct {
 	Notes  *note.Service
 	Tasks  *task.Service
 	Plan   *plan.Service
+	AI     *ai.Service
 	River  *river.Client[pgx.Tx]
 	Server *httptest.Server
 	Client *http.Client
@@ -77,6 +80,13 @@ type Options struct {
 	// NoteHooks and TaskHooks run after note saves and task index changes.
 	NoteHooks []note.Hook
 	TaskHooks []task.Hook
+	// Plugins are the model plugins of the AI routes (providers from the
+	// config's ai section, default "local"); nil: model calls fail as
+	// unavailable.
+	Plugins *plugin.Host
+	// Workers works this server's jobs (in a queue of its own, so that
+	// servers of parallel tests do not work each other's).
+	Workers bool
 }
 
 // New starts the API on a loopback port; it stops when the test ends.
@@ -102,20 +112,33 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, Logger: logger}),
-		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger})
+	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc}
+	noteHooks := append([]note.Hook{func(ctx context.Context, tx db.Tx, c *note.Change) error { return e.AI.NoteHook(ctx, tx, c) }}, o.NoteHooks...)
+	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: noteHooks, SearchJobs: true})
+	e.AI = newAI(t, cfg, d, e.Notes, o, logger)
+	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, AI: e.AI, Logger: logger}),
+		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true, Queues: []string{e.AI.Queue()}})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
 	d.SetJobs(rc)
-	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc, River: rc}
-	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: o.NoteHooks, SearchJobs: true})
+	e.River = rc
+	if o.Workers {
+		if err := rc.Start(context.Background()); err != nil {
+			t.Fatalf("apitest: start workers: %v", err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = rc.Stop(ctx)
+		})
+	}
 	e.Tasks = task.NewService(d, e.Notes)
 	e.Plan = plan.NewService(d, e.Tasks)
 	e.Ready = db.NewMigrator(d.Pool, logger).Ready
 	srv := api.New(api.Deps{
 		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc, Notes: e.Notes, Tasks: e.Tasks, Plan: e.Plan,
-		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
+		AI: e.AI, Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
 	})
 	if o.Routes != nil {
 		o.Routes(srv.API())
@@ -124,6 +147,32 @@ func New(t testing.TB, o Options) *Env {
 	t.Cleanup(e.Server.Close)
 	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	return e
+}
+
+// newAI builds the AI service; with Workers its jobs go to a queue of this
+// server's own.
+func newAI(t testing.TB, cfg *config.Config, d *db.DB, notes *note.Service, o Options, logger *slog.Logger) *ai.Service {
+	providers, err := ai.Resolve(cfg.AI, cfg.Plugins)
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	for _, p := range []*string{&providers.Embedding, &providers.Chat, &providers.Transcription} {
+		if *p == "" {
+			*p = "local"
+		}
+	}
+	opts := ai.Options{DB: d, Notes: notes, Config: cfg.AI, Providers: providers, Logger: logger}
+	if o.Plugins != nil {
+		opts.Models = o.Plugins
+	}
+	if o.Workers {
+		opts.Queue = "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	}
+	svc, err := ai.New(opts)
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	return svc
 }
 
 // Response is a completed request.
