@@ -12,11 +12,13 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
+	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plan"
+	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
@@ -50,8 +52,12 @@ type app struct {
 	notes  *note.Service
 	tasks  *task.Service
 	plan   *plan.Service
+	ai     *ai.Service
 	river  *river.Client[pgx.Tx]
 	mig    *db.Migrator
+	// plugins is created here (the AI workers need it) and started by the
+	// commands that run plugins (serve, worker).
+	plugins *plugin.Host
 }
 
 // openApp migrates (or checks migrations), opens the pool and wires the
@@ -70,10 +76,24 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 		pool.Close()
 		return nil, err
 	}
-	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex(), SearchJobs: true})
+	pluginCfg := withDefaultLLM(cfg.Plugins, logger)
+	a.plugins = plugin.New(pluginCfg, logger, plugin.WithVersion(version))
+	providers, err := ai.Resolve(cfg.AI, pluginCfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	// The AI hook queues embedding jobs in every note save's transaction.
+	aiHook := func(ctx context.Context, tx db.Tx, c *note.Change) error { return a.ai.NoteHook(ctx, tx, c) }
+	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex(), SearchJobs: true, Hooks: []note.Hook{aiHook}})
 	a.tasks = task.NewService(a.db, a.notes)
 	a.plan = plan.NewService(a.db, a.tasks)
-	workers := jobs.Workers(jobs.Services{DB: a.db, Auth: a.auth, Logger: logger})
+	a.ai, err = ai.New(ai.Options{DB: a.db, Notes: a.notes, Config: cfg.AI, Models: a.plugins, Providers: providers, Logger: logger})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	workers := jobs.Workers(jobs.Services{DB: a.db, Auth: a.auth, AI: a.ai, Logger: logger})
 	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
 	if err != nil {
 		pool.Close()

@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newUserCmd(),
 		newVersionCmd(),
 		newPluginsCmd(),
+		newAICmd(),
 	)
 	return root
 }

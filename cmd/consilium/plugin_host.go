@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 
-	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -42,11 +40,4 @@ func withDefaultLLM(cfg plugin.Config, logger *slog.Logger) plugin.Config {
 	}
 	logger.Warn("no model provider configured and no local plugin found (run make build): AI features are unavailable")
 	return cfg
-}
-
-// startPlugins starts the plugin host; callers Stop it on exit.
-func startPlugins(ctx context.Context, cfg *config.Config, logger *slog.Logger) *plugin.Host {
-	h := plugin.New(withDefaultLLM(cfg.Plugins, logger), logger, plugin.WithVersion(version))
-	h.Start(ctx)
-	return h
 }

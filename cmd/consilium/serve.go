@@ -36,8 +36,8 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer a.close()
-			plugins := startPlugins(ctx, cfg, logger)
-			defer plugins.Stop()
+			a.plugins.Start(ctx)
+			defer a.plugins.Stop()
 			if withWorker {
 				if err := a.river.Start(ctx); err != nil {
 					return fmt.Errorf("start river: %w", err)
@@ -46,7 +46,7 @@ func newServeCmd() *cobra.Command {
 
 			srv := api.New(api.Deps{
 				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Plan: a.plan, Plugins: plugins, Ready: a.mig.Ready, Version: version,
+				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Plan: a.plan, AI: a.ai, Plugins: a.plugins, Ready: a.mig.Ready, Version: version,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {
@@ -119,8 +119,8 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer a.close()
-			plugins := startPlugins(ctx, cfg, logger)
-			defer plugins.Stop()
+			a.plugins.Start(ctx)
+			defer a.plugins.Stop()
 			if err := a.river.Start(ctx); err != nil {
 				return fmt.Errorf("start river: %w", err)
 			}
