@@ -47,6 +47,9 @@ type envOptions struct {
 	paused bool
 	// workers is the number of jobs worked at once (default 4).
 	workers int
+	// riverDefaults keeps River's fetch settings (benchmarks) instead of
+	// fetching sooner after each job (tests).
+	riverDefaults bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -72,15 +75,17 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Queue: e.queue, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	e.ai = svc
-	e.river, err = river.NewClient(riverpgxv5.New(e.db.Pool), &river.Config{
+	rc := &river.Config{
 		Workers:  jobs.Workers(jobs.Services{AI: svc, Logger: slog.New(slog.DiscardHandler)}),
 		Queues:   map[string]river.QueueConfig{e.queue: {MaxWorkers: cmp.Or(o.workers, 4)}},
 		Logger:   slog.New(slog.DiscardHandler),
 		TestOnly: true,
+	}
+	if !o.riverDefaults {
 		// Fetch again soon after a job: tests queue hundreds.
-		FetchCooldown:     5 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
-	})
+		rc.FetchCooldown, rc.FetchPollInterval = 5*time.Millisecond, 50*time.Millisecond
+	}
+	e.river, err = river.NewClient(riverpgxv5.New(e.db.Pool), rc)
 	require.NoError(t, err)
 	e.db.SetJobs(e.river)
 	if !o.paused {
@@ -109,7 +114,12 @@ func (e *env) newUser() uuid.UUID {
 // waitIdle waits until no job of this env's queue is left to run.
 func (e *env) waitIdle() {
 	e.t.Helper()
-	e.waitFor(30*time.Second, "the AI jobs to finish", func() bool {
+	e.waitIdleFor(30 * time.Second)
+}
+
+func (e *env) waitIdleFor(timeout time.Duration) {
+	e.t.Helper()
+	e.waitFor(timeout, "the AI jobs to finish", func() bool {
 		var n int
 		require.NoError(e.t, e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
 			WHERE queue = $1 AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`, e.queue).Scan(&n))
