@@ -170,7 +170,7 @@ func benchService(b *testing.B, pool *pgxpool.Pool, host *plugin.Host, configure
 	}
 	svc, err := ai.New(ai.Options{DB: db.New(pool), Config: cfg, Models: host,
 		Providers: ai.Providers{Embedding: aitest.LocalName, Chat: aitest.LocalName, Transcription: aitest.LocalName},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		b.Fatal(err)
 	}
