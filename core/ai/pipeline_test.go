@@ -17,6 +17,7 @@ import (
 	"github.com/consilium-hq/consilium/core/ai/aitest"
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
@@ -346,4 +347,33 @@ func TestUnavailableProviderKeepsNotesWorking(t *testing.T) {
 	require.Contains(t, warning, "Only full-text search")
 	_, err = e.ai.Transcribe(ctx, user, &ai.TranscribeParams{Image: []byte("\x89PNG\r\n\x1a\n0000")})
 	require.True(t, apperr.Is(err, apperr.Unavailable), "%v", err)
+}
+
+// TestUserIndexForHeavyUsers: once a user has tenant_index_threshold
+// chunks, a job builds an HNSW index over their chunks alone (the planner
+// picks it for their searches on large tables; BenchmarkRAGQuery shows the
+// plan).
+func TestUserIndexForHeavyUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{configure: func(c *config.AI) { c.TenantIndexThreshold = 5 }})
+	ctx := context.Background()
+	user, small := e.newUser(), e.newUser()
+	for i := range 6 {
+		e.createNote(user, fmt.Sprintf("Note %d", i), fmt.Sprintf("Walnut harvest number %d.", i))
+	}
+	e.createNote(small, "One note", "Walnut bread.")
+	e.waitIdle()
+
+	var state string
+	var built bool
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT state, EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = v.name)
+		FROM vector_indexes v WHERE user_id = $1`, user).Scan(&state, &built))
+	require.Equal(t, "ready", state)
+	require.True(t, built)
+	var n int
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM vector_indexes WHERE user_id = $1`, small).Scan(&n))
+	require.Zero(t, n, "a light user gets none")
+
+	ps := e.search(user, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankVector, K: 10})
+	require.Len(t, ps, 6, "every chunk is found through the user's index")
 }
