@@ -385,7 +385,6 @@ func pdfParagraphs(glyphs []pdf.Text) []string {
 		if cur == nil || math.Abs(g.Y-cur.y) > size*0.5 {
 			cur = &line{y: g.Y, size: size}
 			lines = append(lines, cur)
-			lastEnd = g.X
 		} else if g.S != " " {
 			// A gap wider than a quarter of the font size is a space the
 			// PDF draws by moving instead of with a space glyph.
