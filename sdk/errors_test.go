@@ -29,9 +29,7 @@ func (failing) ExecuteTool(ctx context.Context, req *sdk.ExecuteToolRequest) (*s
 	case "untyped":
 		return nil, errors.New("disk on fire")
 	case "panic":
-		var m map[string]int
-		m["boom"]++
-		return nil, nil
+		panic("boom")
 	case "nil":
 		return nil, nil
 	case "wrapped":
