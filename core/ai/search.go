@@ -252,11 +252,12 @@ func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, d
 	args := append([]any{userID}, f.args...)
 	args = append(args, qv, model, n)
 	k := len(args)
+	expr := indexedVector("c.embedding", typ, s.hasUserIndex(ctx, userID, model, dim))
 	sql := fmt.Sprintf(`WITH nearest AS MATERIALIZED (
-			SELECT c.id, c.embedding::%[1]s <=> $%[2]d::%[1]s AS distance FROM chunks c
+			SELECT c.id, %[6]s <=> $%[2]d::%[1]s AS distance FROM chunks c
 			WHERE c.user_id = $1 AND c.embedding_model = $%[3]d AND NOT c.hidden%[4]s
-			ORDER BY c.embedding::%[1]s <=> $%[2]d::%[1]s LIMIT $%[5]d)
-		SELECT id, distance FROM nearest ORDER BY distance, id`, typ, k-2, k-1, f.sql, k)
+			ORDER BY %[6]s <=> $%[2]d::%[1]s LIMIT $%[5]d)
+		SELECT id, distance FROM nearest ORDER BY distance, id`, typ, k-2, k-1, f.sql, k, expr)
 	ef := max(s.cfg.EfSearch, n)
 	var out []ranked
 	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {

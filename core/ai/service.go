@@ -57,8 +57,10 @@ type Service struct {
 	logger    *slog.Logger
 	agents    []Agent
 
-	// indexed remembers the vector indexes known to exist, by name.
+	// indexed remembers the vector indexes known to exist, by name;
+	// noIndex when a user's index was last found missing.
 	indexed sync.Map
+	noIndex sync.Map
 	// lastModel is the embedding model last used (provider/model).
 	lastModel atomic.Value
 	// chunkCounts caches each user's number of chunks (uuid.UUID ->

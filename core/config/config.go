@@ -177,7 +177,7 @@ func Default() Config {
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
-			EfSearch:             100,
+			EfSearch:             200,
 			TenantIndexThreshold: 50_000,
 			IndexBuildMemory:     "1GB",
 		},
