@@ -106,7 +106,7 @@ func BenchmarkGetGoalWithLargeTree(b *testing.B) {
 
 // BenchmarkPlanningSummary: GET /api/planning/summary?period=week for a
 // user with 100,000 tasks (due dates over two years, a third completed at
-// times over two years), 8 concurrent clients.
+// times over two years), at 1 and 4 concurrent clients.
 func BenchmarkPlanningSummary(b *testing.B) {
 	e := benchEnv(b)
 	u := e.NewUser()
@@ -129,10 +129,14 @@ func BenchmarkPlanningSummary(b *testing.B) {
 		e.Do("POST", "/api/goals", map[string]any{"title": fmt.Sprintf("weekly %d", i), "timeframe": "weekly"}, u.Bearer())
 	}
 	b.ResetTimer()
-	for range b.N {
-		res := apitest.Load(apitest.LoadOptions{Concurrency: 8, Duration: benchDuration()}, func(int) error {
-			return get(e, "/api/planning/summary?period=week&date=2026-03-11", bearer)
+	for _, clients := range []int{1, 4} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			for range b.N {
+				res := apitest.Load(apitest.LoadOptions{Concurrency: clients, Duration: benchDuration()}, func(int) error {
+					return get(e, "/api/planning/summary?period=week&date=2026-03-11", bearer)
+				})
+				res.Report(b)
+			}
 		})
-		res.Report(b)
 	}
 }
