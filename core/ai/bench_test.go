@@ -44,7 +44,7 @@ import (
 // Change ragSeedKey when the seed changes. RAG_BENCH_SCALE (default 1)
 // scales the chunk counts, for a quick try of the benchmark itself.
 const (
-	ragSeedKey       = "rag1m_v2"
+	ragSeedKey       = "rag1m_v3"
 	ragUsers         = 1000
 	ragChunksPerDoc  = 20
 	ragTopics        = 300
@@ -420,7 +420,7 @@ func BenchmarkRAGQuery(b *testing.B) {
 func vectorIndexName(model string, dim int, userID *uuid.UUID) string {
 	key := fmt.Sprintf("%s\x00%d", model, dim)
 	if userID != nil {
-		key += "\x00" + userID.String() + "\x00v2"
+		key += "\x00" + userID.String() + "\x00v3"
 	}
 	sum := sha256.Sum256([]byte(key))
 	return "chunks_hnsw_" + hex.EncodeToString(sum[:8])
@@ -455,7 +455,7 @@ func explainVector(b *testing.B, pool *pgxpool.Pool, user uuid.UUID, ownIndex bo
 		b.Fatal(err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
-	_, _ = tx.Exec(context.Background(), `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', '200', true)`)
+	_, _ = tx.Exec(context.Background(), `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', '300', true)`)
 	expr := "c.embedding::vector(384)" // as core/ai writes it
 	if ownIndex {
 		expr = "l2_normalize(c.embedding::vector(384))::vector(384)"

@@ -166,6 +166,17 @@ func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams)
 	n := max(4*p.K, 40)
 	var vec, text []ranked
 	var warning string
+	// The two searches run at once, each on its own connection.
+	textDone := make(chan error, 1)
+	if p.Ranking != RankVector {
+		go func() {
+			var err error
+			text, err = s.textSearch(ctx, userID, p.Query, f, n)
+			textDone <- err
+		}()
+	} else {
+		textDone <- nil
+	}
 	if p.Ranking != RankText {
 		vec, err = s.vectorSearch(ctx, userID, p.Query, f, n)
 		if err != nil {
@@ -177,10 +188,8 @@ func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams)
 			vec = nil
 		}
 	}
-	if p.Ranking != RankVector {
-		if text, err = s.textSearch(ctx, userID, p.Query, f, n); err != nil {
-			return nil, "", err
-		}
+	if err := <-textDone; err != nil {
+		return nil, "", err
 	}
 	var order []ranked
 	switch p.Ranking {
@@ -232,9 +241,9 @@ func (s *Service) queryVector(ctx context.Context, q string) (*embedded, error) 
 
 // vectorSearch returns up to n chunks nearest the query among the user's
 // chunks of the current embedding model. The user filter runs inside the
-// index scan (iterative scans, relaxed order, re-sorted exactly after);
-// for a user with an index of their own the planner uses that one, and for
-// a user with few chunks it reads them exactly through the user_id index.
+// index scan (iterative scans, relaxed order, re-sorted exactly after); a
+// user with an index of their own is searched through it, and for a user
+// with few chunks the planner reads them exactly through the user_id index.
 func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, f *filter, n int) ([]ranked, error) {
 	emb, err := s.queryVector(ctx, q)
 	if err != nil {

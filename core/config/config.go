@@ -177,7 +177,7 @@ func Default() Config {
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
-			EfSearch:             200,
+			EfSearch:             300,
 			TenantIndexThreshold: 50_000,
 			IndexBuildMemory:     "1GB",
 		},
