@@ -107,6 +107,20 @@ func parseID(raw, what string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// writeTarget reads what every conditional write starts with: the id in
+// the path (malformed is not found) and the If-Match version it requires.
+func writeTarget(rawID, what, ifMatch string) (uuid.UUID, *int, error) {
+	id, err := parseID(rawID, what)
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	v, err := ifMatchNumber(ifMatch)
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	return id, v, nil
+}
+
 // versionETag is a resource version as a strong ETag: "3".
 func versionETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 

@@ -289,11 +289,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		IfMatch string `header:"If-Match" doc:"The ETag of the version this change is based on; a stale one answers 412."`
 		Body    NoteUpdateRequest
 	}) (*noteOutput, error) {
-		id, err := parseID(in.NoteID, "note")
-		if err != nil {
-			return nil, err
-		}
-		ifv, err := ifMatchNumber(in.IfMatch)
+		id, ifv, err := writeTarget(in.NoteID, "note", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -327,11 +323,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 			"With If-Match, a stale version answers 412.",
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *noteWrite) (*struct{}, error) {
-		id, err := parseID(in.NoteID, "note")
-		if err != nil {
-			return nil, err
-		}
-		ifv, err := ifMatchNumber(in.IfMatch)
+		id, ifv, err := writeTarget(in.NoteID, "note", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -460,11 +452,7 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
 		IfMatch string `header:"If-Match" doc:"The ETag of the note's current version."`
 	}) (*noteOutput, error) {
-		id, err := parseID(in.NoteID, "note")
-		if err != nil {
-			return nil, err
-		}
-		ifv, err := ifMatchNumber(in.IfMatch)
+		id, ifv, err := writeTarget(in.NoteID, "note", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}

@@ -283,11 +283,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		IfMatch string `header:"If-Match"`
 		Body    GoalRequest
 	}) (*goalOutput, error) {
-		id, err := in.id()
-		if err != nil {
-			return nil, err
-		}
-		v, err := ifMatchNumber(in.IfMatch)
+		id, v, err := writeTarget(in.GoalID, "goal", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -312,11 +308,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		IfMatch string `header:"If-Match"`
 		Cascade bool   `query:"cascade" doc:"Also delete every sub-goal."`
 	}) (*struct{}, error) {
-		id, err := in.id()
-		if err != nil {
-			return nil, err
-		}
-		v, err := ifMatchNumber(in.IfMatch)
+		id, v, err := writeTarget(in.GoalID, "goal", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}

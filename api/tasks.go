@@ -286,11 +286,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
 		Body    TaskUpdateRequest
 	}) (*taskOutput, error) {
-		id, err := parseID(in.TaskID, "task")
-		if err != nil {
-			return nil, err
-		}
-		ifv, err := ifMatchNumber(in.IfMatch)
+		id, ifv, err := writeTarget(in.TaskID, "task", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -329,11 +325,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
 		Body    TaskStatusRequest
 	}) (*taskOutput, error) {
-		id, err := parseID(in.TaskID, "task")
-		if err != nil {
-			return nil, err
-		}
-		ifv, err := ifMatchNumber(in.IfMatch)
+		id, ifv, err := writeTarget(in.TaskID, "task", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}
@@ -351,11 +343,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			"the note gets a new version. With If-Match, a stale task version answers 412.",
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *taskWrite) (*struct{}, error) {
-		id, err := parseID(in.TaskID, "task")
-		if err != nil {
-			return nil, err
-		}
-		ifv, err := ifMatchNumber(in.IfMatch)
+		id, ifv, err := writeTarget(in.TaskID, "task", in.IfMatch)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -115,13 +114,7 @@ func prepareSchema(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 	if cfg.Database.AutoMigrate {
 		return m.Up(ctx)
 	}
-	if err := m.CheckMigrated(ctx); err != nil {
-		if errors.Is(err, db.ErrNotMigrated) {
-			return fmt.Errorf("%w", err)
-		}
-		return err
-	}
-	return nil
+	return m.CheckMigrated(ctx)
 }
 
 func (a *app) close() { a.pool.Close() }
