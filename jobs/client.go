@@ -60,8 +60,12 @@ type ClientOptions struct {
 	// TestOnly skips River's start-up jitter in tests.
 	TestOnly bool
 	// Queues are worked besides the default queue, with the same number
-	// of workers (tests give each server its own AI queue).
+	// of workers.
 	Queues []string
+	// OnlyQueues works Queues and not the default queue: a test server
+	// whose jobs go to a queue of its own must not work the jobs of the
+	// other servers of its package, which share the database.
+	OnlyQueues bool
 }
 
 // NewClient builds the River client. An insert-only client still knows the
@@ -75,11 +79,16 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*ri
 		TestOnly:        o.TestOnly,
 	}
 	if o.Work {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Config.MaxWorkers}}
+		cfg.Queues = map[string]river.QueueConfig{}
+		if !o.OnlyQueues {
+			cfg.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
+		}
 		for _, q := range o.Queues {
 			cfg.Queues[q] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
 		}
-		cfg.PeriodicJobs = PeriodicJobs(o.Config)
+		if !o.OnlyQueues {
+			cfg.PeriodicJobs = PeriodicJobs(o.Config)
+		}
 	}
 	return river.NewClient(riverpgxv5.New(pool), cfg)
 }

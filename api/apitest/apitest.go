@@ -84,8 +84,9 @@ type Options struct {
 	// config's ai section, default "local"); nil: model calls fail as
 	// unavailable.
 	Plugins *plugin.Host
-	// Workers works this server's jobs (in a queue of its own, so that
-	// servers of parallel tests do not work each other's).
+	// Workers works this server's AI jobs. Every server's AI jobs go to a
+	// queue of its own, and its workers work only that queue, so that the
+	// servers of parallel tests never work (or wait on) each other's jobs.
 	Workers bool
 }
 
@@ -117,7 +118,7 @@ func New(t testing.TB, o Options) *Env {
 	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: noteHooks, SearchJobs: true})
 	e.AI = newAI(t, cfg, d, e.Notes, o, logger)
 	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, AI: e.AI, Logger: logger}),
-		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true, Queues: []string{e.AI.Queue()}})
+		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true, Queues: []string{e.AI.Queue()}, OnlyQueues: true})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
@@ -149,8 +150,7 @@ func New(t testing.TB, o Options) *Env {
 	return e
 }
 
-// newAI builds the AI service; with Workers its jobs go to a queue of this
-// server's own.
+// newAI builds the AI service; its jobs go to a queue of this server's own.
 func newAI(t testing.TB, cfg *config.Config, d *db.DB, notes *note.Service, o Options, logger *slog.Logger) *ai.Service {
 	providers, err := ai.Resolve(cfg.AI, cfg.Plugins)
 	if err != nil {
@@ -165,9 +165,7 @@ func newAI(t testing.TB, cfg *config.Config, d *db.DB, notes *note.Service, o Op
 	if o.Plugins != nil {
 		opts.Models = o.Plugins
 	}
-	if o.Workers {
-		opts.Queue = "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	}
+	opts.Queue = "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
 	svc, err := ai.New(opts)
 	if err != nil {
 		t.Fatalf("apitest: %v", err)

@@ -287,7 +287,7 @@ func (s *Service) ProcessDocument(ctx context.Context, a ProcessDocumentArgs, ru
 		}
 		return err
 	}
-	err = s.db.InTx(ctx, func(tx db.Tx) error {
+	return s.db.InTx(ctx, func(tx db.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM documents WHERE id = $1 AND user_id = $2 FOR UPDATE`, a.DocumentID, a.UserID).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -308,13 +308,11 @@ func (s *Service) ProcessDocument(ctx context.Context, a ProcessDocumentArgs, ru
 			WHERE id = $1 AND user_id = $2`, a.DocumentID, a.UserID, title, len(chunks), emb.model); err != nil {
 			return fmt.Errorf("mark document ready: %w", err)
 		}
+		if err := s.queueIndexes(ctx, tx, a.UserID, emb); err != nil {
+			return err
+		}
 		return run.complete(ctx, tx)
 	})
-	if err != nil {
-		return err
-	}
-	s.afterWrite(ctx, a.UserID, emb)
-	return nil
 }
 
 // storedChunks reads a processed document's chunks back.

@@ -201,9 +201,6 @@ func (s *Service) EmbedNote(ctx context.Context, a EmbedNoteArgs, run JobRun) er
 			return err
 		}
 		if written {
-			if emb != nil {
-				s.afterWrite(ctx, a.UserID, emb)
-			}
 			return nil
 		}
 	}
@@ -260,6 +257,11 @@ func (s *Service) writeNote(ctx context.Context, a EmbedNoteArgs, run JobRun, ti
 				embedding_model = $4, chunk_count = $5, embedded_at = now()`,
 			a.NoteID, a.UserID, key, model, len(chunks)); err != nil {
 			return fmt.Errorf("mark note embedded: %w", err)
+		}
+		if emb != nil {
+			if err := s.queueIndexes(ctx, tx, a.UserID, emb); err != nil {
+				return err
+			}
 		}
 		written = true
 		return run.complete(ctx, tx)
@@ -336,14 +338,16 @@ func copyChunks(ctx context.Context, tx pgx.Tx, userID uuid.UUID, noteID, docID 
 	return nil
 }
 
-// afterWrite makes sure the model's vector index exists, and the user's own
-// when they have become a heavy user. Failures only cost speed: they are
-// logged.
-func (s *Service) afterWrite(ctx context.Context, userID uuid.UUID, emb *embedded) {
-	if err := s.queueVectorIndex(ctx, emb.model, emb.dim, nil); err != nil {
-		s.logger.WarnContext(ctx, "queue vector index", "model", emb.model, "error", err)
+// queueIndexes makes sure the model's vector index exists, and the user's
+// own when they have become a heavy user. It runs in the transaction that
+// writes the chunks and completes the job, so that the build job exists as
+// soon as the chunks do: nobody sees the queue empty in between.
+func (s *Service) queueIndexes(ctx context.Context, tx db.Tx, userID uuid.UUID, emb *embedded) error {
+	if err := s.queueVectorIndex(ctx, tx, emb.model, emb.dim, nil); err != nil {
+		return fmt.Errorf("queue vector index: %w", err)
 	}
-	if err := s.maybeTenantIndex(ctx, userID, emb.model, emb.dim); err != nil {
-		s.logger.WarnContext(ctx, "queue user vector index", "model", emb.model, "user_id", userID, "error", err)
+	if err := s.maybeTenantIndex(ctx, tx, userID, emb.model, emb.dim); err != nil {
+		return fmt.Errorf("queue user vector index: %w", err)
 	}
+	return nil
 }

@@ -86,7 +86,7 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 
 // queueVectorIndex queues the build of a model's index unless it is known
 // to exist.
-func (s *Service) queueVectorIndex(ctx context.Context, model string, dim int, userID *uuid.UUID) error {
+func (s *Service) queueVectorIndex(ctx context.Context, tx db.Tx, model string, dim int, userID *uuid.UUID) error {
 	if _, _, ok := vectorType(dim); !ok {
 		return nil
 	}
@@ -95,7 +95,7 @@ func (s *Service) queueVectorIndex(ctx context.Context, model string, dim int, u
 		return nil
 	}
 	var state string
-	err := s.db.Pool.QueryRow(ctx, `SELECT state FROM vector_indexes WHERE name = $1`, name).Scan(&state)
+	err := tx.QueryRow(ctx, `SELECT state FROM vector_indexes WHERE name = $1`, name).Scan(&state)
 	switch {
 	case err == nil && state == "ready":
 		s.indexed.Store(name, true)
@@ -106,10 +106,8 @@ func (s *Service) queueVectorIndex(ctx context.Context, model string, dim int, u
 		return fmt.Errorf("look up vector index: %w", err)
 	}
 	// A failed build is tried again by the next job that needs it.
-	return s.db.InTx(ctx, func(tx db.Tx) error {
-		_, err := tx.InsertJob(ctx, BuildVectorIndexArgs{Model: model, Dimension: dim, UserID: userID}, s.insertOpts())
-		return err
-	})
+	_, err = tx.InsertJob(ctx, BuildVectorIndexArgs{Model: model, Dimension: dim, UserID: userID}, s.insertOpts())
+	return err
 }
 
 // BuildVectorIndex builds an HNSW index with CREATE INDEX CONCURRENTLY, so
@@ -213,7 +211,7 @@ func (s *Service) hasUserIndex(ctx context.Context, userID uuid.UUID, model stri
 
 // maybeTenantIndex queues an index of the user's own once they have
 // TenantIndexThreshold chunks of the model.
-func (s *Service) maybeTenantIndex(ctx context.Context, userID uuid.UUID, model string, dim int) error {
+func (s *Service) maybeTenantIndex(ctx context.Context, tx db.Tx, userID uuid.UUID, model string, dim int) error {
 	n := s.cfg.TenantIndexThreshold
 	if n <= 0 {
 		return nil
@@ -225,10 +223,10 @@ func (s *Service) maybeTenantIndex(ctx context.Context, userID uuid.UUID, model 
 		return nil
 	}
 	var heavy bool
-	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) >= $3 FROM (SELECT 1 FROM chunks WHERE user_id = $1 AND embedding_model = $2 LIMIT $3) x`,
+	err := tx.QueryRow(ctx, `SELECT count(*) >= $3 FROM (SELECT 1 FROM chunks WHERE user_id = $1 AND embedding_model = $2 LIMIT $3) x`,
 		userID, model, n).Scan(&heavy)
 	if err != nil || !heavy {
 		return err
 	}
-	return s.queueVectorIndex(ctx, model, dim, &userID)
+	return s.queueVectorIndex(ctx, tx, model, dim, &userID)
 }
