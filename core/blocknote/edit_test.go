@@ -269,3 +269,23 @@ func TestValidateTaskFields(t *testing.T) {
 		})
 	}
 }
+
+// Metadata is compared as a JSON value: the same object with its keys in
+// another order (as Postgres' jsonb answers it) or spaced differently is
+// no change; a different value is one.
+func TestSetTaskMetadataComparedByValue(t *testing.T) {
+	t.Parallel()
+	in := []byte(`[{"id":"t","type":"task","props":{"status":"not_started","metadata":"{\"zeta\":1,\"alpha\":{\"b\":2.0,\"a\":[1]}}"},"content":[],"children":[]}]`)
+	d := parse(t, in)
+	f := d.Block("t").TaskFields()
+	same := *f
+	same.Metadata = []byte(`{"alpha": {"a": [1], "b": 2}, "zeta": 1}`)
+	require.NoError(t, d.SetTask("t", same))
+	require.False(t, d.Changed())
+	require.Equal(t, string(in), string(marshal(t, d)))
+
+	other := *f
+	other.Metadata = []byte(`{"alpha":{"a":[1],"b":3},"zeta":1}`)
+	require.NoError(t, d.SetTask("t", other))
+	require.True(t, d.Changed())
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
 // Status is where a task stands.
@@ -99,7 +101,16 @@ func (f *TaskFields) Equal(g *TaskFields) bool {
 	return f.Title == g.Title && f.Description == g.Description && f.Status == g.Status &&
 		f.Priority == g.Priority && f.DueDate == g.DueDate && f.DueTime == g.DueTime && sizeEq &&
 		f.Source == g.Source && f.SourceReference == g.SourceReference && f.GoalID == g.GoalID &&
-		bytes.Equal(f.Metadata, g.Metadata)
+		sameMetadata(f.Metadata, g.Metadata)
+}
+
+// sameMetadata compares metadata by JSON value: the same object with its
+// keys in another order is no change.
+func sameMetadata(a, b json.RawMessage) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return jsonvalue.Equal(a, b)
 }
 
 // NeedsTaskBlock reports whether the fields hold something a checkListItem

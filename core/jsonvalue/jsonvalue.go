@@ -24,8 +24,9 @@ var ErrInvalid = errors.New("jsonvalue: not a valid JSON value")
 // Canonical appends to dst the canonical form of the JSON value in data: no
 // whitespace; object members sorted by key (shorter keys first, as jsonb
 // keeps them), a repeated key kept once with its last value (as jsonb
-// does); strings with only ", \ and control characters escaped; numbers as their exact decimal value (1.50,
-// 15e-1 and 1.5 are all 15e-1; 100 is 1e2; -0 is 0). Two documents denote
+// does); strings with only ", \ and control characters escaped; numbers
+// as their exact decimal value (1.50, 15e-1 and 1.5 are all 15e-1; 100 is
+// 1e2; -0 is 0). Two documents denote
 // the same value exactly when their canonical forms are equal.
 func Canonical(dst, data []byte) ([]byte, error) {
 	c := canon{out: dst, d: data}

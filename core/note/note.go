@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -19,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
 // Limits on note fields.
@@ -125,17 +125,9 @@ func CheckMetadata(location string, raw json.RawMessage) (json.RawMessage, error
 	return buf.Bytes(), nil
 }
 
-// sameJSON compares two JSON values by meaning.
-func sameJSON(a, b json.RawMessage) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
-}
+// sameJSON compares two JSON values by meaning (key order, whitespace and
+// number spelling aside).
+func sameJSON(a, b json.RawMessage) bool { return jsonvalue.Equal(a, b) }
 
 // preview is the start of a note's text on one line.
 func preview(text string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
 // noteColumns are the columns of a note without its content.
@@ -49,9 +50,25 @@ type derived struct {
 
 func derive(doc *blocknote.Document) *derived {
 	content, _ := doc.MarshalJSON()
-	sum := sha256.Sum256(content)
+	sum := contentHash(content)
 	text := doc.PlainText()
 	return &derived{doc: doc, content: content, hash: sum[:], text: text, preview: preview(text), links: doc.LinkedNotes()}
+}
+
+// contentHash is the hash of a document's JSON value: the same document
+// with its keys in another order (as Postgres answers it) or spaced
+// differently has the same hash, so saving back what GET returned is no
+// change. Hashing the canonical form costs one pass over the request's
+// bytes in this process, where comparing in Postgres would send the
+// document twice or read the stored one back on every save.
+func contentHash(content []byte) []byte {
+	sum, err := jsonvalue.Hash(content)
+	if err != nil {
+		// Cannot happen for a parsed document; bytes are a safe fallback
+		// (at worst an unchanged save makes a version).
+		sum = sha256.Sum256(content)
+	}
+	return sum[:]
 }
 
 // lockNote reads a note for update; it holds the row lock until the

@@ -1,11 +1,10 @@
 package task
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
+
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/jsonvalue"
 	"github.com/consilium-hq/consilium/core/note"
 )
 
@@ -193,16 +193,7 @@ func sameTask(a, b *Task) bool {
 		a.SourceReference == b.SourceReference && eqID(a.GoalID, b.GoalID) && sameJSON(a.Metadata, b.Metadata)
 }
 
-func sameJSON(a, b json.RawMessage) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
-}
+func sameJSON(a, b json.RawMessage) bool { return jsonvalue.Equal(a, b) }
 
 func noteTasks(ctx context.Context, q db.Querier, userID, noteID uuid.UUID) ([]*Task, error) {
 	rows, err := q.Query(ctx, `SELECT `+taskColumns+` FROM tasks WHERE note_id = $1 AND user_id = $2 ORDER BY position`, noteID, userID)

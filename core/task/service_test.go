@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -331,4 +332,71 @@ func TestLargeNotesGetTheirSearchVectorFromAJob(t *testing.T) {
 	var indexed bool
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT search @@ websearch_to_tsquery('simple', 'quokkaword') FROM notes WHERE id = $1`, big.ID).Scan(&indexed))
 	require.True(t, indexed)
+}
+
+// TestUnchangedSaveMakesNoVersion: saving back what was read (keys in
+// Postgres' order), pretty-printed, or with metadata keys reordered is no
+// change: same version, no version row, no job, no index change; a real
+// change still is one.
+func TestUnchangedSaveMakesNoVersion(t *testing.T) {
+	queue := func(ctx context.Context, tx db.Tx, c *note.Change) error {
+		_, err := tx.InsertJob(ctx, noteChangedArgs{NoteID: c.Note.ID, Version: c.Note.Version}, nil)
+		return err
+	}
+	b := setup(t, []note.Hook{queue})
+	ctx := context.Background()
+	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Title: "a", Content: fixture(t, "tasks-document.json"),
+		Metadata: []byte(`{"b":1,"a":{"y":2,"x":[1.0]}}`)})
+	require.NoError(t, err)
+	versions := func() int {
+		var c int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM note_versions WHERE note_id = $1`, n.ID).Scan(&c))
+		return c
+	}
+	got, err := b.notes.Get(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+	require.NotEqual(t, string(fixture(t, "tasks-document.json")), string(got.Content), "Postgres answers keys in its own order")
+
+	var v any
+	require.NoError(t, json.Unmarshal(got.Content, &v))
+	pretty, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	for name, content := range map[string][]byte{"as read": got.Content, "pretty": pretty, "as sent": fixture(t, "tasks-document.json")} {
+		out, err := b.notes.Update(ctx, b.userID, n.ID, &note.UpdateParams{Content: content,
+			Metadata: []byte(`{"a": {"x": [1], "y": 2}, "b": 1.00}`)})
+		require.NoError(t, err, name)
+		require.Equal(t, 1, out.Version, name)
+		require.Equal(t, 1, versions(), name)
+		require.Equal(t, 1, b.jobs(n.ID), name)
+	}
+
+	// A task saved with the metadata it has, as the index answers it (keys
+	// in Postgres' order) or reordered, is no change.
+	ts, err := b.tasks.OfNote(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+	set := func(meta string) *task.Task {
+		t.Helper()
+		tk, err := b.tasks.Update(ctx, b.userID, ts[0].ID, &task.UpdateParams{
+			Metadata: task.Optional[json.RawMessage]{Set: true, Value: json.RawMessage(meta)}})
+		require.NoError(t, err)
+		return tk
+	}
+	tk := set(`{"zeta":1,"alpha":{"b":2,"a":1}}`)
+	require.Equal(t, 2, versions(), "a real task change")
+	for _, meta := range []string{string(tk.Metadata), `{"alpha":{"a":1,"b":2.0},"zeta":1}`} {
+		again := set(meta)
+		require.Equal(t, tk.Version, again.Version, meta)
+		require.Equal(t, 2, versions(), meta)
+	}
+	got, err = b.notes.Get(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+
+	// A real change is one.
+	content := []byte(strings.Replace(string(got.Content), `"Week plan"`, `"Month plan"`, 1))
+	require.NotEqual(t, string(got.Content), string(content))
+	out, err := b.notes.Update(ctx, b.userID, n.ID, &note.UpdateParams{Content: content})
+	require.NoError(t, err)
+	require.Equal(t, 3, out.Version)
+	require.Equal(t, 3, versions())
+	require.Equal(t, 3, b.jobs(n.ID))
 }
