@@ -86,10 +86,17 @@ func (p *parser) readContent(b *Block, at *path) error {
 }
 
 // inlineItem validates one inline content item and appends its text. It
-// returns the item, rewritten when it was a partial link (string content).
+// returns the item, rewritten when it was partial: a plain string
+// (BlockNote's PartialInlineContent mixes strings with inline objects)
+// becomes a text item, a link's string content an array of text items.
 func (p *parser) inlineItem(b *Block, item []byte, at *path, text *strings.Builder) ([]byte, bool, error) {
+	if item[0] == '"' {
+		s, _ := rawString(item)
+		text.WriteString(s)
+		return textItem(s), true, nil
+	}
 	if item[0] != '{' {
-		return nil, false, p.fail(at, "must be an inline content object, got "+kindOf(item), nil)
+		return nil, false, p.fail(at, "must be an inline content object or a string, got "+kindOf(item), nil)
 	}
 	var typ, txt, href, styles, content []byte
 	for m := objectMembers(item); ; {
@@ -191,9 +198,15 @@ func textItems(s string) []byte {
 	if s == "" {
 		return []byte("[]")
 	}
-	buf := append([]byte(nil), `[{"type":"text","text":`...)
+	buf := append([]byte{'['}, textItem(s)...)
+	return append(buf, ']')
+}
+
+// textItem is one unstyled text run.
+func textItem(s string) []byte {
+	buf := append([]byte(nil), `{"type":"text","text":`...)
 	buf = appendString(buf, s)
-	return append(buf, `,"styles":{}}]`...)
+	return append(buf, `,"styles":{}}`...)
 }
 
 func joinArray(items [][]byte) []byte {

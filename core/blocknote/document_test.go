@@ -284,7 +284,7 @@ func TestParseErrorsNameTheBlockPath(t *testing.T) {
 		"children not an array":  {`[{"id":"a","type":"paragraph","children":{}}]`, "content[0].children"},
 		"props not an object":    {`[{"id":"a","type":"paragraph","props":[],"children":[]}]`, "content[0].props"},
 		"inline not an array":    {`[` + para("a", `{"x":1}`) + `]`, "content[0].content"},
-		"inline item not object": {`[` + para("a", `["hi"]`) + `]`, "content[0].content[0]"},
+		"inline item not object": {`[` + para("a", `["hi",1]`) + `]`, "content[0].content[1]"},
 		"text without text":      {`[` + para("a", `[{"type":"text","styles":{}}]`) + `]`, "content[0].content[0].text"},
 		"styles not an object":   {`[` + para("a", `[{"type":"text","text":"x","styles":"bold"}]`) + `]`, "content[0].content[0].styles"},
 		"link without href":      {`[` + para("a", `[{"type":"link","content":[]}]`) + `]`, "content[0].content[0].href"},
@@ -359,4 +359,47 @@ func TestLimits(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "[]", string(marshal(t, d)))
 	}
+}
+
+// BlockNote's PartialInlineContent may mix plain strings with inline
+// objects; each string is a text run with no styles.
+func TestMixedInlineContentIsNormalised(t *testing.T) {
+	t.Parallel()
+	in := `[{"id":"p","type":"paragraph","props":{},"content":["I enjoy working with ",` +
+		`{"type":"mention","props":{"user":"Matthew"},"content":undefined_is_not_json},"!"],"children":[]}]`
+	_, err := blocknote.Parse([]byte(in), nil)
+	require.Error(t, err, "still JSON")
+
+	in = `[{"id":"p","type":"paragraph","props":{},"content":["I enjoy working with ",` +
+		`{"type":"mention","props":{"user":"Matthew"}}, "!\n"],"children":[]},` +
+		`{"id":"c","type":"checkListItem","props":{"checked":false},"content":["Buy ",{"type":"text","text":"milk","styles":{"bold":true}}],"children":[]}]`
+	d := parse(t, []byte(in))
+	require.True(t, d.Normalized())
+	out := marshal(t, d)
+	var blocks []map[string]any
+	require.NoError(t, json.Unmarshal(out, &blocks))
+	text := func(s string) map[string]any {
+		return map[string]any{"type": "text", "text": s, "styles": map[string]any{}}
+	}
+	require.Equal(t, []any{
+		text("I enjoy working with "),
+		map[string]any{"type": "mention", "props": map[string]any{"user": "Matthew"}},
+		text("!\n"),
+	}, blocks[0]["content"])
+	require.Contains(t, string(out), `{"type":"mention","props":{"user":"Matthew"}}`, "inline objects are kept byte for byte")
+	require.Equal(t, "I enjoy working with !\n", d.Block("p").Text())
+	tasks := d.Tasks()
+	require.Len(t, tasks, 1)
+	require.Equal(t, "Buy milk", tasks[0].Title)
+
+	// The normalised output is stable.
+	again := parse(t, out)
+	require.False(t, again.Normalized())
+	require.Equal(t, string(out), string(marshal(t, again)))
+
+	// Anything else in an inline array is still refused, by path.
+	_, err = blocknote.Parse([]byte(`[{"id":"p","type":"paragraph","content":["a",1]}]`), nil)
+	var ae *apperr.Error
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, "content[0].content[1]", ae.Fields[0].Location)
 }
