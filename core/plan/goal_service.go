@@ -128,21 +128,33 @@ func (s *Service) UpdateGoal(ctx context.Context, userID, id uuid.UUID, ifMatch 
 		if f.Metadata != nil {
 			meta = []byte(*f.Metadata)
 		}
+		// A change that changes nothing (every field as it is, metadata
+		// compared as jsonb values) keeps the version.
 		_, err = tx.Exec(ctx, `
-			UPDATE goals SET
-				title = coalesce($3, title),
-				description = coalesce($4, description),
-				timeframe = coalesce($5, timeframe),
-				parent_goal_id = CASE WHEN $6 THEN $7::uuid ELSE parent_goal_id END,
-				status = coalesce($8, status),
-				progress = coalesce($9, progress),
-				progress_mode = coalesce($10, progress_mode),
-				priority = coalesce($11, priority),
-				due_date = CASE WHEN $12 THEN $13::date ELSE due_date END,
-				metadata = coalesce($14::jsonb, metadata),
-				version = version + 1,
+			UPDATE goals g SET
+				title = n.title, description = n.description, timeframe = n.timeframe,
+				parent_goal_id = n.parent_goal_id, status = n.status, progress = n.progress,
+				progress_mode = n.progress_mode, priority = n.priority, due_date = n.due_date,
+				metadata = n.metadata,
+				version = g.version + 1,
 				updated_at = now()
-			WHERE user_id = $1 AND id = $2`,
+			FROM (SELECT
+				coalesce($3, title) AS title,
+				coalesce($4, description) AS description,
+				coalesce($5, timeframe) AS timeframe,
+				CASE WHEN $6 THEN $7::uuid ELSE parent_goal_id END AS parent_goal_id,
+				coalesce($8, status) AS status,
+				coalesce($9, progress) AS progress,
+				coalesce($10, progress_mode) AS progress_mode,
+				coalesce($11, priority) AS priority,
+				CASE WHEN $12 THEN $13::date ELSE due_date END AS due_date,
+				coalesce($14::jsonb, metadata) AS metadata
+				FROM goals WHERE user_id = $1 AND id = $2) n
+			WHERE g.user_id = $1 AND g.id = $2
+				AND (n.title, n.description, n.timeframe, n.parent_goal_id, n.status, n.progress,
+					n.progress_mode, n.priority, n.due_date, n.metadata)
+				IS DISTINCT FROM (g.title, g.description, g.timeframe, g.parent_goal_id, g.status, g.progress,
+					g.progress_mode, g.priority, g.due_date, g.metadata)`,
 			userID, id, f.Title, f.Description, f.Timeframe, setParent, nilIf(clearParent, parent), f.Status,
 			f.Progress, mode, f.Priority, setDue, due, meta)
 		if err != nil {

@@ -43,6 +43,15 @@ type ReflectionFields struct {
 
 const reflectionColumns = `id, user_id, content, reflection_type, goal_id, period_start, period_end, metadata, created_at, updated_at`
 
+// reflectionColumnsOf is reflectionColumns qualified by a table alias.
+func reflectionColumnsOf(alias string) string {
+	cols := strings.Split(reflectionColumns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
 func scanReflection(row pgx.Row) (*Reflection, error) {
 	var r Reflection
 	err := row.Scan(&r.ID, &r.UserID, &r.Content, &r.ReflectionType, &r.GoalID, &r.PeriodStart, &r.PeriodEnd,
@@ -183,18 +192,29 @@ func (s *Service) UpdateReflection(ctx context.Context, userID, id uuid.UUID, f 
 		if f.Metadata != nil {
 			meta = []byte(*f.Metadata)
 		}
+		// A change that changes nothing (metadata compared as jsonb values)
+		// updates no row and answers the reflection as it is.
 		out, err = scanReflection(tx.QueryRow(ctx, `
-			UPDATE reflections SET
-				content = coalesce($3, content),
-				reflection_type = coalesce($4, reflection_type),
-				goal_id = CASE WHEN $5 THEN $6::uuid ELSE goal_id END,
-				period_start = CASE WHEN $7 THEN $8::date ELSE period_start END,
-				period_end = CASE WHEN $9 THEN $10::date ELSE period_end END,
-				metadata = coalesce($11::jsonb, metadata),
+			UPDATE reflections r SET
+				content = n.content, reflection_type = n.reflection_type, goal_id = n.goal_id,
+				period_start = n.period_start, period_end = n.period_end, metadata = n.metadata,
 				updated_at = now()
-			WHERE user_id = $1 AND id = $2
-			RETURNING `+reflectionColumns,
+			FROM (SELECT
+				coalesce($3, content) AS content,
+				coalesce($4, reflection_type) AS reflection_type,
+				CASE WHEN $5 THEN $6::uuid ELSE goal_id END AS goal_id,
+				CASE WHEN $7 THEN $8::date ELSE period_start END AS period_start,
+				CASE WHEN $9 THEN $10::date ELSE period_end END AS period_end,
+				coalesce($11::jsonb, metadata) AS metadata
+				FROM reflections WHERE user_id = $1 AND id = $2) n
+			WHERE r.user_id = $1 AND r.id = $2
+				AND (n.content, n.reflection_type, n.goal_id, n.period_start, n.period_end, n.metadata)
+				IS DISTINCT FROM (r.content, r.reflection_type, r.goal_id, r.period_start, r.period_end, r.metadata)
+			RETURNING `+reflectionColumnsOf("r"),
 			userID, id, f.Content, f.ReflectionType, setGoal, goal, setStart, start, setEnd, end, meta))
+		if apperr.Is(err, apperr.NotFound) {
+			out, err = cur, nil // locked above, so it exists: nothing changed
+		}
 		return err
 	})
 	return out, err
