@@ -44,10 +44,12 @@ func (BlockNoteDocument) Schema(huma.Registry) *huma.Schema {
 			Type:                 huma.TypeObject,
 			AdditionalProperties: true,
 			Properties: map[string]*huma.Schema{
-				"id":       {Type: huma.TypeString, Description: "Unique in the document; kept for the block's lifetime."},
-				"type":     {Type: huma.TypeString, Examples: []any{"paragraph", "checkListItem", "task"}},
-				"props":    {Type: huma.TypeObject, AdditionalProperties: true},
-				"content":  {Description: "Inline content (array), a tableContent object, or absent."},
+				"id":    {Type: huma.TypeString, Description: "Unique in the document; kept for the block's lifetime."},
+				"type":  {Type: huma.TypeString, Examples: []any{"paragraph", "checkListItem", "task"}},
+				"props": {Type: huma.TypeObject, AdditionalProperties: true},
+				"content": {Description: "Inline content (array), a tableContent object, or absent. BlockNote's partial " +
+					"forms are accepted and saved in full form: a string, or an array mixing strings with inline " +
+					"objects, where each string is an unstyled text item."},
 				"children": {Type: huma.TypeArray, Description: "Nested blocks.", Items: &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true}},
 			},
 		},

@@ -279,7 +279,9 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		OperationID: "update-note", Method: http.MethodPut, Path: "/notes/{note_id}",
 		Summary: "Change a note", Tags: noteTags,
 		Description: "Only the fields sent change; parent_id null moves the note to the top level. Every change " +
-			"makes a new version (the previous one stays in the history); a change that changes nothing makes none. " +
+			"makes a new version (the previous one stays in the history); a change that changes nothing makes none and " +
+			"keeps the version and ETag. Content and metadata are compared as JSON values: sending back what GET " +
+			"answered, in any key order or spacing, is no change. " +
 			"Sending content re-indexes the note's tasks in the same transaction. With If-Match, a stale version answers 412.",
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
 		Middlewares: huma.Middlewares{largeDocumentBody(authed)},
