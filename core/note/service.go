@@ -260,7 +260,11 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 		var d *derived
 		if doc != nil {
 			d = derive(doc)
-			if string(d.hash) == string(hash) {
+			same, err := sameContent(ctx, tx, cur, hash, d)
+			if err != nil {
+				return err
+			}
+			if same {
 				d = nil // same document as stored
 			}
 		}

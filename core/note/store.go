@@ -1,6 +1,7 @@
 package note
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -50,9 +51,8 @@ type derived struct {
 
 func derive(doc *blocknote.Document) *derived {
 	content, _ := doc.MarshalJSON()
-	sum := contentHash(content)
 	text := doc.PlainText()
-	return &derived{doc: doc, content: content, hash: sum[:], text: text, preview: preview(text), links: doc.LinkedNotes()}
+	return &derived{doc: doc, content: content, hash: contentHash(content), text: text, preview: preview(text), links: doc.LinkedNotes()}
 }
 
 // contentHash is the hash of a document's JSON value: the same document
@@ -60,7 +60,9 @@ func derive(doc *blocknote.Document) *derived {
 // differently has the same hash, so saving back what GET returned is no
 // change. Hashing the canonical form costs one pass over the request's
 // bytes in this process, where comparing in Postgres would send the
-// document twice or read the stored one back on every save.
+// document twice or read the stored one back on every save. The leading
+// byte tells these hashes from the older ones of the bytes sent (32 bytes,
+// no prefix).
 func contentHash(content []byte) []byte {
 	sum, err := jsonvalue.Hash(content)
 	if err != nil {
@@ -68,7 +70,28 @@ func contentHash(content []byte) []byte {
 		// (at worst an unchanged save makes a version).
 		sum = sha256.Sum256(content)
 	}
-	return sum[:]
+	return append([]byte{valueHashPrefix}, sum[:]...)
+}
+
+const valueHashPrefix = 1
+
+// sameContent reports whether d is the document stored with hash. A hash
+// of the bytes, written before hashes were of the JSON value, is settled
+// once by comparing in Postgres (jsonb equality) and, when the document is
+// the same, replaced by the value hash, in place: no version, same ETag.
+func sameContent(ctx context.Context, tx db.Tx, n *Note, stored []byte, d *derived) (bool, error) {
+	if bytes.Equal(stored, d.hash) {
+		return true, nil
+	}
+	if len(stored) == len(d.hash) && stored[0] == valueHashPrefix {
+		return false, nil
+	}
+	tag, err := tx.Exec(ctx, `UPDATE notes SET content_hash = $3 WHERE id = $1 AND user_id = $2 AND content = $4::jsonb`,
+		n.ID, n.UserID, d.hash, d.content)
+	if err != nil {
+		return false, fmt.Errorf("compare content of note %s: %w", n.ID, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // lockNote reads a note for update; it holds the row lock until the

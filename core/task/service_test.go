@@ -400,3 +400,39 @@ func TestUnchangedSaveMakesNoVersion(t *testing.T) {
 	require.Equal(t, 3, versions())
 	require.Equal(t, 3, b.jobs(n.ID))
 }
+
+// TestUnchangedSaveOverAnOldHash: a note whose stored hash is of the bytes
+// once sent (written before hashes were of the JSON value) is compared in
+// Postgres once: the same document keeps its version and gets the value
+// hash; a different one is a change.
+func TestUnchangedSaveOverAnOldHash(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	oldHash := func(id uuid.UUID) {
+		_, err := b.db.Pool.Exec(ctx, `UPDATE notes SET content_hash = sha256(convert_to(content::text || 'sent', 'UTF8')) WHERE id = $1`, id)
+		require.NoError(t, err)
+	}
+	hashLen := func(id uuid.UUID) int {
+		var n int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT length(content_hash) FROM notes WHERE id = $1`, id).Scan(&n))
+		return n
+	}
+	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: fixture(t, "tasks-document.json")})
+	require.NoError(t, err)
+	oldHash(n.ID)
+	got, err := b.notes.Get(ctx, b.userID, n.ID)
+	require.NoError(t, err)
+	out, err := b.notes.Update(ctx, b.userID, n.ID, &note.UpdateParams{Content: got.Content})
+	require.NoError(t, err)
+	require.Equal(t, 1, out.Version)
+	require.Equal(t, 33, hashLen(n.ID), "the value hash replaced the old one")
+	out, err = b.notes.Update(ctx, b.userID, n.ID, &note.UpdateParams{Content: fixture(t, "tasks-document.json")})
+	require.NoError(t, err)
+	require.Equal(t, 1, out.Version)
+
+	oldHash(n.ID)
+	out, err = b.notes.Update(ctx, b.userID, n.ID, &note.UpdateParams{Content: []byte(strings.Replace(string(got.Content), `"Week plan"`, `"Month plan"`, 1))})
+	require.NoError(t, err)
+	require.Equal(t, 2, out.Version)
+	require.Equal(t, 33, hashLen(n.ID))
+}
