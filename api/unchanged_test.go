@@ -67,3 +67,52 @@ func rawField(t *testing.T, body []byte, name string) string {
 	require.Contains(t, m, name)
 	return string(m[name])
 }
+
+// TestTaskUnchangedSave: a task sent back as GET answered it (every
+// writable field, metadata keys in Postgres' order or another), or its
+// status set to what it is, keeps the task's and its note's version.
+func TestTaskUnchangedSave(t *testing.T) {
+	t.Parallel()
+	b := setupPlanning(t)
+	tk := b.createTask(t, map[string]any{"title": "Book the dentist", "description": "before March", "priority": "high",
+		"due_date": "2027-03-01", "due_time": "09:30", "size": 2.5, "source_reference": "ext-1",
+		"metadata": map[string]any{"zeta": []any{1, 2}, "alpha": map[string]any{"y": true, "x": "é"}}})
+	path := fmt.Sprintf("/api/tasks/%v", tk["id"])
+	res := b.do(t, "GET", path, nil)
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	etag := res.Header.Get("ETag")
+	got := res.Map(t)
+	noteVersion := func() any {
+		t.Helper()
+		res := b.do(t, "GET", fmt.Sprintf("/api/notes/%v", got["note_id"]), nil)
+		require.Equal(t, http.StatusOK, res.Status, res.String())
+		return res.Map(t)["version"]
+	}
+	before := noteVersion()
+	writable := []string{"title", "description", "status", "priority", "due_date", "due_time", "size", "source_reference", "goal_id"}
+	for name, meta := range map[string]string{
+		"as read":   rawField(t, res.Body, "metadata"),
+		"reordered": `{ "alpha": {"x": "\u00e9", "y": true}, "zeta": [1.0, 2] }`,
+	} {
+		body := map[string]any{}
+		for _, k := range writable {
+			body[k] = got[k]
+		}
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		raw = append(raw[:len(raw)-1], `,"metadata":`+meta+`}`...)
+		res := b.do(t, "PUT", path, raw, "If-Match: "+etag)
+		require.Equal(t, http.StatusOK, res.Status, res.String())
+		require.Equal(t, etag, res.Header.Get("ETag"), name)
+		require.Equal(t, got["version"], res.Map(t)["version"], name)
+	}
+	res = b.do(t, "PUT", path+"/status", map[string]any{"status": got["status"]}, "If-Match: "+etag)
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	require.Equal(t, etag, res.Header.Get("ETag"))
+	require.Equal(t, before, noteVersion(), "the note made no version")
+
+	res = b.do(t, "PUT", path, map[string]any{"metadata": map[string]any{"zeta": []any{1, 3}}}, "If-Match: "+etag)
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	require.NotEqual(t, etag, res.Header.Get("ETag"))
+	require.Equal(t, before.(float64)+1, noteVersion())
+}
