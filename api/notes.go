@@ -393,7 +393,7 @@ type NoteVersionList struct {
 
 type versionPath struct {
 	NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
-	Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
+	Version int    `path:"version" minimum:"1" doc:"A version number from the note's history; any other number answers 404."`
 }
 
 func registerNoteVersions(authed huma.API, notes *note.Service) {
@@ -449,7 +449,7 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *struct {
 		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
-		Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
+		Version int    `path:"version" minimum:"1" doc:"A version number from the note's history; any other number answers 404."`
 		IfMatch string `header:"If-Match" doc:"The ETag of the note's current version."`
 	}) (*noteOutput, error) {
 		id, ifv, err := writeTarget(in.NoteID, "note", in.IfMatch)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -77,6 +78,24 @@ func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.
 	return nil
 }
 
+// dateFilter is a date of a list filter and where it came from; nil is not
+// filtered.
+type dateFilter struct {
+	loc string
+	t   *time.Time
+}
+
+func checkDateFilters(fs ...dateFilter) error {
+	for _, f := range fs {
+		if f.t != nil {
+			if err := field.CheckDate(f.loc, *f.t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // GoalFilter selects goals for a list.
 type GoalFilter struct {
 	Timeframe    string
@@ -117,6 +136,9 @@ func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilte
 	}
 	if f.Root {
 		where = append(where, "g.parent_goal_id IS NULL")
+	}
+	if err := checkDateFilters(dateFilter{"query.due_before", f.DueBefore}, dateFilter{"query.due_after", f.DueAfter}); err != nil {
+		return nil, "", err
 	}
 	if f.DueBefore != nil {
 		add("g.due_date <= ?", *f.DueBefore)
