@@ -59,14 +59,19 @@ func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.
 	if parent == *goalID {
 		return apperr.Field("body.parent_goal_id", "a goal cannot be its own parent", parent.String())
 	}
-	// Walk up from the new parent; meeting the goal means a cycle.
+	// Walk up from the new parent; meeting the goal means a cycle. Cycles
+	// of any length are found: hierarchies are not bounded in depth (a
+	// bound would be an arbitrary product rule, and the walk it cut short
+	// let a chain longer than the bound close into a cycle). The walk costs
+	// one index lookup per ancestor of the new parent and stops at the goal
+	// itself; UNION, not UNION ALL, ends it even on a cycle already stored.
 	var cycle bool
 	err := q.QueryRow(ctx, `
-		WITH RECURSIVE up(id, parent_goal_id, depth) AS (
-			SELECT id, parent_goal_id, 0 FROM goals WHERE user_id = $1 AND id = $2
-			UNION ALL
-			SELECT g.id, g.parent_goal_id, up.depth + 1 FROM goals g JOIN up ON g.id = up.parent_goal_id
-			WHERE g.user_id = $1 AND up.depth < 1000
+		WITH RECURSIVE up(id, parent_goal_id) AS (
+			SELECT id, parent_goal_id FROM goals WHERE user_id = $1 AND id = $2
+			UNION
+			SELECT g.id, g.parent_goal_id FROM goals g JOIN up ON g.id = up.parent_goal_id
+			WHERE g.user_id = $1 AND up.id <> $3
 		)
 		SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)`, userID, parent, *goalID).Scan(&cycle)
 	if err != nil {
