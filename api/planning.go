@@ -317,9 +317,10 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-goal-tasks", Method: http.MethodGet, Path: "/goals/{goal_id}/tasks", Tags: tags,
-		Summary:     "List the tasks serving a goal",
-		Description: "The tasks whose goal_id is this goal (set through the tasks API or props.goalId in the note), sorted by due date.",
-		Errors:      []int{http.StatusNotFound},
+		Summary: "List the tasks serving a goal",
+		Description: "The tasks whose goal_id is this goal (set through the tasks API or props.goalId in the note), sorted by due date. " +
+			"Only your own tasks: a goalId in another user's note never links to your goal.",
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *struct {
 		GoalPathParam
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
