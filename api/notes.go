@@ -278,7 +278,8 @@ func registerNotes(authed huma.API, notes *note.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "update-note", Method: http.MethodPut, Path: "/notes/{note_id}",
 		Summary: "Change a note", Tags: noteTags,
-		Description: "Only the fields sent change; parent_id null moves the note to the top level. Every change " +
+		Description: "Only the fields sent change; parent_id null moves the note to the top level, and a parent_id " +
+			"nested inside the note itself (at any depth) answers 422: notes nest without a depth limit, never in a cycle. Every change " +
 			"makes a new version (the previous one stays in the history); a change that changes nothing makes none. " +
 			"Sending content re-indexes the note's tasks in the same transaction. With If-Match, a stale version answers 412.",
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,

@@ -275,9 +275,10 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 
 	huma.Register(authed, huma.Operation{
 		OperationID: "update-goal", Method: http.MethodPut, Path: "/goals/{goal_id}", Tags: tags,
-		Summary:     "Change a goal",
-		Description: "Changes only the fields sent. With If-Match, a stale version answers 412. A parent that would make a cycle answers 422.",
-		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
+		Summary: "Change a goal",
+		Description: "Changes only the fields sent. With If-Match, a stale version answers 412. A parent that would make a cycle " +
+			"(the goal itself or any of its sub-goals, at any depth) answers 422: goals nest without a depth limit.",
+		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		GoalPathParam
 		IfMatch string `header:"If-Match"`

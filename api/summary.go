@@ -69,7 +69,7 @@ func registerSummary(authed huma.API, svc *plan.Service) {
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		Period string `query:"period" enum:"week,month,quarter" default:"week"`
-		Date   string `query:"date" format:"date" doc:"Any day of the period; today by default."`
+		Date   string `query:"date" format:"date" doc:"Any day of the period; today by default. The period must start on or after 0001-01-01 and end (at the midnight after its last day) by 9999-12-31, else 422: the last month served is November 9999."`
 		Items  int    `query:"items" minimum:"1" maximum:"200" default:"50" doc:"How many tasks each list shows at most; counts are always exact."`
 	}) (*struct{ Body PlanningSummary }, error) {
 		u := principal(ctx).User
