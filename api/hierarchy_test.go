@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -80,4 +82,55 @@ func TestNoteCyclesOfAnyLengthAreRefused(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, res.String())
 	child := b.create(t, map[string]any{"title": "child of the deepest", "parent_id": leaf})
 	require.Equal(t, leaf, child["parent_id"])
+}
+
+// TestConcurrentGoalMovesCannotBuildACycle: two moves of the same user
+// each checked the tree as it was before the other: with Z under X, moving
+// Y under Z and X under Y at the same time both succeeded (X, Y, Z, X...).
+// A move now waits for one in flight and checks the tree it left.
+func TestConcurrentGoalMovesCannotBuildACycle(t *testing.T) {
+	t.Parallel()
+	b := setupPlanning(t)
+	x, y := b.createGoal(t, map[string]any{"title": "X"}), b.createGoal(t, map[string]any{"title": "Y"})
+	z := b.createGoal(t, map[string]any{"title": "Z", "parent_goal_id": x["id"]})
+	ctx := t.Context()
+
+	// The move in flight, made as UpdateGoal makes it: the user's goal-tree
+	// lock, then Y under Z, not committed yet.
+	tx, err := b.e.DB.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var pid int32
+	require.NoError(t, tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
+	_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('goal-tree:' || $1::text, 0))`, b.u.ID)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE goals SET parent_goal_id = $2 WHERE id = $1`, y["id"], z["id"])
+	require.NoError(t, err)
+
+	done := make(chan *apitest.Response, 1)
+	go func() {
+		done <- b.do(t, http.MethodPut, fmt.Sprintf("/api/goals/%v", x["id"]), map[string]any{"parent_goal_id": y["id"]})
+	}()
+	// Wait until the API's move waits for that lock; it fails the test if
+	// it does not wait at all.
+	deadline := time.After(30 * time.Second)
+	for waiting := false; !waiting; {
+		select {
+		case res := <-done:
+			t.Fatalf("the move did not wait for the one in flight: %s", res)
+		case <-deadline:
+			t.Fatal("the move neither waited for the goal-tree lock nor finished")
+		default:
+		}
+		require.NoError(t, b.e.DB.Pool.QueryRow(ctx, `SELECT EXISTS (
+			SELECT 1 FROM pg_locks w JOIN pg_locks h ON h.locktype = 'advisory' AND h.granted AND h.pid = $1
+				AND w.classid = h.classid AND w.objid = h.objid AND w.objsubid = h.objsubid
+			WHERE w.locktype = 'advisory' AND NOT w.granted)`, pid).Scan(&waiting))
+	}
+	require.NoError(t, tx.Commit(ctx))
+
+	p := requireProblem(t, <-done, http.StatusUnprocessableEntity)
+	requireNamesField(t, p, "body.parent_goal_id")
+	require.Nil(t, b.goal(t, x["id"])["parent_goal_id"], "X stays a root goal")
+	require.Equal(t, z["id"], b.goal(t, y["id"])["parent_goal_id"])
 }
