@@ -3,21 +3,15 @@ package api
 import (
 	"time"
 
-	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
-const dateLayout = "2006-01-02"
+const dateLayout = field.DateLayout
 
-// parseDate reads a YYYY-MM-DD date; empty gives nil.
+// parseDate reads a YYYY-MM-DD date in years 1 to 9999 (field.Date); empty
+// gives nil.
 func parseDate(location, s string) (*time.Time, error) {
-	if s == "" {
-		return nil, nil
-	}
-	t, err := time.Parse(dateLayout, s)
-	if err != nil {
-		return nil, apperr.Field(location, "must be a date as YYYY-MM-DD", s)
-	}
-	return &t, nil
+	return field.OptionalDate(location, s)
 }
 
 func formatDate(t *time.Time) *string {

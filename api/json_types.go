@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 // BlockNoteDocument is a note's content: the JSON array of blocks that
@@ -128,14 +129,15 @@ func versionETag(version int) string { return `"` + strconv.Itoa(version) + `"` 
 
 // ifMatchNumber reads If-Match: empty or * means no precondition; one of
 // our ETags ("3", W/"3") gives the version it requires. Anything else can
-// never match, so it fails the precondition.
+// never match, so it fails the precondition: a number past the versions a
+// resource can have (field.MaxVersion) too, before it can reach a query.
 func ifMatchNumber(h string) (*int, error) {
 	h = strings.TrimSpace(h)
 	if h == "" || h == "*" {
 		return nil, nil
 	}
 	v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(h, "W/"), `"`))
-	if err != nil || v < 1 {
+	if err != nil || !field.ValidVersion(v) {
 		return nil, &apperr.Error{Code: apperr.PreconditionFailed,
 			Message: `If-Match must be one ETag this API returned, such as "3"`}
 	}

@@ -278,7 +278,8 @@ func registerNotes(authed huma.API, notes *note.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "update-note", Method: http.MethodPut, Path: "/notes/{note_id}",
 		Summary: "Change a note", Tags: noteTags,
-		Description: "Only the fields sent change; parent_id null moves the note to the top level. Every change " +
+		Description: "Only the fields sent change; parent_id null moves the note to the top level, and a parent_id " +
+			"nested inside the note itself (at any depth) answers 422: notes nest without a depth limit, never in a cycle. Every change " +
 			"makes a new version (the previous one stays in the history); a change that changes nothing makes none and " +
 			"keeps the version and ETag. Content and metadata are compared as JSON values: sending back what GET " +
 			"answered, in any key order or spacing, is no change. " +
@@ -395,7 +396,7 @@ type NoteVersionList struct {
 
 type versionPath struct {
 	NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
-	Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
+	Version int    `path:"version" minimum:"1" doc:"A version number from the note's history; any other number answers 404."`
 }
 
 func registerNoteVersions(authed huma.API, notes *note.Service) {
@@ -451,7 +452,7 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *struct {
 		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
-		Version int    `path:"version" minimum:"1" doc:"A version number from the note's history."`
+		Version int    `path:"version" minimum:"1" doc:"A version number from the note's history; any other number answers 404."`
 		IfMatch string `header:"If-Match" doc:"The ETag of the note's current version."`
 	}) (*noteOutput, error) {
 		id, ifv, err := writeTarget(in.NoteID, "note", in.IfMatch)

@@ -275,9 +275,10 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 
 	huma.Register(authed, huma.Operation{
 		OperationID: "update-goal", Method: http.MethodPut, Path: "/goals/{goal_id}", Tags: tags,
-		Summary:     "Change a goal",
-		Description: "Changes only the fields sent. With If-Match, a stale version answers 412. A parent that would make a cycle answers 422.",
-		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
+		Summary: "Change a goal",
+		Description: "Changes only the fields sent. With If-Match, a stale version answers 412. A parent that would make a cycle " +
+			"(the goal itself or any of its sub-goals, at any depth) answers 422: goals nest without a depth limit.",
+		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		GoalPathParam
 		IfMatch string `header:"If-Match"`
@@ -317,9 +318,10 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-goal-tasks", Method: http.MethodGet, Path: "/goals/{goal_id}/tasks", Tags: tags,
-		Summary:     "List the tasks serving a goal",
-		Description: "The tasks whose goal_id is this goal (set through the tasks API or props.goalId in the note), sorted by due date.",
-		Errors:      []int{http.StatusNotFound},
+		Summary: "List the tasks serving a goal",
+		Description: "The tasks whose goal_id is this goal (set through the tasks API or props.goalId in the note), sorted by due date. " +
+			"Only your own tasks: a goalId in another user's note never links to your goal.",
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *struct {
 		GoalPathParam
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`

@@ -2,12 +2,14 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/plan"
 )
 
@@ -67,7 +69,7 @@ func registerSummary(authed huma.API, svc *plan.Service) {
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		Period string `query:"period" enum:"week,month,quarter" default:"week"`
-		Date   string `query:"date" format:"date" doc:"Any day of the period; today by default."`
+		Date   string `query:"date" format:"date" doc:"Any day of the period; today by default. The period must start on or after 0001-01-01 and end (at the midnight after its last day) by 9999-12-31, else 422: the last month served is November 9999."`
 		Items  int    `query:"items" minimum:"1" maximum:"200" default:"50" doc:"How many tasks each list shows at most; counts are always exact."`
 	}) (*struct{ Body PlanningSummary }, error) {
 		u := principal(ctx).User
@@ -78,6 +80,15 @@ func registerSummary(authed huma.API, svc *plan.Service) {
 		s, err := svc.Summarize(ctx, u.ID, in.Period, date, time.Now(), u.Preferences, in.Items)
 		if err != nil {
 			return nil, err
+		}
+		// Huma writes the status before it encodes the body, and
+		// time.Time.MarshalJSON fails on a year past 9999: such an instant
+		// must never reach the encoder. PeriodFor refuses those periods
+		// (422); this keeps any other from turning into a 200 with a
+		// broken body.
+		if !field.WritableInstant(s.Period.Start) || !field.WritableInstant(s.Period.End) {
+			return nil, fmt.Errorf("summary period %s..%s cannot be written as JSON times",
+				s.Period.Start.Format(dateLayout), s.Period.End.Format(dateLayout))
 		}
 		last := s.Period.LastDay()
 		out := PlanningSummary{

@@ -32,7 +32,7 @@ type TaskJSON struct {
 	ParentTaskID    *uuid.UUID `json:"parent_task_id" doc:"The task whose block encloses this one (a subtask)."`
 	Source          string     `json:"source" enum:"direct,note,planning,chat,email,clickup,external"`
 	SourceReference *string    `json:"source_reference" doc:"The task's id in the outside system it came from."`
-	GoalID          *uuid.UUID `json:"goal_id" doc:"The goal this task serves."`
+	GoalID          *uuid.UUID `json:"goal_id" doc:"The goal this task serves: the block's props.goalId when it names one of your goals; null otherwise (an id that names no goal of yours stays in the note, unlinked)."`
 	CompletedAt     *time.Time `json:"completed_at" doc:"When the task became completed; null while it is not."`
 	Metadata        JSONObject `json:"metadata"`
 	Version         int        `json:"version" doc:"Increases by one whenever the task changes; sent as the ETag."`

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
@@ -140,10 +140,10 @@ func (f *TaskFields) Validate(prefix string) error {
 		return bad("priority", "must be one of high, medium, low", string(f.Priority))
 	}
 	if f.DueDate != "" && !ValidDate(f.DueDate) {
-		return bad("due_date", "must be a date as YYYY-MM-DD", f.DueDate)
+		return bad("due_date", field.DateRule, f.DueDate)
 	}
 	if f.DueTime != "" && !ValidTime(f.DueTime) {
-		return bad("due_time", "must be a time of day as HH:MM", f.DueTime)
+		return bad("due_time", field.TimeOfDayRule, f.DueTime)
 	}
 	if f.Size != nil && (*f.Size <= 0 || math.IsInf(*f.Size, 0) || math.IsNaN(*f.Size) || *f.Size > 1e9) {
 		return bad("size", "must be a number greater than 0", *f.Size)
@@ -168,28 +168,18 @@ func (f *TaskFields) Validate(prefix string) error {
 	return nil
 }
 
-// ValidDate reports whether s is a calendar date written YYYY-MM-DD.
-func ValidDate(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	_, err := time.Parse(time.DateOnly, s)
-	return err == nil
-}
+// ValidDate reports whether s is a calendar date written YYYY-MM-DD in
+// years 1 to 9999 (field.ValidDate).
+func ValidDate(s string) bool { return field.ValidDate(s) }
 
 func validUUID(s string) bool {
 	u, err := uuid.Parse(s)
 	return err == nil && len(s) == 36 && u.String() == strings.ToLower(s)
 }
 
-// ValidTime reports whether s is a time of day written HH:MM.
-func ValidTime(s string) bool {
-	if len(s) != 5 {
-		return false
-	}
-	_, err := time.Parse("15:04", s)
-	return err == nil
-}
+// ValidTime reports whether s is a time of day written HH:MM
+// (field.ValidTimeOfDay).
+func ValidTime(s string) bool { return field.ValidTimeOfDay(s) }
 
 // Task is a task block found in a document.
 type Task struct {
@@ -269,7 +259,7 @@ type propCheck struct {
 var propChecks = [...]propCheck{
 	{PropStatus, func(s string) bool { return slices.Contains(Statuses, Status(s)) }, "one of not_started, in_progress, completed, deferred"},
 	{PropPriority, func(s string) bool { return slices.Contains(Priorities, Priority(s)) }, `one of high, medium, low (or "" for none)`},
-	{PropDueDate, ValidDate, `a date as YYYY-MM-DD (or "" for none)`},
+	{PropDueDate, ValidDate, `a date as YYYY-MM-DD from 0001-01-01 to 9999-12-31 (or "" for none)`},
 	{PropDueTime, ValidTime, `a time of day as HH:MM (or "" for none)`},
 	{PropDescription, func(s string) bool { return len(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d bytes", MaxDescriptionLength)},
 	{PropSource, func(s string) bool { return slices.Contains(Sources, s) }, "one of " + strings.Join(Sources, ", ")},

@@ -13,6 +13,7 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -62,15 +63,17 @@ func (s *Service) Versions(ctx context.Context, userID, id uuid.UUID, p *Version
 	var before struct {
 		V int `json:"v"`
 	}
-	before.V = 1 << 30
-	if _, err := page.Decode(p.Cursor, &before); err != nil {
+	before.V = field.MaxVersion + 1 // a bigint argument: every version is below it
+	if ok, err := page.Decode(p.Cursor, &before); err != nil {
 		return nil, "", err
+	} else if ok && !field.ValidVersion(before.V) {
+		return nil, "", apperr.Field("query.cursor", "is not a cursor this API returned", nil)
 	}
 	if err := s.exists(ctx, userID, id); err != nil {
 		return nil, "", err
 	}
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+versionColumns+` FROM note_versions
-		WHERE note_id = $1 AND user_id = $2 AND version < $3 ORDER BY version DESC LIMIT $4`,
+		WHERE note_id = $1 AND user_id = $2 AND version < $3::bigint ORDER BY version DESC LIMIT $4`,
 		id, userID, before.V, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list versions of note %s: %w", id, err)
@@ -121,6 +124,11 @@ func (s *Service) Version(ctx context.Context, userID, id uuid.UUID, version int
 }
 
 func getVersion(ctx context.Context, q db.Querier, userID, id uuid.UUID, version int) (*Version, error) {
+	// A number no version can have (versions are int4) is no such version;
+	// as a query argument it would fail in the driver.
+	if !field.ValidVersion(version) {
+		return nil, errVersionNotFound
+	}
 	var content []byte
 	v, err := scanVersion(q.QueryRow(ctx, `SELECT `+versionColumns+`, content FROM note_versions
 		WHERE note_id = $1 AND user_id = $2 AND version = $3`, id, userID, version), &content)

@@ -225,15 +225,21 @@ func checkParent(ctx context.Context, tx db.Tx, userID uuid.UUID, id *uuid.UUID,
 	if id != nil {
 		self = *id
 	}
-	// Walk up from the parent; meeting the note itself means a cycle.
+	// Walk up from the parent; meeting the note itself means a cycle. Cycles
+	// of any length are found: the tree is not bounded in depth (a bound
+	// would be an arbitrary product rule, and the walk it cut short let a
+	// chain longer than the bound close into a cycle). The walk costs one
+	// index lookup per ancestor of the parent and stops at the note itself;
+	// a new note (no id) cannot close a cycle, so only the parent is read.
+	// UNION, not UNION ALL, ends the walk even on a cycle already stored.
 	err := tx.QueryRow(ctx, `
-		WITH RECURSIVE up(id, parent_id, depth) AS (
-			SELECT id, parent_id, 0 FROM notes WHERE id = $2 AND user_id = $1
-			UNION ALL
-			SELECT n.id, n.parent_id, up.depth + 1 FROM notes n JOIN up ON n.id = up.parent_id
-			WHERE n.user_id = $1 AND up.depth < 1000
+		WITH RECURSIVE up(id, parent_id) AS (
+			SELECT id, parent_id FROM notes WHERE id = $2 AND user_id = $1
+			UNION
+			SELECT n.id, n.parent_id FROM notes n JOIN up ON n.id = up.parent_id
+			WHERE n.user_id = $1 AND $3::uuid IS NOT NULL AND up.id <> $3::uuid
 		)
-		SELECT EXISTS (SELECT 1 FROM up WHERE depth = 0),
+		SELECT EXISTS (SELECT 1 FROM up WHERE id = $2),
 			coalesce($3::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM up WHERE id = $3::uuid), false)`,
 		userID, parent, self).Scan(&exists, &cycle)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 // Allowed values.
@@ -90,6 +91,9 @@ func (f *GoalFields) validate(creating bool) error {
 	oneOf("body.status", f.Status, GoalStatuses)
 	oneOf("body.priority", f.Priority, Priorities)
 	oneOf("body.progress_mode", f.ProgressMode, ProgressModes)
+	if f.DueDate != nil && *f.DueDate != nil && !field.InDateRange(**f.DueDate) {
+		bad("body.due_date", field.DateRule, (**f.DueDate).Format(field.DateLayout))
+	}
 	if f.Progress != nil && (*f.Progress < 0 || *f.Progress > 100) {
 		bad("body.progress", "must be between 0 and 100", *f.Progress)
 	}

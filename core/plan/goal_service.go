@@ -109,8 +109,18 @@ func (s *Service) UpdateGoal(ctx context.Context, userID, id uuid.UUID, ifMatch 
 			parent = *f.ParentGoalID
 			if parent == nil {
 				clearParent = true
-			} else if err := checkParent(ctx, tx, userID, &id, *parent); err != nil {
-				return err
+			} else {
+				if g.ParentGoalID == nil || *g.ParentGoalID != *parent {
+					// One re-parenting per user at a time (as for notes): two
+					// concurrent moves each check the tree as it was before
+					// the other and could build a cycle together.
+					if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('goal-tree:' || $1::text, 0))`, userID); err != nil {
+						return fmt.Errorf("lock goal tree: %w", err)
+					}
+				}
+				if err := checkParent(ctx, tx, userID, &id, *parent); err != nil {
+					return err
+				}
 			}
 		}
 		// Setting progress by hand makes the goal manual unless a mode is sent.

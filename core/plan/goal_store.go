@@ -12,6 +12,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -58,14 +59,19 @@ func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.
 	if parent == *goalID {
 		return apperr.Field("body.parent_goal_id", "a goal cannot be its own parent", parent.String())
 	}
-	// Walk up from the new parent; meeting the goal means a cycle.
+	// Walk up from the new parent; meeting the goal means a cycle. Cycles
+	// of any length are found: hierarchies are not bounded in depth (a
+	// bound would be an arbitrary product rule, and the walk it cut short
+	// let a chain longer than the bound close into a cycle). The walk costs
+	// one index lookup per ancestor of the new parent and stops at the goal
+	// itself; UNION, not UNION ALL, ends it even on a cycle already stored.
 	var cycle bool
 	err := q.QueryRow(ctx, `
-		WITH RECURSIVE up(id, parent_goal_id, depth) AS (
-			SELECT id, parent_goal_id, 0 FROM goals WHERE user_id = $1 AND id = $2
-			UNION ALL
-			SELECT g.id, g.parent_goal_id, up.depth + 1 FROM goals g JOIN up ON g.id = up.parent_goal_id
-			WHERE g.user_id = $1 AND up.depth < 1000
+		WITH RECURSIVE up(id, parent_goal_id) AS (
+			SELECT id, parent_goal_id FROM goals WHERE user_id = $1 AND id = $2
+			UNION
+			SELECT g.id, g.parent_goal_id FROM goals g JOIN up ON g.id = up.parent_goal_id
+			WHERE g.user_id = $1 AND up.id <> $3
 		)
 		SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)`, userID, parent, *goalID).Scan(&cycle)
 	if err != nil {
@@ -73,6 +79,24 @@ func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.
 	}
 	if cycle {
 		return apperr.Field("body.parent_goal_id", "would make a cycle: the parent is this goal's own descendant", parent.String())
+	}
+	return nil
+}
+
+// dateFilter is a date of a list filter and where it came from; nil is not
+// filtered.
+type dateFilter struct {
+	loc string
+	t   *time.Time
+}
+
+func checkDateFilters(fs ...dateFilter) error {
+	for _, f := range fs {
+		if f.t != nil {
+			if err := field.CheckDate(f.loc, *f.t); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -117,6 +141,9 @@ func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilte
 	}
 	if f.Root {
 		where = append(where, "g.parent_goal_id IS NULL")
+	}
+	if err := checkDateFilters(dateFilter{"query.due_before", f.DueBefore}, dateFilter{"query.due_after", f.DueAfter}); err != nil {
+		return nil, "", err
 	}
 	if f.DueBefore != nil {
 		add("g.due_date <= ?", *f.DueBefore)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -106,6 +107,14 @@ func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.
 		}
 		if !ok {
 			bad("body.goal_id", "no such goal", (*f.GoalID).String())
+		}
+	}
+	for _, d := range []struct {
+		loc string
+		t   **time.Time
+	}{{"body.period_start", f.PeriodStart}, {"body.period_end", f.PeriodEnd}} {
+		if d.t != nil && *d.t != nil && !field.InDateRange(**d.t) {
+			bad(d.loc, field.DateRule, (**d.t).Format(field.DateLayout))
 		}
 	}
 	var start, end *time.Time
@@ -265,6 +274,9 @@ func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *Refl
 	}
 	if f.GoalID != nil {
 		add("goal_id = ?", *f.GoalID)
+	}
+	if err := checkDateFilters(dateFilter{"query.from", f.From}, dateFilter{"query.to", f.To}); err != nil {
+		return nil, "", err
 	}
 	if f.From != nil {
 		add("coalesce(period_start, created_at::date) >= ?", *f.From)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 // Periods of a review summary and the goal timeframe each one shows.
@@ -82,6 +83,18 @@ func PeriodFor(kind string, date time.Time, prefs Preferences) (Period, error) {
 		start = time.Date(day.Year(), time.Month(q*3+1), 1, 0, 0, 0, 0, loc)
 		end = start.AddDate(0, 3, 0)
 	}
+	// The period is shown with its first instant and the instant it ends
+	// (exclusive), in the user's zone: both must be writable (years 1 to
+	// 9999). So the last period that can be summarised is the last one that
+	// ends by 9999-12-31 00:00 (e.g. November 9999 for a month), and the
+	// first one starts on 0001-01-01 (a week starting on Sunday cannot hold
+	// 0001-01-01, a Monday).
+	if !field.WritableInstant(start) || !field.WritableInstant(end) {
+		return Period{}, apperr.Field("query.date", fmt.Sprintf(
+			"must lie in a %s that starts on or after 0001-01-01 and ends by 9999-12-31 (the %s of %s starts %s and ends %s)",
+			kind, kind, day.Format(field.DateLayout), start.Format(field.DateLayout), end.Format(field.DateLayout)),
+			day.Format(field.DateLayout))
+	}
 	return Period{Kind: kind, Start: start, End: end, Location: loc}, nil
 }
 
@@ -124,6 +137,11 @@ func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, 
 	}
 	if items < 1 || items > MaxSummaryItems {
 		return nil, apperr.Field("query.items", fmt.Sprintf("must be between 1 and %d", MaxSummaryItems), items)
+	}
+	if date != nil {
+		if err := field.CheckDate("query.date", *date); err != nil {
+			return nil, err
+		}
 	}
 	var prefs Preferences
 	_ = json.Unmarshal(prefsJSON, &prefs) // unknown shapes fall back to defaults

@@ -116,12 +116,16 @@ func (x *Index) apply(ctx context.Context, tx db.Tx, n *note.Note, existing []*T
 			ids[f.BlockID] = uuid.New()
 		}
 	}
+	goals, err := ownGoals(ctx, tx, n.UserID, found)
+	if err != nil {
+		return fmt.Errorf("index tasks of note %s: %w", n.ID, err)
+	}
 	var ins, upd, moved []*Task
 	var changes []Change
 	seen := make(map[string]bool, len(found))
 	for _, f := range found {
 		seen[f.BlockID] = true
-		t := fromBlock(n, ids, &f)
+		t := fromBlock(n, ids, &f, goals)
 		old, ok := byBlock[f.BlockID]
 		if ok && !complete {
 			t.ParentTaskID = old.ParentTaskID
@@ -159,7 +163,48 @@ func (x *Index) apply(ctx context.Context, tx db.Tx, n *note.Note, existing []*T
 	return nil
 }
 
-func fromBlock(n *note.Note, ids map[string]uuid.UUID, f *blocknote.Task) *Task {
+// ownGoals returns which of the goals the task blocks name are the user's.
+//
+// A block's goalId is linked (the row's goal_id) only when it names one of
+// the note owner's goals; any other id, another user's goal or no goal at
+// all, stays in the block but is not linked. Refusing the save instead
+// (422 on the block's props.goalId) would leave notes that cannot be saved
+// through no fault of the editor: an old version restored after its goal
+// was deleted, content pasted from another account, a goalId the editor
+// does not even show. Keeping the prop keeps the note's content whole, and
+// the row stays a pure function of the note and the owner's goals, so the
+// index and the note never disagree (rebuilding the index gives the same
+// rows) and a task is never linked across users (goal ids are made by the
+// server, so an id that is not the user's now never becomes the user's;
+// deleting a goal clears it from the blocks, see Service.UnlinkGoals).
+func ownGoals(ctx context.Context, tx db.Tx, userID uuid.UUID, found []blocknote.Task) (map[string]bool, error) {
+	var named []string
+	for _, f := range found {
+		if f.GoalID != "" {
+			named = append(named, f.GoalID)
+		}
+	}
+	if len(named) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id::text FROM goals WHERE user_id = $1 AND id = ANY($2::uuid[])`, userID, named)
+	if err != nil {
+		return nil, fmt.Errorf("find goals of tasks: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find goals of tasks: %w", err)
+	}
+	own := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		own[id] = true
+	}
+	return own, nil
+}
+
+// fromBlock makes a task's row from its block; goals are the user's goals
+// among those the blocks name (see ownGoals).
+func fromBlock(n *note.Note, ids map[string]uuid.UUID, f *blocknote.Task, goals map[string]bool) *Task {
 	t := &Task{
 		ID: ids[f.BlockID], UserID: n.UserID, NoteID: n.ID, BlockID: f.BlockID, BlockType: f.BlockType,
 		Position: f.Position, Title: f.Title, Description: f.Description, Status: f.Status, Priority: f.Priority,
@@ -176,7 +221,7 @@ func fromBlock(n *note.Note, ids map[string]uuid.UUID, f *blocknote.Task) *Task 
 		p := ids[f.ParentBlockID]
 		t.ParentTaskID = &p
 	}
-	if f.GoalID != "" {
+	if f.GoalID != "" && goals[f.GoalID] {
 		g := uuid.MustParse(f.GoalID)
 		t.GoalID = &g
 	}

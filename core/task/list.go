@@ -13,6 +13,7 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -76,6 +77,11 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 	if hasCursor && cur.Sort != sort {
 		return nil, "", apperr.Field("query.cursor", "belongs to another sort order; start again without a cursor", nil)
 	}
+	// A cursor is opaque but not trusted: its sort keys become query
+	// arguments cast to date and smallint, which fail in Postgres.
+	if hasCursor && !validCursor(&cur) {
+		return nil, "", apperr.Field("query.cursor", "is not a cursor this API returned", nil)
+	}
 
 	args := []any{userID}
 	arg := func(v any) string {
@@ -110,9 +116,9 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 		}
 		where = append(where, "priority_rank = ANY("+arg(ranks)+"::smallint[])")
 	}
-	date := func(field, s string) (string, error) {
-		if !blocknote.ValidDate(s) {
-			return "", apperr.Field("query."+field, "must be a date as YYYY-MM-DD", s)
+	date := func(name, s string) (string, error) {
+		if _, err := field.Date("query."+name, s); err != nil {
+			return "", err
 		}
 		return s, nil
 	}
@@ -232,6 +238,18 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 		next = page.Encode(last)
 	}
 	return out, next, nil
+}
+
+// validCursor checks the keys a cursor made by List can hold: due_sort as
+// text (a date, or infinity for no due date) and a priority rank 1-4.
+func validCursor(c *taskCursor) bool {
+	col := strings.TrimPrefix(c.Sort, "-")
+	if col == "due_date" || col == "priority" {
+		if c.Due != "infinity" && !field.ValidDate(c.Due) {
+			return false
+		}
+	}
+	return col != "priority" || (c.Rank >= 1 && c.Rank <= 4)
 }
 
 // Get returns one task.

@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -167,9 +168,12 @@ func TestTaskHookFailureRollsBackTheTaskChange(t *testing.T) {
 func TestUnlinkGoals(t *testing.T) {
 	b := setup(t, nil)
 	ctx := context.Background()
-	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: fixture(t, "tasks-document.json")})
+	// The fixture's goalId becomes one of the user's goals: only those link.
+	var goal uuid.UUID
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO goals (user_id, title) VALUES ($1, 'g') RETURNING id`, b.userID).Scan(&goal))
+	content := bytes.ReplaceAll(fixture(t, "tasks-document.json"), []byte("5e0c1d8a-7b7e-4d53-9a55-2f1f4c1b9a10"), []byte(goal.String()))
+	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: content})
 	require.NoError(t, err)
-	goal := uuid.MustParse("5e0c1d8a-7b7e-4d53-9a55-2f1f4c1b9a10")
 	ts, _, err := b.tasks.List(ctx, b.userID, &task.ListParams{GoalID: &goal})
 	require.NoError(t, err)
 	require.Len(t, ts, 1)
