@@ -22,7 +22,7 @@ type Problem struct {
 	Title    string              `json:"title" example:"Unprocessable Entity" doc:"Short summary of the problem type (the HTTP status text)."`
 	Status   int                 `json:"status" example:"422" doc:"HTTP status code."`
 	Detail   string              `json:"detail,omitempty" example:"validation failed" doc:"What went wrong in this occurrence, for people."`
-	Code     string              `json:"code,omitempty" example:"invalid" enum:"not_found,conflict,invalid,unauthorized,forbidden,precondition_failed,rate_limited,unavailable,internal,bad_request,method_not_allowed,too_large" doc:"Machine-readable error code."`
+	Code     string              `json:"code,omitempty" example:"invalid" enum:"not_found,conflict,invalid,unauthorized,forbidden,precondition_failed,rate_limited,unavailable,internal,bad_request,method_not_allowed,too_large,request_timeout" doc:"Machine-readable error code."`
 	Instance string              `json:"instance,omitempty" doc:"The request id of this occurrence; quote it when reporting a problem."`
 	Errors   []*huma.ErrorDetail `json:"errors,omitempty" doc:"One entry per bad input field."`
 }
@@ -51,17 +51,19 @@ var statusOf = map[apperr.Code]int{
 }
 
 var codeOfStatus = map[int]string{
-	http.StatusBadRequest:            "bad_request",
-	http.StatusUnauthorized:          "unauthorized",
-	http.StatusForbidden:             "forbidden",
-	http.StatusNotFound:              "not_found",
-	http.StatusMethodNotAllowed:      "method_not_allowed",
-	http.StatusConflict:              "conflict",
-	http.StatusPreconditionFailed:    "precondition_failed",
-	http.StatusRequestEntityTooLarge: "too_large",
-	http.StatusUnprocessableEntity:   "invalid",
-	http.StatusTooManyRequests:       "rate_limited",
-	http.StatusServiceUnavailable:    "unavailable",
+	http.StatusBadRequest:                  "bad_request",
+	http.StatusUnauthorized:                "unauthorized",
+	http.StatusForbidden:                   "forbidden",
+	http.StatusNotFound:                    "not_found",
+	http.StatusMethodNotAllowed:            "method_not_allowed",
+	http.StatusRequestTimeout:              "request_timeout",
+	http.StatusConflict:                    "conflict",
+	http.StatusPreconditionFailed:          "precondition_failed",
+	http.StatusRequestEntityTooLarge:       "too_large",
+	http.StatusUnprocessableEntity:         "invalid",
+	http.StatusTooManyRequests:             "rate_limited",
+	http.StatusRequestHeaderFieldsTooLarge: "too_large",
+	http.StatusServiceUnavailable:          "unavailable",
 }
 
 func newProblem(ctx context.Context, status int, detail string) *Problem {
