@@ -253,3 +253,31 @@ func TestRejectedPasswordIsNotEchoed(t *testing.T) {
 	requireProblem(t, res, http.StatusUnprocessableEntity)
 	require.NotContains(t, string(res.Body), "s3cr")
 }
+
+// TestErrorsNeverEchoSecrets: a 422 that shows the offending value (an
+// unexpected property shows the whole object) never shows a secret in it.
+func TestErrorsNeverEchoSecrets(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	u := e.NewUser()
+	for name, tc := range map[string]struct {
+		path, secret string
+		body         map[string]any
+	}{
+		"register with an extra field": {"/api/auth/register", "hunter2-register-secret",
+			map[string]any{"email": "extra@example.com", "password": "hunter2-register-secret", "extra": 1}},
+		"login with an extra field": {"/api/auth/login", "hunter2-login-secret",
+			map[string]any{"email": u.Email, "password": "hunter2-login-secret", "nested": map[string]any{"api_key": "k"}}},
+		"refresh with an extra field": {"/api/auth/refresh", u.RefreshToken,
+			map[string]any{"refresh_token": u.RefreshToken, "extra": true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := e.Do("POST", tc.path, tc.body)
+			p := requireProblem(t, res, http.StatusUnprocessableEntity)
+			require.NotContains(t, string(res.Body), tc.secret)
+			require.Contains(t, string(res.Body), "[redacted]", "the value is shown with the secret left out: %v", p["errors"])
+		})
+	}
+	res := e.Do("POST", "/api/auth/login", map[string]any{"email": u.Email, "password": "p", "nested": map[string]any{"api_key": "key-value-42"}})
+	require.NotContains(t, string(res.Body), "key-value-42", "secrets nested deeper are left out too")
+}

@@ -87,7 +87,7 @@ func problemFromAppErr(ctx context.Context, e *apperr.Error) (*Problem, http.Hea
 	p := newProblem(ctx, status, e.Message)
 	p.Code = string(e.Code)
 	for _, f := range e.Fields {
-		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: f.Location, Message: f.Message, Value: f.Value})
+		p.Errors = append(p.Errors, safeDetail(&huma.ErrorDetail{Location: f.Location, Message: f.Message, Value: f.Value}))
 	}
 	h := http.Header{}
 	if e.RetryAfter > 0 {
@@ -163,16 +163,63 @@ func buildProblem(ctx context.Context, logger *slog.Logger, status int, msg stri
 }
 
 // safeDetail keeps secrets and large values out of error bodies (and so out
-// of logs and browser consoles): a rejected password is not echoed back.
+// of logs and browser consoles): a rejected password is not echoed back, nor
+// is one inside a value shown for another reason (an unexpected property
+// echoes the whole object).
 func safeDetail(d *huma.ErrorDetail) *huma.ErrorDetail {
-	loc := strings.ToLower(d.Location)
-	if strings.Contains(loc, "password") || strings.Contains(loc, "token") || strings.Contains(loc, "secret") {
+	if d == nil {
+		return d
+	}
+	if isSecretName(d.Location) {
 		return &huma.ErrorDetail{Location: d.Location, Message: d.Message}
 	}
-	if s, ok := d.Value.(string); ok && len(s) > 200 {
-		return &huma.ErrorDetail{Location: d.Location, Message: d.Message, Value: s[:200] + "…"}
+	v := withoutSecrets(d.Value)
+	if s, ok := v.(string); ok && len(s) > 200 {
+		v = s[:200] + "…"
 	}
-	return d
+	return &huma.ErrorDetail{Location: d.Location, Message: d.Message, Value: v}
+}
+
+// secretNames are parts of the names of fields whose values are never shown.
+var secretNames = []string{"password", "passwd", "token", "secret", "api_key", "apikey", "api-key",
+	"authorization", "credential", "private_key", "cookie"}
+
+func isSecretName(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range secretNames {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redacted replaces a secret value that is shown within a larger one.
+const redacted = "[redacted]"
+
+// withoutSecrets copies v with the value of every secret-named key of an
+// object, at any depth, replaced by "[redacted]".
+func withoutSecrets(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			if isSecretName(k) {
+				out[k] = redacted
+			} else {
+				out[k] = withoutSecrets(x)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = withoutSecrets(x)
+		}
+		return out
+	default:
+		return v
+	}
 }
 
 // writeProblem writes a problem from plain net/http code (outside Huma).
