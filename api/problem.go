@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
 )
 
 // Problem is every error body the API writes (RFC 9457 problem+json).
@@ -120,21 +121,38 @@ func installHumaErrors(logger *slog.Logger) {
 			ctx = hctx.Context()
 		}
 		for _, err := range errs {
-			var ae *apperr.Error
-			if errors.As(err, &ae) && ae.Code != apperr.Internal {
-				p, h := problemFromAppErr(ctx, ae)
-				if hctx != nil {
-					for k, vs := range h {
-						for _, v := range vs {
-							hctx.SetHeader(k, v)
-						}
+			ae := appErrorOf(ctx, logger, err)
+			if ae == nil {
+				continue
+			}
+			p, h := problemFromAppErr(ctx, ae)
+			if hctx != nil {
+				for k, vs := range h {
+					for _, v := range vs {
+						hctx.SetHeader(k, v)
 					}
 				}
-				return p
 			}
+			return p
 		}
 		return buildProblem(ctx, logger, status, msg, errs)
 	}
+}
+
+// appErrorOf is the application error a request failed with: err's own
+// when it is one (other than internal), unavailable when err says the
+// database cannot be reached (the one place where connection errors become
+// 503), else nil.
+func appErrorOf(ctx context.Context, logger *slog.Logger, err error) *apperr.Error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Code != apperr.Internal {
+		return ae
+	}
+	if u := db.Unavailable(err); u != nil {
+		loggerFrom(ctx, logger).WarnContext(ctx, "database unavailable", "error", err)
+		return u
+	}
+	return nil
 }
 
 func buildProblem(ctx context.Context, logger *slog.Logger, status int, msg string, errs []error) *Problem {
