@@ -217,8 +217,10 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(public, huma.Operation{
 		OperationID: "refresh-token", Method: http.MethodPost, Path: "/auth/refresh",
 		Summary: "Exchange a refresh token for a new token pair", Tags: []string{"auth"},
-		Description: "Refresh tokens rotate on every use. Presenting one that was already used revokes " +
-			"the whole session (every token descended from the same sign-in) and answers 401.",
+		Description: "Refresh tokens rotate on every use. Presenting one again within a few seconds of its rotation " +
+			"(auth.refresh_reuse_interval, 10s by default: two tabs, a retried request) answers the same new refresh " +
+			"token with a fresh access token. Presenting it later revokes the whole session (every token descended " +
+			"from the same sign-in) and answers 401.",
 		Middlewares: perIP, Errors: append([]int{http.StatusUnauthorized}, authErrors...),
 	}, func(ctx context.Context, in *struct {
 		UserAgent string `header:"User-Agent"`
