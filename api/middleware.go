@@ -142,11 +142,19 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
+// clientIP is the address rate limits and logs attribute a request to.
+// Behind a proxy (trustProxy) it is the last X-Forwarded-For entry: the one
+// the proxy appended for the peer it saw. The entries before it come from
+// the client and can say anything, so believing the first would let anyone
+// pick a fresh address for every request.
 func clientIP(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := strings.TrimSpace(first); net.ParseIP(ip) != nil {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if ip := strings.TrimSpace(last); net.ParseIP(ip) != nil {
 				return ip
 			}
 		}

@@ -95,7 +95,12 @@ type RateLimit struct {
 	Enabled bool `yaml:"enabled"`
 	// AuthPerIP limits register/login/refresh per client IP.
 	AuthPerIP Limit `yaml:"auth_per_ip"`
-	// AuthPerAccount limits login attempts per email address.
+	// AuthPerAccountIP limits failed logins per email address from one
+	// client address.
+	AuthPerAccountIP Limit `yaml:"auth_per_account_ip"`
+	// AuthPerAccount limits failed logins per email address from all client
+	// addresses: once spent, addresses that have failed for the account are
+	// refused, addresses that have not are not.
 	AuthPerAccount Limit `yaml:"auth_per_account"`
 	// PerUser limits every authenticated request per user.
 	PerUser Limit `yaml:"per_user"`
@@ -182,10 +187,11 @@ func Default() Config {
 			Supabase:             Supabase{Audience: "authenticated"},
 		},
 		RateLimit: RateLimit{
-			Enabled:        true,
-			AuthPerIP:      Limit{Rate: 30, Per: time.Minute, Burst: 30},
-			AuthPerAccount: Limit{Rate: 10, Per: time.Minute, Burst: 10},
-			PerUser:        Limit{Rate: 50, Per: time.Second, Burst: 200},
+			Enabled:          true,
+			AuthPerIP:        Limit{Rate: 30, Per: time.Minute, Burst: 30},
+			AuthPerAccountIP: Limit{Rate: 5, Per: time.Minute, Burst: 5},
+			AuthPerAccount:   Limit{Rate: 10, Per: time.Minute, Burst: 10},
+			PerUser:          Limit{Rate: 50, Per: time.Second, Burst: 200},
 		},
 		Jobs:    Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
 		Plugins: plugin.Defaults(),
@@ -344,9 +350,10 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.Enabled {
 		for key, l := range map[string]Limit{
-			"rate_limit.auth_per_ip":      c.RateLimit.AuthPerIP,
-			"rate_limit.auth_per_account": c.RateLimit.AuthPerAccount,
-			"rate_limit.per_user":         c.RateLimit.PerUser,
+			"rate_limit.auth_per_ip":         c.RateLimit.AuthPerIP,
+			"rate_limit.auth_per_account":    c.RateLimit.AuthPerAccount,
+			"rate_limit.auth_per_account_ip": c.RateLimit.AuthPerAccountIP,
+			"rate_limit.per_user":            c.RateLimit.PerUser,
 		} {
 			if l.Rate <= 0 || l.Per <= 0 || l.Burst <= 0 {
 				bad(key, "rate, per and burst must all be positive")
