@@ -16,11 +16,12 @@ import (
 // header limit come from the http section of the config. Serve it on a
 // listener wrapped by ProblemListener.
 //
-// There is no ReadTimeout: net/http applies it from the start of a request
-// to every later read of the connection, including the background read that
-// watches for a client hang-up while a handler runs, and that read timing
-// out cancels the request's context. Bodies are bounded per operation
-// instead (http.body_read_timeout, through Huma's BodyReadTimeout).
+// ReadTimeout (header plus body timeouts) bounds reading a whole request
+// where no operation sets a body deadline of its own: routes outside Huma,
+// and net/http draining a body a handler left unread. Huma operations set
+// theirs when they start reading the body (http.body_read_timeout, longer
+// for uploads); net/http clears the deadline once the body is read, so a
+// long-running handler is not cut off.
 func NewHTTPServer(h http.Handler, c config.HTTP, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.Default()
@@ -28,6 +29,7 @@ func NewHTTPServer(h http.Handler, c config.HTTP, logger *slog.Logger) *http.Ser
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadHeaderTimeout + c.BodyReadTimeout,
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
