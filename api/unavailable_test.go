@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/api/apitest"
@@ -110,5 +112,10 @@ func TestUnavailableIsOnlyConnectionErrors(t *testing.T) {
 	t.Parallel()
 	require.Nil(t, db.Unavailable(errors.New("syntax error")))
 	require.Nil(t, db.Unavailable(context.Canceled))
-	require.NotNil(t, db.Unavailable(&net.OpError{Op: "dial", Err: errors.New("connection refused")}))
+	require.Nil(t, db.Unavailable(&pgconn.PgError{Code: "23505"}), "a unique violation is the request's fault")
+	require.Nil(t, db.Unavailable(&net.OpError{Op: "dial", Err: errors.New("connection refused")}),
+		"a socket error pgconn did not raise is another client's")
+	require.NotNil(t, db.Unavailable(fmt.Errorf("save: %w", &pgconn.PgError{Code: "57P01"})), "admin shutdown")
+	require.NotNil(t, db.Unavailable(fmt.Errorf("check session: %w", io.ErrUnexpectedEOF)))
+	require.NotNil(t, db.Unavailable(fmt.Errorf("query: %w", pgconn.ErrConnClosed)))
 }

@@ -46,15 +46,20 @@ func isConnectionError(err error) bool {
 		return pgUnavailableCodes[pgErr.Code] || len(pgErr.Code) == 5 && pgErr.Code[:2] == "08" // connection_exception
 	}
 	var connectErr *pgconn.ConnectError
-	var netErr net.Error
 	switch {
-	case errors.As(err, &connectErr), // dial or authentication at connect time failed
-		errors.Is(err, pgconn.ErrConnClosed), // the connection was lost before this query
-		errors.Is(err, io.ErrUnexpectedEOF),  // the server closed the connection mid-message
-		errors.Is(err, io.EOF) && pgconn.SafeToRetry(err),
-		pgconn.Timeout(err),     // the server did not answer in time
-		errors.As(err, &netErr): // refused, reset, broken pipe
+	case errors.As(err, &connectErr): // dial or startup failed
+		return true
+	case errors.Is(err, pgconn.ErrConnClosed): // the connection was lost before this query
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF): // the server closed the connection mid-query (pgx returns it bare)
 		return true
 	}
-	return false
+	// Socket errors and timeouts count only when pgconn raised them: one
+	// from another client (a plugin, a model provider) is not the database's.
+	var fromPgconn interface{ SafeToRetry() bool }
+	if !errors.As(err, &fromPgconn) {
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || pgconn.Timeout(err) || errors.As(err, &netErr)
 }
