@@ -80,8 +80,9 @@ func (k *keyedLimiter) bucketOf(key string, now time.Time) *bucket {
 }
 
 // state reports, without taking a token, whether key's bucket is empty
-// (and how long until it is not) and whether it has been drawn on lately
-// (is not full).
+// (and how long until it is not) and whether it has been drawn on lately:
+// a bucket is kept until a minute after it has refilled, and only taking
+// a token creates one.
 func (k *keyedLimiter) state(key string) (empty bool, wait time.Duration, drawn bool) {
 	now := time.Now()
 	k.mu.Lock()
@@ -94,7 +95,7 @@ func (k *keyedLimiter) state(key string) (empty bool, wait time.Duration, drawn 
 	if tokens < 1 {
 		wait = time.Duration((1 - tokens) / float64(k.limit) * float64(time.Second))
 	}
-	return tokens < 1, wait, tokens < float64(k.burst)
+	return tokens < 1, wait, true
 }
 
 // take takes one token for key if there is one.
@@ -112,8 +113,9 @@ func (k *keyedLimiter) take(key string) {
 //   - an address that has spent its own failures for an account is refused
 //     for that account until they refill;
 //   - once the account's failures from all addresses are spent, every
-//     address that has failed for it lately is refused too, so a guesser
-//     gets one try per fresh address;
+//     address that has failed for it lately (until a minute after its own
+//     bucket has refilled) is refused too, so a guesser gets about one try
+//     per address every burst/rate + 1m;
 //   - an address that has not been failing is never refused for the
 //     account, so the owner's correct password still works during an attack.
 //
