@@ -102,3 +102,36 @@ func TestForwardedForIsNotAFreshAddress(t *testing.T) {
 		loginFrom(t, e, "127.0.0.1", u.Email, u.Password, "X-Forwarded-For", "192.0.2.1"),
 		"another client behind the same proxy is not refused")
 }
+
+// TestForwardedForOnlyFromTrustedProxies: with http.trusted_proxies set, a
+// peer that is not one of them is its own client address whatever its
+// headers say; a trusted proxy's own entries are skipped.
+func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{Configure: func(c *config.Config) {
+		loginLimits(c)
+		c.HTTP.TrustProxyHeaders = true
+		c.HTTP.TrustedProxies = []string{"127.0.0.2", "10.0.0.0/8"}
+		c.RateLimit.AuthPerAccount = config.Limit{Rate: 100, Per: time.Hour, Burst: 100} // only per address here
+	}})
+	u := e.NewUser()
+	for i := range 3 {
+		require.Equal(t, http.StatusUnauthorized,
+			loginFrom(t, e, "127.0.0.3", u.Email, "wrong password", "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i)))
+	}
+	require.Equal(t, http.StatusTooManyRequests,
+		loginFrom(t, e, "127.0.0.3", u.Email, u.Password, "X-Forwarded-For", "192.0.2.200"),
+		"127.0.0.3 is no proxy: its X-Forwarded-For is ignored, and it has spent its failures")
+
+	// Through the trusted proxy 127.0.0.2 and a second one at 10.1.2.3.
+	for range 3 {
+		require.Equal(t, http.StatusUnauthorized,
+			loginFrom(t, e, "127.0.0.2", u.Email, "wrong password", "X-Forwarded-For", "1.1.1.1, 198.51.100.9, 10.1.2.3"))
+	}
+	require.Equal(t, http.StatusTooManyRequests,
+		loginFrom(t, e, "127.0.0.2", u.Email, "wrong password", "X-Forwarded-For", "2.2.2.2, 198.51.100.9, 10.1.2.3"),
+		"the client is 198.51.100.9 whatever it prepends")
+	require.Equal(t, http.StatusOK,
+		loginFrom(t, e, "127.0.0.2", u.Email, u.Password, "X-Forwarded-For", "198.51.100.10, 10.1.2.3"),
+		"another client behind the same proxies is not refused")
+}

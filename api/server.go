@@ -121,7 +121,7 @@ func New(d Deps) *Server {
 
 	var h http.Handler = mux
 	h = withCORS(h, d.HTTP.CORSOrigins)
-	h = withRequest(h, d.Logger, d.HTTP.TrustProxyHeaders)
+	h = withRequest(h, d.Logger, newProxyTrust(d.HTTP.TrustProxyHeaders, d.HTTP.TrustedProxies))
 	return &Server{api: api, handler: h}
 }
 

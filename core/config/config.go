@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -54,6 +55,9 @@ type HTTP struct {
 	// TrustProxyHeaders makes the client IP come from X-Forwarded-For /
 	// X-Real-IP. Enable it only behind a proxy that sets them.
 	TrustProxyHeaders bool `yaml:"trust_proxy_headers"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose
+	// headers are believed; empty: any peer's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type Database struct {
@@ -303,6 +307,13 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxHeaderBytes < 4<<10 {
 		bad("http.max_header_bytes", "must be at least 4096, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "must be an IP address or CIDR such as 10.0.0.0/8, got %q", p)
+			}
+		}
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout", "must be positive")

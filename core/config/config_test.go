@@ -77,6 +77,7 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		"bad auth mode":          {env: append(validEnv, "CONSILIUM_AUTH_MODE=ldap"), key: "auth.mode"},
 		"supabase without key":   {env: append(validEnv, "CONSILIUM_AUTH_MODE=supabase"), key: "auth.supabase"},
 		"rate limit zero":        {file: "rate_limit:\n  per_user:\n    rate: 0\n", env: validEnv, key: "rate_limit.per_user"},
+		"bad trusted proxy":      {env: append(validEnv, "CONSILIUM_HTTP_TRUSTED_PROXIES=10.0.0.0/8, proxy.local"), key: "http.trusted_proxies[1]"},
 		"no idle timeout":        {env: append(validEnv, "CONSILIUM_HTTP_IDLE_TIMEOUT=0s"), key: "http.idle_timeout"},
 		"tiny header limit":      {file: "http:\n  max_header_bytes: 100\n", env: validEnv, key: "http.max_header_bytes"},
 		"long reuse interval":    {env: append(validEnv, "CONSILIUM_AUTH_REFRESH_REUSE_INTERVAL=1h"), key: "auth.refresh_reuse_interval"},
