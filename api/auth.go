@@ -24,10 +24,10 @@ func principal(ctx context.Context) *auth.Principal {
 }
 
 type limits struct {
-	enabled        bool
-	authPerIP      *keyedLimiter
-	authPerAccount *keyedLimiter
-	perUser        *keyedLimiter
+	enabled   bool
+	authPerIP *keyedLimiter
+	login     *loginGuard
+	perUser   *keyedLimiter
 }
 
 func newLimits(c config.RateLimit) *limits {
@@ -35,10 +35,13 @@ func newLimits(c config.RateLimit) *limits {
 		return &limits{}
 	}
 	return &limits{
-		enabled:        true,
-		authPerIP:      newKeyedLimiter(c.AuthPerIP),
-		authPerAccount: newKeyedLimiter(c.AuthPerAccount),
-		perUser:        newKeyedLimiter(c.PerUser),
+		enabled:   true,
+		authPerIP: newKeyedLimiter(c.AuthPerIP),
+		login: &loginGuard{
+			perSource:  newKeyedLimiter(c.AuthPerAccountIP),
+			perAccount: newKeyedLimiter(c.AuthPerAccount),
+		},
+		perUser: newKeyedLimiter(c.PerUser),
 	}
 }
 
@@ -193,22 +196,25 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(public, huma.Operation{
 		OperationID: "login", Method: http.MethodPost, Path: "/auth/login",
 		Summary: "Sign in with email and password", Tags: []string{"auth"},
-		Description: "A wrong password and an unknown email give the same 401.",
+		Description: "A wrong password and an unknown email give the same 401. Failed logins are limited per " +
+			"account and client address (429 with Retry-After); an address that has not been failing is never " +
+			"refused, so others cannot lock the owner out.",
 		Middlewares: perIP, Errors: append([]int{http.StatusUnauthorized}, authErrors...),
 	}, func(ctx context.Context, in *struct {
 		UserAgent string `header:"User-Agent"`
 		loginInput
 	}) (*tokenOutput, error) {
+		account, client := strings.ToLower(strings.TrimSpace(in.Body.Email)), clientOf(ctx, in.UserAgent)
 		if l.enabled {
-			key := strings.ToLower(strings.TrimSpace(in.Body.Email))
-			if ok, wait := l.authPerAccount.allow(key); !ok {
-				return nil, rateLimited("for this account", wait)
+			if err := l.login.check(account, client.IP); err != nil {
+				return nil, err
 			}
 		}
-		t, err := svc.Login(ctx, &auth.LoginParams{
-			Email: in.Body.Email, Password: in.Body.Password, Client: clientOf(ctx, in.UserAgent),
-		})
+		t, err := svc.Login(ctx, &auth.LoginParams{Email: in.Body.Email, Password: in.Body.Password, Client: client})
 		if err != nil {
+			if l.enabled && apperr.Is(err, apperr.Unauthorized) {
+				l.login.failed(account, client.IP)
+			}
 			return nil, err
 		}
 		return toTokenOutput(t), nil
@@ -217,8 +223,10 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(public, huma.Operation{
 		OperationID: "refresh-token", Method: http.MethodPost, Path: "/auth/refresh",
 		Summary: "Exchange a refresh token for a new token pair", Tags: []string{"auth"},
-		Description: "Refresh tokens rotate on every use. Presenting one that was already used revokes " +
-			"the whole session (every token descended from the same sign-in) and answers 401.",
+		Description: "Refresh tokens rotate on every use. Presenting one again within a few seconds of its rotation " +
+			"(auth.refresh_reuse_interval, 10s by default: two tabs, a retried request) answers the same new refresh " +
+			"token with a fresh access token. Presenting it later revokes the whole session (every token descended " +
+			"from the same sign-in) and answers 401.",
 		Middlewares: perIP, Errors: append([]int{http.StatusUnauthorized}, authErrors...),
 	}, func(ctx context.Context, in *struct {
 		UserAgent string `header:"User-Agent"`

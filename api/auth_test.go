@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"crypto/sha256"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/api/apitest"
+	"github.com/consilium-hq/consilium/core/config"
 )
 
 func requireProblem(t *testing.T, res *apitest.Response, status int) map[string]any {
@@ -115,7 +117,9 @@ func TestLogin(t *testing.T) {
 
 func TestRefreshRotationAndReuse(t *testing.T) {
 	t.Parallel()
-	e := apitest.New(t, apitest.Options{})
+	// With no reuse interval every replay is reuse (the interval is tested
+	// in TestRefreshReplayWithinReuseInterval).
+	e := apitest.New(t, apitest.Options{Configure: func(c *config.Config) { c.Auth.RefreshReuseInterval = 0 }})
 	u := e.NewUser()
 
 	first := e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": u.RefreshToken})
@@ -231,19 +235,58 @@ func TestInactiveUserRefused(t *testing.T) {
 }
 
 // TestConcurrentRefreshOfOneToken: two clients racing with the same refresh
-// token cannot both get a pair; the loser is treated as reuse.
+// token (two tabs) both get the same new pair, and the session lives on.
 func TestConcurrentRefreshOfOneToken(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t, apitest.Options{})
 	u := e.NewUser()
-	results := make(chan int, 2)
+	results := make(chan *apitest.Response, 2)
 	for range 2 {
 		go func() {
-			results <- e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": u.RefreshToken}).Status
+			results <- e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": u.RefreshToken})
 		}()
 	}
 	a, b := <-results, <-results
-	require.ElementsMatch(t, []int{http.StatusOK, http.StatusUnauthorized}, []int{a, b})
+	require.Equal(t, http.StatusOK, a.Status, a.String())
+	require.Equal(t, http.StatusOK, b.Status, b.String())
+	ta, tb := a.Map(t), b.Map(t)
+	require.Equal(t, ta["refresh_token"], tb["refresh_token"], "both get the same successor")
+	require.NotEqual(t, u.RefreshToken, ta["refresh_token"])
+	for _, access := range []any{ta["access_token"], tb["access_token"]} {
+		require.Equal(t, http.StatusOK, e.Do("GET", "/api/users/me", nil, "Authorization: Bearer "+access.(string)).Status)
+	}
+	next := e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": ta["refresh_token"]})
+	require.Equal(t, http.StatusOK, next.Status, "the successor rotates as usual: %s", next)
+}
+
+// TestRefreshReplayWithinReuseInterval: a replay of the token just rotated
+// gets the same successor; once the interval has passed, a replay revokes
+// the session as reuse.
+func TestRefreshReplayWithinReuseInterval(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	u := e.NewUser()
+	refresh := func(token string) *apitest.Response {
+		return e.Do("POST", "/api/auth/refresh", map[string]any{"refresh_token": token})
+	}
+	first := refresh(u.RefreshToken)
+	require.Equal(t, http.StatusOK, first.Status, first.String())
+	successor := first.Map(t)["refresh_token"].(string)
+
+	replay := refresh(u.RefreshToken)
+	require.Equal(t, http.StatusOK, replay.Status, replay.String())
+	require.Equal(t, successor, replay.Map(t)["refresh_token"])
+	access := replay.Map(t)["access_token"].(string)
+	require.Equal(t, http.StatusOK, e.Do("GET", "/api/users/me", nil, "Authorization: Bearer "+access).Status)
+
+	// The rotation happened longer ago than the interval (10s by default).
+	hash := sha256.Sum256([]byte(u.RefreshToken))
+	tag, err := e.DB.Pool.Exec(t.Context(), `UPDATE auth_refresh_tokens SET used_at = used_at - interval '11 seconds' WHERE token_hash = $1`, hash[:])
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	requireProblem(t, refresh(u.RefreshToken), http.StatusUnauthorized)
+	requireProblem(t, refresh(successor), http.StatusUnauthorized)
+	requireProblem(t, e.Do("GET", "/api/users/me", nil, "Authorization: Bearer "+access), http.StatusUnauthorized)
 }
 
 func TestRejectedPasswordIsNotEchoed(t *testing.T) {
@@ -252,4 +295,32 @@ func TestRejectedPasswordIsNotEchoed(t *testing.T) {
 	res := e.Do("POST", "/api/auth/register", map[string]any{"email": "echo@example.com", "password": "s3cr"})
 	requireProblem(t, res, http.StatusUnprocessableEntity)
 	require.NotContains(t, string(res.Body), "s3cr")
+}
+
+// TestErrorsNeverEchoSecrets: a 422 that shows the offending value (an
+// unexpected property shows the whole object) never shows a secret in it.
+func TestErrorsNeverEchoSecrets(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	u := e.NewUser()
+	for name, tc := range map[string]struct {
+		path, secret string
+		body         map[string]any
+	}{
+		"register with an extra field": {"/api/auth/register", "hunter2-register-secret",
+			map[string]any{"email": "extra@example.com", "password": "hunter2-register-secret", "extra": 1}},
+		"login with an extra field": {"/api/auth/login", "hunter2-login-secret",
+			map[string]any{"email": u.Email, "password": "hunter2-login-secret", "nested": map[string]any{"api_key": "k"}}},
+		"refresh with an extra field": {"/api/auth/refresh", u.RefreshToken,
+			map[string]any{"refresh_token": u.RefreshToken, "extra": true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := e.Do("POST", tc.path, tc.body)
+			p := requireProblem(t, res, http.StatusUnprocessableEntity)
+			require.NotContains(t, string(res.Body), tc.secret)
+			require.Contains(t, string(res.Body), "[redacted]", "the value is shown with the secret left out: %v", p["errors"])
+		})
+	}
+	res := e.Do("POST", "/api/auth/login", map[string]any{"email": u.Email, "password": "p", "nested": map[string]any{"api_key": "key-value-42"}})
+	require.NotContains(t, string(res.Body), "key-value-42", "secrets nested deeper are left out too")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -94,14 +95,14 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // withRequest wraps every request: request id, client IP, a request logger,
 // panic recovery, problem+json for router errors, and one access log line
 // with status and latency. It never logs headers or bodies.
-func withRequest(next http.Handler, logger *slog.Logger, trustProxy bool) http.Handler {
+func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			id = newRequestID()
 		}
-		ri := &requestInfo{ID: id, ClientIP: clientIP(r, trustProxy)}
+		ri := &requestInfo{ID: id, ClientIP: proxies.clientIP(r)}
 		ri.Logger = logger.With("request_id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
 		w.Header().Set("X-Request-Id", id)
@@ -142,23 +143,75 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-func clientIP(r *http.Request, trustProxy bool) string {
-	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := strings.TrimSpace(first); net.ParseIP(ip) != nil {
-				return ip
-			}
+// proxyTrust says whose X-Forwarded-For and X-Real-IP headers to believe
+// (http.trust_proxy_headers, http.trusted_proxies).
+type proxyTrust struct {
+	enabled bool
+	// nets are the proxies' addresses; empty: any peer (the API is
+	// reachable only through its proxy).
+	nets []netip.Prefix
+}
+
+func newProxyTrust(enabled bool, proxies []string) *proxyTrust {
+	t := &proxyTrust{enabled: enabled}
+	for _, s := range proxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			t.nets = append(t.nets, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			t.nets = append(t.nets, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 		}
-		if ip := strings.TrimSpace(r.Header.Get("X-Real-Ip")); net.ParseIP(ip) != nil {
+	}
+	return t
+}
+
+func (t *proxyTrust) trusted(ip string) bool {
+	if len(t.nets) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t.nets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the address rate limits and logs attribute a request to: the
+// peer's, unless the peer is a trusted proxy. Then it is taken from
+// X-Forwarded-For read from the right, skipping the trusted proxies' own
+// entries: each proxy appends the peer it saw, while the entries further
+// left come from the client and can say anything (believing the first one
+// would let anyone pick a fresh address for every request).
+func (t *proxyTrust) clientIP(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if t == nil || !t.enabled || !t.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip := strings.TrimSpace(hops[i])
+		if net.ParseIP(ip) == nil {
+			break
+		}
+		if i == 0 || len(t.nets) == 0 || !t.trusted(ip) {
 			return ip
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if ip := strings.TrimSpace(r.Header.Get("X-Real-Ip")); net.ParseIP(ip) != nil {
+		return ip
 	}
-	return host
+	return peer
 }
 
 var (

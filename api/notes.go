@@ -159,6 +159,9 @@ func largeDocumentBody(api huma.API) func(huma.Context, func(huma.Context)) {
 		r, _ := humago.Unwrap(ctx)
 		body, err := io.ReadAll(io.LimitReader(r.Body, op.MaxBodyBytes+1))
 		switch {
+		case isTimeout(err):
+			_ = huma.WriteErr(api, ctx, http.StatusRequestTimeout, "request body read timeout")
+			return
 		case err != nil:
 			_ = huma.WriteErr(api, ctx, http.StatusBadRequest, "cannot read request body", err)
 			return

@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
 )
 
 // Problem is every error body the API writes (RFC 9457 problem+json).
@@ -22,7 +23,7 @@ type Problem struct {
 	Title    string              `json:"title" example:"Unprocessable Entity" doc:"Short summary of the problem type (the HTTP status text)."`
 	Status   int                 `json:"status" example:"422" doc:"HTTP status code."`
 	Detail   string              `json:"detail,omitempty" example:"validation failed" doc:"What went wrong in this occurrence, for people."`
-	Code     string              `json:"code,omitempty" example:"invalid" enum:"not_found,conflict,invalid,unauthorized,forbidden,precondition_failed,rate_limited,unavailable,internal,bad_request,method_not_allowed,too_large" doc:"Machine-readable error code."`
+	Code     string              `json:"code,omitempty" example:"invalid" enum:"not_found,conflict,invalid,unauthorized,forbidden,precondition_failed,rate_limited,unavailable,internal,bad_request,method_not_allowed,too_large,request_timeout" doc:"Machine-readable error code."`
 	Instance string              `json:"instance,omitempty" doc:"The request id of this occurrence; quote it when reporting a problem."`
 	Errors   []*huma.ErrorDetail `json:"errors,omitempty" doc:"One entry per bad input field."`
 }
@@ -51,17 +52,19 @@ var statusOf = map[apperr.Code]int{
 }
 
 var codeOfStatus = map[int]string{
-	http.StatusBadRequest:            "bad_request",
-	http.StatusUnauthorized:          "unauthorized",
-	http.StatusForbidden:             "forbidden",
-	http.StatusNotFound:              "not_found",
-	http.StatusMethodNotAllowed:      "method_not_allowed",
-	http.StatusConflict:              "conflict",
-	http.StatusPreconditionFailed:    "precondition_failed",
-	http.StatusRequestEntityTooLarge: "too_large",
-	http.StatusUnprocessableEntity:   "invalid",
-	http.StatusTooManyRequests:       "rate_limited",
-	http.StatusServiceUnavailable:    "unavailable",
+	http.StatusBadRequest:                  "bad_request",
+	http.StatusUnauthorized:                "unauthorized",
+	http.StatusForbidden:                   "forbidden",
+	http.StatusNotFound:                    "not_found",
+	http.StatusMethodNotAllowed:            "method_not_allowed",
+	http.StatusRequestTimeout:              "request_timeout",
+	http.StatusConflict:                    "conflict",
+	http.StatusPreconditionFailed:          "precondition_failed",
+	http.StatusRequestEntityTooLarge:       "too_large",
+	http.StatusUnprocessableEntity:         "invalid",
+	http.StatusTooManyRequests:             "rate_limited",
+	http.StatusRequestHeaderFieldsTooLarge: "too_large",
+	http.StatusServiceUnavailable:          "unavailable",
 }
 
 func newProblem(ctx context.Context, status int, detail string) *Problem {
@@ -85,7 +88,7 @@ func problemFromAppErr(ctx context.Context, e *apperr.Error) (*Problem, http.Hea
 	p := newProblem(ctx, status, e.Message)
 	p.Code = string(e.Code)
 	for _, f := range e.Fields {
-		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: f.Location, Message: f.Message, Value: f.Value})
+		p.Errors = append(p.Errors, safeDetail(&huma.ErrorDetail{Location: f.Location, Message: f.Message, Value: f.Value}))
 	}
 	h := http.Header{}
 	if e.RetryAfter > 0 {
@@ -118,21 +121,38 @@ func installHumaErrors(logger *slog.Logger) {
 			ctx = hctx.Context()
 		}
 		for _, err := range errs {
-			var ae *apperr.Error
-			if errors.As(err, &ae) && ae.Code != apperr.Internal {
-				p, h := problemFromAppErr(ctx, ae)
-				if hctx != nil {
-					for k, vs := range h {
-						for _, v := range vs {
-							hctx.SetHeader(k, v)
-						}
+			ae := appErrorOf(ctx, logger, err)
+			if ae == nil {
+				continue
+			}
+			p, h := problemFromAppErr(ctx, ae)
+			if hctx != nil {
+				for k, vs := range h {
+					for _, v := range vs {
+						hctx.SetHeader(k, v)
 					}
 				}
-				return p
 			}
+			return p
 		}
 		return buildProblem(ctx, logger, status, msg, errs)
 	}
+}
+
+// appErrorOf is the application error a request failed with: err's own
+// when it is one (other than internal), unavailable when err says the
+// database cannot be reached (the one place where connection errors become
+// 503), else nil.
+func appErrorOf(ctx context.Context, logger *slog.Logger, err error) *apperr.Error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Code != apperr.Internal {
+		return ae
+	}
+	if u := db.Unavailable(err); u != nil {
+		loggerFrom(ctx, logger).WarnContext(ctx, "database unavailable", "error", err)
+		return u
+	}
+	return nil
 }
 
 func buildProblem(ctx context.Context, logger *slog.Logger, status int, msg string, errs []error) *Problem {
@@ -161,16 +181,63 @@ func buildProblem(ctx context.Context, logger *slog.Logger, status int, msg stri
 }
 
 // safeDetail keeps secrets and large values out of error bodies (and so out
-// of logs and browser consoles): a rejected password is not echoed back.
+// of logs and browser consoles): a rejected password is not echoed back, nor
+// is one inside a value shown for another reason (an unexpected property
+// echoes the whole object).
 func safeDetail(d *huma.ErrorDetail) *huma.ErrorDetail {
-	loc := strings.ToLower(d.Location)
-	if strings.Contains(loc, "password") || strings.Contains(loc, "token") || strings.Contains(loc, "secret") {
+	if d == nil {
+		return d
+	}
+	if isSecretName(d.Location) {
 		return &huma.ErrorDetail{Location: d.Location, Message: d.Message}
 	}
-	if s, ok := d.Value.(string); ok && len(s) > 200 {
-		return &huma.ErrorDetail{Location: d.Location, Message: d.Message, Value: s[:200] + "…"}
+	v := withoutSecrets(d.Value)
+	if s, ok := v.(string); ok && len(s) > 200 {
+		v = s[:200] + "…"
 	}
-	return d
+	return &huma.ErrorDetail{Location: d.Location, Message: d.Message, Value: v}
+}
+
+// secretNames are parts of the names of fields whose values are never shown.
+var secretNames = []string{"password", "passwd", "token", "secret", "api_key", "apikey", "api-key",
+	"authorization", "credential", "private_key", "cookie"}
+
+func isSecretName(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range secretNames {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redacted replaces a secret value that is shown within a larger one.
+const redacted = "[redacted]"
+
+// withoutSecrets copies v with the value of every secret-named key of an
+// object, at any depth, replaced by "[redacted]".
+func withoutSecrets(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			if isSecretName(k) {
+				out[k] = redacted
+			} else {
+				out[k] = withoutSecrets(x)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = withoutSecrets(x)
+		}
+		return out
+	default:
+		return v
+	}
 }
 
 // writeProblem writes a problem from plain net/http code (outside Huma).

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -53,8 +54,12 @@ type Server struct {
 
 var installErrorsOnce sync.Once
 
-// humaDefaultMaxBody is the body limit Huma gives operations that set none.
-const humaDefaultMaxBody = 1 << 20
+// humaDefaultMaxBody and humaDefaultBodyReadTimeout are the body limit and
+// read timeout Huma gives operations that set none.
+const (
+	humaDefaultMaxBody         = 1 << 20
+	humaDefaultBodyReadTimeout = 5 * time.Second
+)
 
 // New registers every route and wraps them in the middleware chain.
 func New(d Deps) *Server {
@@ -86,6 +91,9 @@ func New(d Deps) *Server {
 		if op.MaxBodyBytes == humaDefaultMaxBody {
 			op.MaxBodyBytes = d.HTTP.MaxBodyBytes
 		}
+		if op.BodyReadTimeout == humaDefaultBodyReadTimeout && d.HTTP.BodyReadTimeout > 0 {
+			op.BodyReadTimeout = d.HTTP.BodyReadTimeout
+		}
 	}
 	public := huma.NewGroup(api)
 	public.UseSimpleModifier(bodyLimit)
@@ -113,7 +121,7 @@ func New(d Deps) *Server {
 
 	var h http.Handler = mux
 	h = withCORS(h, d.HTTP.CORSOrigins)
-	h = withRequest(h, d.Logger, d.HTTP.TrustProxyHeaders)
+	h = withRequest(h, d.Logger, newProxyTrust(d.HTTP.TrustProxyHeaders, d.HTTP.TrustedProxies))
 	return &Server{api: api, handler: h}
 }
 

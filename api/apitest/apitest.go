@@ -144,7 +144,11 @@ func New(t testing.TB, o Options) *Env {
 	if o.Routes != nil {
 		o.Routes(srv.API())
 	}
-	e.Server = httptest.NewServer(srv.Handler())
+	// The real http.Server settings (timeouts, header limit) and listener.
+	e.Server = httptest.NewUnstartedServer(srv.Handler())
+	e.Server.Config = api.NewHTTPServer(srv.Handler(), cfg.HTTP, logger)
+	e.Server.Listener = api.ProblemListener(e.Server.Listener)
+	e.Server.Start()
 	t.Cleanup(e.Server.Close)
 	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	return e

@@ -52,11 +52,8 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("http.addr: %w", err)
 			}
-			hs := &http.Server{
-				Handler:           srv.Handler(),
-				ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-				ErrorLog:          nil,
-			}
+			hs := api.NewHTTPServer(srv.Handler(), cfg.HTTP, logger)
+			ln = api.ProblemListener(ln)
 			base := "http://" + ln.Addr().String()
 			logger.Info("serving", "api", base+"/api", "docs", base+"/api/docs",
 				"openapi", base+"/api/openapi.json", "workers", withWorker, "version", version)

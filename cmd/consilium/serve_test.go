@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +65,7 @@ func TestInvalidConfigStopsStart(t *testing.T) {
 func TestServeMigratesServesAndShutsDownGracefully(t *testing.T) {
 	setServeEnv(t, dbtest.EmptyDatabase(t))
 	t.Setenv("CONSILIUM_DATABASE_AUTO_MIGRATE", "true")
+	t.Setenv("CONSILIUM_HTTP_MAX_HEADER_BYTES", "4096")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &syncBuffer{}
@@ -93,6 +95,16 @@ func TestServeMigratesServesAndShutsDownGracefully(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusCreated, res.StatusCode)
+
+	// The http section reaches the server: headers over the limit answer 431, as problem+json.
+	req, err := http.NewRequest("GET", base+"/healthz", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Big", strings.Repeat("a", 16<<10))
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode)
+	require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
 
 	cancel()
 	select {

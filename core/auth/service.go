@@ -212,13 +212,18 @@ func (s *Service) startSession(ctx context.Context, tx db.Tx, u *user.User, c Cl
 
 // issue signs an access token and stores a new refresh token for a session.
 func (s *Service) issue(ctx context.Context, tx db.Tx, u *user.User, sessionID uuid.UUID, now time.Time) (*Tokens, error) {
-	refresh, hash, err := newRefreshToken()
+	refresh, err := newRefreshToken()
 	if err != nil {
 		return nil, err
 	}
+	return s.issueToken(ctx, tx, u, sessionID, now, refresh)
+}
+
+// issueToken is issue with the refresh token given.
+func (s *Service) issueToken(ctx context.Context, tx db.Tx, u *user.User, sessionID uuid.UUID, now time.Time, refresh string) (*Tokens, error) {
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO auth_refresh_tokens (token_hash, session_id, user_id) VALUES ($1, $2, $3)`,
-		hash, sessionID, u.ID); err != nil {
+		hashRefresh(refresh), sessionID, u.ID); err != nil {
 		return nil, fmt.Errorf("store refresh token: %w", err)
 	}
 	access, err := s.signAccess(u.ID, sessionID, now)
@@ -267,6 +272,14 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Tokens,
 			return errBadRefresh
 		}
 		if usedAt != nil {
+			// A replay just after the rotation (two tabs, a retried request)
+			// gets the successor the rotation issued; later, it is reuse.
+			if since := now.Sub(*usedAt); since >= 0 && since <= s.cfg.RefreshReuseInterval {
+				out, err = s.reissue(ctx, tx, userID, sessionID, token, now)
+				if err != nil || out != nil {
+					return err
+				}
+			}
 			reused = true
 			if err := revokeSession(ctx, tx, sessionID, "refresh token reused"); err != nil {
 				return err
@@ -284,7 +297,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Tokens,
 		if !u.IsActive {
 			return errInactive
 		}
-		out, err = s.issue(ctx, tx, u, sessionID, now)
+		out, err = s.issueToken(ctx, tx, u, sessionID, now, s.successor(token))
 		return err
 	})
 	if err != nil {
@@ -295,6 +308,36 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Tokens,
 		return nil, errBadRefresh
 	}
 	return out, nil
+}
+
+// reissue answers a replay of a token rotated within the reuse interval:
+// the same successor refresh token (derived again from the replayed one,
+// since only hashes are stored) and a new access token for the session.
+// It returns nil tokens when the successor is not that session's, which is
+// then treated as reuse.
+func (s *Service) reissue(ctx context.Context, tx db.Tx, userID, sessionID uuid.UUID, token string, now time.Time) (*Tokens, error) {
+	successor := s.successor(token)
+	var ok bool
+	if err := tx.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM auth_refresh_tokens WHERE token_hash = $1 AND session_id = $2)`,
+		hashRefresh(successor), sessionID).Scan(&ok); err != nil {
+		return nil, fmt.Errorf("look up successor refresh token: %w", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	u, err := user.ByID(ctx, tx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsActive {
+		return nil, errInactive
+	}
+	access, err := s.signAccess(u.ID, sessionID, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{AccessToken: access, RefreshToken: successor, ExpiresIn: s.cfg.AccessTokenTTL, User: u}, nil
 }
 
 func revokeSession(ctx context.Context, tx db.Tx, sessionID uuid.UUID, reason string) error {

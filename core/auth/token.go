@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -53,14 +54,23 @@ func (s *Service) parseAccess(token string) (*AccessClaims, error) {
 	return &claims, nil
 }
 
-// newRefreshToken returns an opaque random token and the hash stored for it.
-func newRefreshToken() (token string, hash []byte, err error) {
+// newRefreshToken returns an opaque random token.
+func newRefreshToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", nil, err
+		return "", err
 	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashRefresh(token), nil
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// successor is the refresh token that rotating token issues. It is derived
+// from token with a key only the server knows, so a replay of token within
+// the reuse interval can be answered with the same successor although only
+// hashes are stored, and nobody without the key can compute it.
+func (s *Service) successor(token string) string {
+	m := hmac.New(sha256.New, []byte("consilium refresh successor\x00"+s.cfg.JWTSecret))
+	m.Write([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func hashRefresh(token string) []byte {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -43,10 +44,20 @@ type HTTP struct {
 	CORSOrigins       []string      `yaml:"cors_origins"`
 	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// BodyReadTimeout bounds how long a request body may take to arrive
+	// (uploads set their own); a late body answers 408.
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
+	// IdleTimeout closes a keep-alive connection that sends no request.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers; more answers 431.
+	MaxHeaderBytes  int           `yaml:"max_header_bytes"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// TrustProxyHeaders makes the client IP come from X-Forwarded-For /
 	// X-Real-IP. Enable it only behind a proxy that sets them.
 	TrustProxyHeaders bool `yaml:"trust_proxy_headers"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose
+	// headers are believed; empty: any peer's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type Database struct {
@@ -62,8 +73,12 @@ type Auth struct {
 	Audience        string        `yaml:"audience"`
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
-	Password        Password      `yaml:"password"`
-	Supabase        Supabase      `yaml:"supabase"`
+	// RefreshReuseInterval is how long after a refresh token is rotated a
+	// replay of it (two tabs, a retried request) gets the same successor
+	// instead of revoking the session.
+	RefreshReuseInterval time.Duration `yaml:"refresh_reuse_interval"`
+	Password             Password      `yaml:"password"`
+	Supabase             Supabase      `yaml:"supabase"`
 }
 
 // Password holds the argon2id parameters used for new password hashes.
@@ -84,7 +99,12 @@ type RateLimit struct {
 	Enabled bool `yaml:"enabled"`
 	// AuthPerIP limits register/login/refresh per client IP.
 	AuthPerIP Limit `yaml:"auth_per_ip"`
-	// AuthPerAccount limits login attempts per email address.
+	// AuthPerAccountIP limits failed logins per email address from one
+	// client address.
+	AuthPerAccountIP Limit `yaml:"auth_per_account_ip"`
+	// AuthPerAccount limits failed logins per email address from all client
+	// addresses: once spent, addresses that have failed for the account are
+	// refused, addresses that have not are not.
 	AuthPerAccount Limit `yaml:"auth_per_account"`
 	// PerUser limits every authenticated request per user.
 	PerUser Limit `yaml:"per_user"`
@@ -154,23 +174,28 @@ func Default() Config {
 			Addr:              "127.0.0.1:8080",
 			MaxBodyBytes:      1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
+			BodyReadTimeout:   30 * time.Second,
+			IdleTimeout:       75 * time.Second,
+			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   20 * time.Second,
 		},
 		Database: Database{MaxConns: 8},
 		Auth: Auth{
-			Mode:            "builtin",
-			Issuer:          "consilium",
-			Audience:        "consilium",
-			AccessTokenTTL:  15 * time.Minute,
-			RefreshTokenTTL: 30 * 24 * time.Hour,
-			Password:        Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
-			Supabase:        Supabase{Audience: "authenticated"},
+			Mode:                 "builtin",
+			Issuer:               "consilium",
+			Audience:             "consilium",
+			AccessTokenTTL:       15 * time.Minute,
+			RefreshTokenTTL:      30 * 24 * time.Hour,
+			RefreshReuseInterval: 10 * time.Second,
+			Password:             Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+			Supabase:             Supabase{Audience: "authenticated"},
 		},
 		RateLimit: RateLimit{
-			Enabled:        true,
-			AuthPerIP:      Limit{Rate: 30, Per: time.Minute, Burst: 30},
-			AuthPerAccount: Limit{Rate: 10, Per: time.Minute, Burst: 10},
-			PerUser:        Limit{Rate: 50, Per: time.Second, Burst: 200},
+			Enabled:          true,
+			AuthPerIP:        Limit{Rate: 30, Per: time.Minute, Burst: 30},
+			AuthPerAccountIP: Limit{Rate: 5, Per: time.Minute, Burst: 5},
+			AuthPerAccount:   Limit{Rate: 10, Per: time.Minute, Burst: 10},
+			PerUser:          Limit{Rate: 50, Per: time.Second, Burst: 200},
 		},
 		Jobs:    Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
 		Plugins: plugin.Defaults(),
@@ -271,6 +296,25 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("http.cors_origins[%d]", i), "must be an origin such as https://app.example.com or *, got %q", o)
 		}
 	}
+	for key, d := range map[string]time.Duration{
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
+		"http.body_read_timeout":   c.HTTP.BodyReadTimeout,
+		"http.idle_timeout":        c.HTTP.IdleTimeout,
+	} {
+		if d <= 0 {
+			bad(key, "must be positive")
+		}
+	}
+	if c.HTTP.MaxHeaderBytes < 4<<10 {
+		bad("http.max_header_bytes", "must be at least 4096, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "must be an IP address or CIDR such as 10.0.0.0/8, got %q", p)
+			}
+		}
+	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout", "must be positive")
 	}
@@ -303,6 +347,9 @@ func (c *Config) Validate() error {
 	if c.Auth.RefreshTokenTTL <= c.Auth.AccessTokenTTL {
 		bad("auth.refresh_token_ttl", "must be longer than auth.access_token_ttl")
 	}
+	if c.Auth.RefreshReuseInterval < 0 || c.Auth.RefreshReuseInterval > time.Minute {
+		bad("auth.refresh_reuse_interval", "must be between 0s and 1m, got %s", c.Auth.RefreshReuseInterval)
+	}
 	if c.Auth.Password.MemoryKiB < 1024 {
 		bad("auth.password.memory_kib", "must be at least 1024")
 	}
@@ -314,9 +361,10 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.Enabled {
 		for key, l := range map[string]Limit{
-			"rate_limit.auth_per_ip":      c.RateLimit.AuthPerIP,
-			"rate_limit.auth_per_account": c.RateLimit.AuthPerAccount,
-			"rate_limit.per_user":         c.RateLimit.PerUser,
+			"rate_limit.auth_per_ip":         c.RateLimit.AuthPerIP,
+			"rate_limit.auth_per_account":    c.RateLimit.AuthPerAccount,
+			"rate_limit.auth_per_account_ip": c.RateLimit.AuthPerAccountIP,
+			"rate_limit.per_user":            c.RateLimit.PerUser,
 		} {
 			if l.Rate <= 0 || l.Per <= 0 || l.Burst <= 0 {
 				bad(key, "rate, per and burst must all be positive")

@@ -31,6 +31,8 @@ func TestLoadDefaultsAndEnv(t *testing.T) {
 		"CONSILIUM_AUTH_ACCESS_TOKEN_TTL=5m",
 		"CONSILIUM_DATABASE_AUTO_MIGRATE=true",
 		"CONSILIUM_RATE_LIMIT_PER_USER_BURST=7",
+		"CONSILIUM_HTTP_IDLE_TIMEOUT=5s",
+		"CONSILIUM_HTTP_MAX_HEADER_BYTES=8192",
 	))
 	require.NoError(t, err)
 	require.Equal(t, "0.0.0.0:9000", cfg.HTTP.Addr)
@@ -38,7 +40,10 @@ func TestLoadDefaultsAndEnv(t *testing.T) {
 	require.Equal(t, 5*time.Minute, cfg.Auth.AccessTokenTTL)
 	require.True(t, cfg.Database.AutoMigrate)
 	require.Equal(t, 7, cfg.RateLimit.PerUser.Burst)
+	require.Equal(t, 5*time.Second, cfg.HTTP.IdleTimeout)
+	require.Equal(t, 8192, cfg.HTTP.MaxHeaderBytes)
 	require.Equal(t, int64(1<<20), cfg.HTTP.MaxBodyBytes, "defaults stay")
+	require.Equal(t, 30*time.Second, cfg.HTTP.BodyReadTimeout, "defaults stay")
 }
 
 func TestFileThenEnvOverride(t *testing.T) {
@@ -72,6 +77,10 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		"bad auth mode":          {env: append(validEnv, "CONSILIUM_AUTH_MODE=ldap"), key: "auth.mode"},
 		"supabase without key":   {env: append(validEnv, "CONSILIUM_AUTH_MODE=supabase"), key: "auth.supabase"},
 		"rate limit zero":        {file: "rate_limit:\n  per_user:\n    rate: 0\n", env: validEnv, key: "rate_limit.per_user"},
+		"bad trusted proxy":      {env: append(validEnv, "CONSILIUM_HTTP_TRUSTED_PROXIES=10.0.0.0/8, proxy.local"), key: "http.trusted_proxies[1]"},
+		"no idle timeout":        {env: append(validEnv, "CONSILIUM_HTTP_IDLE_TIMEOUT=0s"), key: "http.idle_timeout"},
+		"tiny header limit":      {file: "http:\n  max_header_bytes: 100\n", env: validEnv, key: "http.max_header_bytes"},
+		"long reuse interval":    {env: append(validEnv, "CONSILIUM_AUTH_REFRESH_REUSE_INTERVAL=1h"), key: "auth.refresh_reuse_interval"},
 		"wrong type in the file": {file: "database:\n  max_conns: many\n", env: validEnv, key: "many"},
 	}
 	for name, tc := range cases {
