@@ -175,7 +175,7 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
 			BodyReadTimeout:   30 * time.Second,
-			IdleTimeout:       75 * time.Second,
+			IdleTimeout:       30 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   20 * time.Second,
 		},
