@@ -269,17 +269,20 @@ const (
 type hostile struct {
 	kind string
 	val  any // body: a value or rawJSON; URL and headers: the already-escaped string
+	// refuse, when set, says why the API must refuse the value (a rule
+	// the document declares, or one issue 9 states): a 2xx then fails.
+	refuse string
 }
 
 func bodyStringHostiles() []hostile {
 	return []hostile{
-		{"nul", "a\u0000b"},
-		{"lone-surrogate", rawJSON(`"a\ud800b"`)},
-		{"lone-low-surrogate", rawJSON(`"\udc00"`)},
-		{"invalid-utf8", rawJSON("\"a\xffb\"")},
-		{"oversize-1MiB", strings.Repeat("x", oversizeBody)},
-		{"wrong-type:number", 12345},
-		{"wrong-type:object", map[string]any{"a": 1}},
+		{kind: "nul", val: "a\u0000b"},
+		{kind: "lone-surrogate", val: rawJSON(`"a\ud800b"`)},
+		{kind: "lone-low-surrogate", val: rawJSON(`"\udc00"`)},
+		{kind: "invalid-utf8", val: rawJSON("\"a\xffb\"")},
+		{kind: "oversize-1MiB", val: strings.Repeat("x", oversizeBody)},
+		{kind: "wrong-type:number", val: 12345},
+		{kind: "wrong-type:object", val: map[string]any{"a": 1}},
 	}
 }
 
@@ -287,12 +290,12 @@ var farDates = []string{"0000-01-01", "9999-12-31", "10000-01-01", "-0001-01-01"
 
 func numberHostiles() []hostile {
 	return []hostile{
-		{"number:1e308", rawJSON("1e308")},
-		{"number:-1e308", rawJSON("-1e308")},
-		{"number:99999999999", rawJSON("99999999999")},
-		{"number:-1", rawJSON("-1")},
-		{"number:2^63", rawJSON("9223372036854775808")},
-		{"wrong-type:string", "12"},
+		{kind: "number:1e308", val: rawJSON("1e308")},
+		{kind: "number:-1e308", val: rawJSON("-1e308")},
+		{kind: "number:99999999999", val: rawJSON("99999999999")},
+		{kind: "number:-1", val: rawJSON("-1")},
+		{kind: "number:2^63", val: rawJSON("9223372036854775808")},
+		{kind: "wrong-type:string", val: "12"},
 	}
 }
 
@@ -317,15 +320,17 @@ func dateLike(name string, s schema) bool {
 
 func idLike(name string, s schema) bool {
 	f, _ := s["format"].(string)
-	return f == "uuid" || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id") || name == "id"
+	// A block's "id" is any string unique in its document: not an id here.
+	return f == "uuid" || strings.HasSuffix(name, "_id") || strings.HasSuffix(name, "Id")
 }
 
 // ---- probes -----------------------------------------------------------
 
 // probe is one request: the valid request with exactly one thing changed.
 type probe struct {
-	where string // body.metadata, query.q, path.note_id, header.If-Match
-	kind  string
+	where  string // body.metadata, query.q, path.note_id, header.If-Match
+	kind   string
+	refuse string // see hostile.refuse
 	// body: a replacement at bodyPath; or param: a replacement of one
 	// parameter (already escaped for the URL; raw bytes for headers).
 	bodySet  bool // bodyPath/bodyVal replace a value (path empty: the whole body)
@@ -343,7 +348,7 @@ func planProbes(op *apiOperation, validBody any) []probe {
 	var out []probe
 	if op.Body != nil {
 		walkBody(op.Body, validBody, nil, "", func(path []any, h hostile) {
-			out = append(out, probe{where: pathString("body", path), kind: h.kind, bodySet: true, bodyPath: slices.Clone(path), bodyVal: h.val})
+			out = append(out, probe{where: pathString("body", path), kind: h.kind, refuse: h.refuse, bodySet: true, bodyPath: slices.Clone(path), bodyVal: h.val})
 		})
 	}
 	for i := range op.Params {
@@ -352,7 +357,7 @@ func planProbes(op *apiOperation, validBody any) []probe {
 			continue // the body's own type; multipart cases cover it
 		}
 		for _, h := range paramHostiles(p) {
-			out = append(out, probe{where: p.In + "." + p.Name, kind: h.kind, param: p, paramVal: h.val.(string)})
+			out = append(out, probe{where: p.In + "." + p.Name, kind: h.kind, refuse: h.refuse, param: p, paramVal: h.val.(string)})
 		}
 	}
 	return out
@@ -361,7 +366,13 @@ func planProbes(op *apiOperation, validBody any) []probe {
 // walkBody calls emit for every hostile value of the node at path and of
 // everything below it: the schema's properties and items, and, where the
 // schema is free-form, whatever the valid value holds.
-func walkBody(s schema, val any, path []any, name string, emit func([]any, hostile)) {
+func walkBody(s schema, val any, path []any, name string, emit0 func([]any, hostile)) {
+	emit := func(path []any, h hostile) {
+		if h.refuse == "" {
+			h.refuse = bodyRefuses(s, name, path, h)
+		}
+		emit0(path, h)
+	}
 	typ := schemaType(s)
 	_, nullable := schemaTypes(s)
 	if typ == "" && s != nil {
@@ -384,7 +395,7 @@ func walkBody(s schema, val any, path []any, name string, emit func([]any, hosti
 		}
 	}
 	if len(path) > 0 && !nullable && typ != "" {
-		emit(path, hostile{"null", nil})
+		emit(path, hostile{kind: "null", val: nil})
 	}
 	switch typ {
 	case "string":
@@ -393,27 +404,27 @@ func walkBody(s schema, val any, path []any, name string, emit func([]any, hosti
 		}
 		if dateLike(name, s) {
 			for _, d := range farDates {
-				emit(path, hostile{"date:" + d, d})
+				emit(path, hostile{kind: "date:" + d, val: d})
 			}
-			emit(path, hostile{"date:not-a-date", "2026-02-30"})
+			emit(path, hostile{kind: "date:not-a-date", val: "2026-02-30"})
 		}
 		if idLike(name, s) {
-			emit(path, hostile{"id:malformed", "not-a-uuid"})
-			emit(path, hostile{"id:nil-uuid", "00000000-0000-0000-0000-000000000000"})
+			emit(path, hostile{kind: "id:malformed", val: "not-a-uuid"})
+			emit(path, hostile{kind: "id:nil-uuid", val: "00000000-0000-0000-0000-000000000000"})
 		}
 	case "integer", "number":
 		for _, h := range numberHostiles() {
 			emit(path, h)
 		}
 		if typ == "integer" {
-			emit(path, hostile{"wrong-type:fraction", rawJSON("1.5")})
+			emit(path, hostile{kind: "wrong-type:fraction", val: rawJSON("1.5")})
 		}
 	case "boolean":
-		emit(path, hostile{"wrong-type:string", "true"})
-		emit(path, hostile{"wrong-type:number", 1})
+		emit(path, hostile{kind: "wrong-type:string", val: "true"})
+		emit(path, hostile{kind: "wrong-type:number", val: 1})
 	case "array":
-		emit(path, hostile{"wrong-type:object", map[string]any{}})
-		emit(path, hostile{"wrong-type:string", "x"})
+		emit(path, hostile{kind: "wrong-type:object", val: map[string]any{}})
+		emit(path, hostile{kind: "wrong-type:string", val: "x"})
 		var item any = "x"
 		if arr, ok := val.([]any); ok && len(arr) > 0 {
 			item = arr[0]
@@ -422,26 +433,26 @@ func walkBody(s schema, val any, path []any, name string, emit func([]any, hosti
 		for i := range many {
 			many[i] = item
 		}
-		emit(path, hostile{fmt.Sprintf("oversize-array-%d", manyItems), many})
-		emit(path, hostile{"deep-nesting-array", deepArray()})
+		emit(path, hostile{kind: fmt.Sprintf("oversize-array-%d", manyItems), val: many})
+		emit(path, hostile{kind: "deep-nesting-array", val: deepArray()})
 		items, _ := s["items"].(map[string]any)
 		if arr, ok := val.([]any); ok && len(arr) > 0 {
-			walkBody(items, arr[0], append(slices.Clone(path), 0), name, emit)
+			walkBody(items, arr[0], append(slices.Clone(path), 0), name, emit0)
 		} else if items != nil {
-			walkBody(items, nil, append(slices.Clone(path), 0), name, emit)
+			walkBody(items, nil, append(slices.Clone(path), 0), name, emit0)
 		}
 	case "object":
-		emit(path, hostile{"wrong-type:array", []any{}})
-		emit(path, hostile{"wrong-type:string", "x"})
+		emit(path, hostile{kind: "wrong-type:array", val: []any{}})
+		emit(path, hostile{kind: "wrong-type:string", val: "x"})
 		free := s == nil || freeForm(s)
 		if free {
-			emit(path, hostile{"deep-nesting-object", deepObject()})
-			emit(path, hostile{"deep-nesting-array", rawJSON(`{"a":` + string(deepArray()) + `}`)})
-			emit(path, hostile{"nul-in-key", rawJSON(`{"a\u0000b":1}`)})
-			emit(path, hostile{"lone-surrogate-in-key", rawJSON(`{"\ud800":1}`)})
-			emit(path, hostile{"invalid-utf8-in-key", rawJSON("{\"\xff\":1}")})
-			emit(path, hostile{"oversize-70KiB-value", map[string]any{"a": strings.Repeat("x", 70<<10)}})
-			emit(path, hostile{"oversize-1MiB-value", map[string]any{"a": strings.Repeat("x", oversizeBody)}})
+			emit(path, hostile{kind: "deep-nesting-object", val: deepObject()})
+			emit(path, hostile{kind: "deep-nesting-array", val: rawJSON(`{"a":` + string(deepArray()) + `}`)})
+			emit(path, hostile{kind: "nul-in-key", val: rawJSON(`{"a\u0000b":1}`)})
+			emit(path, hostile{kind: "lone-surrogate-in-key", val: rawJSON(`{"\ud800":1}`)})
+			emit(path, hostile{kind: "invalid-utf8-in-key", val: rawJSON("{\"\xff\":1}")})
+			emit(path, hostile{kind: "oversize-70KiB-value", val: map[string]any{"a": strings.Repeat("x", 70<<10)}})
+			emit(path, hostile{kind: "oversize-1MiB-value", val: map[string]any{"a": strings.Repeat("x", oversizeBody)}})
 		}
 		props, _ := s["properties"].(map[string]any)
 		vm, _ := val.(map[string]any)
@@ -457,9 +468,74 @@ func walkBody(s schema, val any, path []any, name string, emit func([]any, hosti
 		sort.Strings(names)
 		for _, k := range names {
 			ps, _ := props[k].(map[string]any)
-			walkBody(ps, vm[k], append(slices.Clone(path), k), k, emit)
+			walkBody(ps, vm[k], append(slices.Clone(path), k), k, emit0)
 		}
 	}
+}
+
+// bodyRefuses says why a body value must be refused: a rule of its
+// schema (s is nil for a value inside a free-form object, which has none),
+// or the nesting and metadata size limits issue 9 states for every body.
+func bodyRefuses(s schema, name string, path []any, h hostile) string {
+	switch {
+	case strings.HasPrefix(h.kind, "deep-nesting"):
+		return "nesting limit"
+	case h.kind == "oversize-70KiB-value" && (len(path) == 0 || name == "metadata"):
+		return "64 KiB limit"
+	}
+	if s == nil {
+		return ""
+	}
+	return schemaRefuses(s, name, h, true)
+}
+
+// schemaRefuses applies a schema's declared rules to a hostile value.
+func schemaRefuses(s schema, name string, h hostile, body bool) string {
+	typ := schemaType(s)
+	switch {
+	case typ == "":
+		return ""
+	case h.kind == "null":
+		return "" // many fields take null as absent: only a 5xx fails
+	case strings.HasPrefix(h.kind, "wrong-type"):
+		return "type " + typ
+	case h.kind == "oversize-1MiB" && s["maxLength"] != nil:
+		return "maxLength"
+	case strings.HasPrefix(h.kind, "oversize-array") && s["maxItems"] != nil:
+		return "maxItems"
+	case strings.HasPrefix(h.kind, "date:") && h.kind != "date:9999-12-31" && (typ == "string" || typ == "array"):
+		return "dates are years 1-9999"
+	case strings.HasPrefix(h.kind, "id:malformed"):
+		return "not an id"
+	case h.kind == "id:nil-uuid" && body:
+		return "names nothing of the user's"
+	case strings.HasPrefix(h.kind, "number:"):
+		n, err := strconv.ParseFloat(strings.TrimPrefix(h.kind, "number:"), 64)
+		if err != nil {
+			n, _ = strconv.ParseFloat(fmt.Sprint(h.val), 64)
+		}
+		if strings.HasSuffix(h.kind, "2^63") {
+			n = 9223372036854775808
+		}
+		if m, ok := s["maximum"].(float64); ok && n > m {
+			return "maximum"
+		}
+		if m, ok := s["minimum"].(float64); ok && n < m {
+			return "minimum"
+		}
+		if m, ok := s["exclusiveMinimum"].(float64); ok && n <= m {
+			return "exclusiveMinimum"
+		}
+	}
+	if en, ok := s["enum"].([]any); ok && typ == "string" && !strings.HasPrefix(h.kind, "repeated") {
+		for _, e := range en {
+			if e == h.val {
+				return ""
+			}
+		}
+		return "enum"
+	}
+	return ""
 }
 
 // paramHostiles are the hostile values of a path, query or header
@@ -477,48 +553,59 @@ func paramHostiles(p *apiParam) []hostile {
 		// anything is sent (and net/http's server would answer them itself):
 		// headers get the bytes that do travel.
 		hs = append(hs,
-			hostile{"invalid-utf8", "a\xffb"},
-			hostile{"lone-surrogate", "a\xed\xa0\x80b"},
-			hostile{"oversize-64KiB", strings.Repeat("x", oversizeURL)},
-			hostile{"wrong-type:string", "W/\"abc\""},
+			hostile{kind: "invalid-utf8", val: "a\xffb"},
+			hostile{kind: "lone-surrogate", val: "a\xed\xa0\x80b"},
+			hostile{kind: "oversize-64KiB", val: strings.Repeat("x", oversizeURL)},
+			hostile{kind: "wrong-type:string", val: "W/\"abc\""},
 		)
 		if strings.EqualFold(p.Name, "If-Match") {
 			for _, n := range []string{"99999999999", "-1", "0", "1e308", "9223372036854775808"} {
-				hs = append(hs, hostile{"number:" + n, `"` + n + `"`})
+				hs = append(hs, hostile{kind: "number:" + n, val: `"` + n + `"`})
 			}
 		}
 		return hs
 	}
 	hs = append(hs,
-		hostile{"nul", "a%00b"},
-		hostile{"lone-surrogate", "a%ED%A0%80b"},
-		hostile{"invalid-utf8", "a%ffb"},
-		hostile{"oversize-64KiB", strings.Repeat("x", oversizeURL)},
+		hostile{kind: "nul", val: "a%00b"},
+		hostile{kind: "lone-surrogate", val: "a%ED%A0%80b"},
+		hostile{kind: "invalid-utf8", val: "a%ffb"},
+		hostile{kind: "oversize-64KiB", val: strings.Repeat("x", oversizeURL)},
 	)
 	switch typ {
 	case "integer", "number":
 		for _, n := range []string{"1e308", "99999999999", "-1", "9223372036854775808"} {
-			hs = append(hs, hostile{"number:" + n, n})
+			hs = append(hs, hostile{kind: "number:" + n, val: n})
 		}
-		hs = append(hs, hostile{"wrong-type:string", "abc"})
+		hs = append(hs, hostile{kind: "wrong-type:string", val: "abc"})
 		if typ == "integer" {
-			hs = append(hs, hostile{"wrong-type:fraction", "1.5"})
+			hs = append(hs, hostile{kind: "wrong-type:fraction", val: "1.5"})
 		}
 	case "boolean":
-		hs = append(hs, hostile{"wrong-type:string", "maybe"})
+		hs = append(hs, hostile{kind: "wrong-type:string", val: "maybe"})
 	default:
 		if dateLike(p.Name, s) {
 			for _, d := range farDates {
-				hs = append(hs, hostile{"date:" + d, url.QueryEscape(d)})
+				hs = append(hs, hostile{kind: "date:" + d, val: url.QueryEscape(d)})
 			}
-			hs = append(hs, hostile{"date:not-a-date", "2026-02-30"})
+			hs = append(hs, hostile{kind: "date:not-a-date", val: "2026-02-30"})
 		}
 		if idLike(p.Name, s) {
-			hs = append(hs, hostile{"id:malformed", "not-a-uuid"}, hostile{"id:nil-uuid", "00000000-0000-0000-0000-000000000000"})
+			hs = append(hs, hostile{kind: "id:malformed", val: "not-a-uuid"}, hostile{kind: "id:nil-uuid", val: "00000000-0000-0000-0000-000000000000"})
 		}
 	}
 	if p.In == "query" {
-		hs = append(hs, hostile{"repeated-1000", strings.Repeat("&"+url.QueryEscape(p.Name)+"=x", 1000)[len(p.Name)+2:]})
+		hs = append(hs, hostile{kind: "repeated-1000", val: strings.Repeat("&"+url.QueryEscape(p.Name)+"=x", 1000)[len(p.Name)+2:]})
+	}
+	for i := range hs {
+		switch {
+		case p.In == "path":
+			hs[i].refuse = "names nothing of the user's"
+		case p.In == "header" && strings.EqualFold(p.Name, "If-Match"):
+			hs[i].refuse = "not an ETag this API returned"
+		case p.In == "header":
+		case s != nil:
+			hs[i].refuse = schemaRefuses(s, p.Name, hs[i], false)
+		}
 	}
 	return hs
 }
@@ -536,7 +623,7 @@ func validValue(t testing.TB, s schema, name string, ids map[string]string) any 
 	if v, ok := ids[name]; ok && typ == "string" {
 		return v
 	}
-	if typ == "string" && idLike(name, s) && name != "id" {
+	if typ == "string" && idLike(name, s) {
 		t.Fatalf("hostile walker: no fixture id for property %q: add it to the fixtures (hostile_test.go)", name)
 	}
 	if d, ok := s["default"]; ok {
