@@ -251,6 +251,9 @@ func (w *opWalk) send(p *probe) *probeResult {
 			}
 		}
 	}
+	if p.extraQuery != "" {
+		query += "&" + p.extraQuery
+	}
 	if p.rawQuery != "" {
 		query = p.rawQuery
 	}
@@ -542,14 +545,17 @@ func (r *hostileReport) add(op, where, kind string, res *probeResult, note strin
 		body = strings.ToValidUTF8(string(b), "\uFFFD")
 		body = strings.ReplaceAll(body, "\n", `\n`)
 	}
-	key := strings.Join([]string{op, where, kind, status, note}, " | ")
+	// A date sent with each sibling enum value fails like the date alone:
+	// one line per parameter, the first combination that failed.
+	keyWhere, _, _ := strings.Cut(where, " (")
+	key := strings.Join([]string{op, keyWhere, kind, status, note}, " | ")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen == nil {
 		r.seen = map[string]string{}
 	}
 	if _, ok := r.seen[key]; !ok {
-		line := key
+		line := strings.Join([]string{op, where, kind, status, note}, " | ")
 		if body != "" {
 			line += " | " + body
 		}

@@ -333,11 +333,12 @@ type probe struct {
 	refuse string // see hostile.refuse
 	// body: a replacement at bodyPath; or param: a replacement of one
 	// parameter (already escaped for the URL; raw bytes for headers).
-	bodySet  bool // bodyPath/bodyVal replace a value (path empty: the whole body)
-	bodyPath []any
-	bodyVal  any
-	param    *apiParam
-	paramVal string
+	bodySet    bool // bodyPath/bodyVal replace a value (path empty: the whole body)
+	bodyPath   []any
+	bodyVal    any
+	param      *apiParam
+	paramVal   string
+	extraQuery string // another query parameter sent with param
 	// rawQuery and rawBody replace the whole query or body.
 	rawQuery string
 	rawBody  []byte
@@ -358,6 +359,39 @@ func planProbes(op *apiOperation, validBody any) []probe {
 		}
 		for _, h := range paramHostiles(p) {
 			out = append(out, probe{where: p.In + "." + p.Name, kind: h.kind, refuse: h.refuse, param: p, paramVal: h.val.(string)})
+			if p.In != "query" || !strings.HasPrefix(h.kind, "date:") {
+				continue
+			}
+			// Date arithmetic depends on its siblings (a summary's period):
+			// far dates are also sent with every value of every enum
+			// query parameter of the operation.
+			for j := range op.Params {
+				q := &op.Params[j]
+				if q.In != "query" || q == p {
+					continue
+				}
+				for _, v := range enumValues(q.Schema) {
+					extra := url.QueryEscape(q.Name) + "=" + url.QueryEscape(v)
+					out = append(out, probe{where: p.In + "." + p.Name + " (" + extra + ")", kind: h.kind, refuse: h.refuse,
+						param: p, paramVal: h.val.(string), extraQuery: extra})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// enumValues are the string values a parameter's schema (or its items)
+// enumerates.
+func enumValues(s schema) []string {
+	if items, ok := s["items"].(map[string]any); ok {
+		s = items
+	}
+	en, _ := s["enum"].([]any)
+	var out []string
+	for _, e := range en {
+		if v, ok := e.(string); ok {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -731,7 +765,7 @@ func TestHostileWalker(t *testing.T) {
 		"list-tasks":           {"query.q|invalid-utf8", "query.status|nul", "query.due_before|date:0000-01-01"},
 		"get-note-version":     {"path.version|number:99999999999", "path.note_id|id:malformed"},
 		"delete-note":          {"header.If-Match|number:99999999999"},
-		"get-planning-summary": {"query.date|date:9999-12-31"},
+		"get-planning-summary": {"query.date|date:9999-12-31", "query.date (period=month)|date:9999-12-31"},
 		"login":                {"body.email|nul", "header.User-Agent|invalid-utf8"},
 		"replace-preferences":  {"body|deep-nesting-object", "body.timezone|nul"},
 	} {
