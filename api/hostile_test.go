@@ -139,7 +139,7 @@ func (w *opWalk) run() int {
 		res := w.send(p)
 		sentN++
 		w.check(p, res)
-		if res.err != nil || res.status/100 != 4 {
+		if res.err != nil || res.status < 400 {
 			// Accepted (or lost): the state may move, and the next probe
 			// starts from wherever it is.
 			w.after(p, res)
