@@ -38,15 +38,13 @@ type apiOperation struct {
 	Public    bool   // no security requirement: sent without a token
 	Params    []apiParam
 	Body      schema // the application/json request body, resolved; nil: none
-	BodyReq   bool
-	Multipart bool // the operation also (or only) takes multipart/form-data
+	Multipart bool   // the operation also (or only) takes multipart/form-data
 }
 
 type apiParam struct {
-	In       string // path, query, header
-	Name     string
-	Schema   schema
-	Required bool
+	In     string // path, query, header
+	Name   string
+	Schema schema
 }
 
 // operations lists every operation of the document, sorted by id.
@@ -64,14 +62,12 @@ func (d *openAPIDoc) operations(t testing.TB) []*apiOperation {
 				OperationID string                `json:"operationId"`
 				Security    []map[string][]string `json:"security"`
 				Parameters  []struct {
-					In       string `json:"in"`
-					Name     string `json:"name"`
-					Required bool   `json:"required"`
-					Schema   schema `json:"schema"`
+					In     string `json:"in"`
+					Name   string `json:"name"`
+					Schema schema `json:"schema"`
 				} `json:"parameters"`
 				RequestBody *struct {
-					Required bool `json:"required"`
-					Content  map[string]struct {
+					Content map[string]struct {
 						Schema schema `json:"schema"`
 					} `json:"content"`
 				} `json:"requestBody"`
@@ -80,10 +76,9 @@ func (d *openAPIDoc) operations(t testing.TB) []*apiOperation {
 			require.NotEmpty(t, op.OperationID, "%s %s has no operationId", method, path)
 			o := &apiOperation{ID: op.OperationID, Method: strings.ToUpper(method), Path: path, Public: len(op.Security) == 0}
 			for _, p := range op.Parameters {
-				o.Params = append(o.Params, apiParam{In: p.In, Name: p.Name, Schema: d.resolve(p.Schema), Required: p.Required})
+				o.Params = append(o.Params, apiParam{In: p.In, Name: p.Name, Schema: d.resolve(p.Schema)})
 			}
 			if rb := op.RequestBody; rb != nil {
-				o.BodyReq = rb.Required
 				for ct, mt := range rb.Content {
 					switch {
 					case strings.HasPrefix(ct, "application/json"):
