@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -462,9 +463,18 @@ func (s *Service) authenticateSupabase(ctx context.Context, token string) (*Prin
 	return &Principal{User: u}, nil
 }
 
+// truncate makes a client-supplied header (User-Agent) storable: invalid
+// UTF-8 and NUL, which Postgres text refuses, become U+FFFD, and the result
+// is cut to at most n bytes at a rune boundary. It is recorded, never
+// validated: a login must not fail because of what a browser sent.
 func truncate(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
