@@ -74,7 +74,7 @@ func (r *GoalRequest) fields() (*plan.GoalFields, error) {
 		if !r.ParentGoalID.Null {
 			id, err := uuid.Parse(r.ParentGoalID.Value)
 			if err != nil {
-				return nil, apperr.Field("body.parent_goal_id", "must be a goal id (UUID)", r.ParentGoalID.Value)
+				return nil, apperr.Field("parent_goal_id", "must be a goal id (UUID)", r.ParentGoalID.Value)
 			}
 			parent = &id
 		}
@@ -83,7 +83,7 @@ func (r *GoalRequest) fields() (*plan.GoalFields, error) {
 	if r.DueDate.Set {
 		var due *time.Time
 		if !r.DueDate.Null {
-			d, err := parseDate("body.due_date", r.DueDate.Value)
+			d, err := parseDate("due_date", r.DueDate.Value)
 			if err != nil {
 				return nil, err
 			}
@@ -161,7 +161,7 @@ func (r *ReflectionRequest) fields() (*plan.ReflectionFields, error) {
 		if !r.GoalID.Null {
 			g, err := uuid.Parse(r.GoalID.Value)
 			if err != nil {
-				return nil, apperr.Field("body.goal_id", "must be a goal id (UUID)", r.GoalID.Value)
+				return nil, apperr.Field("goal_id", "must be a goal id (UUID)", r.GoalID.Value)
 			}
 			id = &g
 		}
@@ -171,7 +171,7 @@ func (r *ReflectionRequest) fields() (*plan.ReflectionFields, error) {
 		src *patchValue[string]
 		dst ***time.Time
 		loc string
-	}{{&r.PeriodStart, &f.PeriodStart, "body.period_start"}, {&r.PeriodEnd, &f.PeriodEnd, "body.period_end"}} {
+	}{{&r.PeriodStart, &f.PeriodStart, "period_start"}, {&r.PeriodEnd, &f.PeriodEnd, "period_end"}} {
 		if !d.src.Set {
 			continue
 		}
@@ -220,15 +220,15 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if in.ParentGoalID != "" {
 			id, err := uuid.Parse(in.ParentGoalID)
 			if err != nil {
-				return nil, apperr.Field("query.parent_goal_id", "must be a UUID", in.ParentGoalID)
+				return nil, apperr.Field("parent_goal_id", "must be a UUID", in.ParentGoalID)
 			}
 			f.ParentGoalID = &id
 		}
 		var err error
-		if f.DueBefore, err = parseDate("query.due_before", in.DueBefore); err != nil {
+		if f.DueBefore, err = parseDate("due_before", in.DueBefore); err != nil {
 			return nil, err
 		}
-		if f.DueAfter, err = parseDate("query.due_after", in.DueAfter); err != nil {
+		if f.DueAfter, err = parseDate("due_after", in.DueAfter); err != nil {
 			return nil, err
 		}
 		goals, next, err := svc.ListGoals(ctx, principal(ctx).User.ID, f)
@@ -356,15 +356,15 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if in.GoalID != "" {
 			id, err := uuid.Parse(in.GoalID)
 			if err != nil {
-				return nil, apperr.Field("query.goal_id", "must be a UUID", in.GoalID)
+				return nil, apperr.Field("goal_id", "must be a UUID", in.GoalID)
 			}
 			f.GoalID = &id
 		}
 		var err error
-		if f.From, err = parseDate("query.from", in.From); err != nil {
+		if f.From, err = parseDate("from", in.From); err != nil {
 			return nil, err
 		}
-		if f.To, err = parseDate("query.to", in.To); err != nil {
+		if f.To, err = parseDate("to", in.To); err != nil {
 			return nil, err
 		}
 		items, next, err := svc.ListReflections(ctx, principal(ctx).User.ID, f)

@@ -64,14 +64,14 @@ func registerUsers(authed huma.API, d *db.DB) {
 	}, func(ctx context.Context, in *struct{ Body UpdateUserRequest }) (*userOutput, error) {
 		var p user.UpdateParams
 		if in.Body.Email != nil {
-			email, err := user.NormalizeEmail("body.email", *in.Body.Email)
+			email, err := user.NormalizeEmail("email", *in.Body.Email)
 			if err != nil {
 				return nil, err
 			}
 			p.Email = &email
 		}
 		if in.Body.FullName != nil {
-			name, err := user.CheckFullName("body.full_name", *in.Body.FullName)
+			name, err := user.CheckFullName("full_name", *in.Body.FullName)
 			if err != nil {
 				return nil, err
 			}

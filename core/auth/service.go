@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/user"
@@ -80,6 +81,9 @@ func (s *Service) Delegated() bool { return s.cfg.Mode == "supabase" }
 var errDelegated = apperr.New(apperr.Forbidden,
 	"authentication is delegated to Supabase Auth in this deployment: sign in through Supabase and send its access token as the bearer token")
 
+// maxEmailLength bounds the email of a login, in characters.
+const maxEmailLength = 320
+
 var errBadCredentials = apperr.New(apperr.Unauthorized, "wrong email or password")
 
 // Tokens is what a successful sign-in returns.
@@ -109,14 +113,14 @@ func (s *Service) Register(ctx context.Context, p *RegisterParams) (*Tokens, err
 	if s.Delegated() {
 		return nil, errDelegated
 	}
-	email, err := user.NormalizeEmail("body.email", p.Email)
+	email, err := user.NormalizeEmail("email", p.Email)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkPassword(p.Password); err != nil {
 		return nil, err
 	}
-	name, err := user.CheckFullName("body.full_name", p.FullName)
+	name, err := user.CheckFullName("full_name", p.FullName)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +145,10 @@ func (s *Service) Register(ctx context.Context, p *RegisterParams) (*Tokens, err
 
 func checkPassword(pw string) error {
 	if len([]rune(pw)) < MinPasswordLength {
-		return apperr.Field("body.password", fmt.Sprintf("must be at least %d characters", MinPasswordLength), nil)
+		return apperr.Field("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength), nil)
 	}
 	if len(pw) > maxPasswordLength {
-		return apperr.Field("body.password", fmt.Sprintf("must be at most %d bytes", maxPasswordLength), nil)
+		return apperr.Field("password", fmt.Sprintf("must be at most %d bytes", maxPasswordLength), nil)
 	}
 	return nil
 }
@@ -164,7 +168,12 @@ func (s *Service) Login(ctx context.Context, p *LoginParams) (*Tokens, error) {
 	}
 	email := strings.TrimSpace(p.Email)
 	if email == "" {
-		return nil, apperr.Field("body.email", "is required", nil)
+		return nil, apperr.Field("email", "is required", nil)
+	}
+	// Not the whole address rule: an address that cannot be an account's is
+	// a wrong login (401), but text Postgres cannot even compare is refused.
+	if err := field.Text("email", email, maxEmailLength); err != nil {
+		return nil, err
 	}
 	if len(p.Password) > maxPasswordLength {
 		return nil, errBadCredentials
@@ -237,7 +246,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Tokens,
 		return nil, errDelegated
 	}
 	if token == "" {
-		return nil, apperr.Field("body.refresh_token", "is required", nil)
+		return nil, apperr.Field("refresh_token", "is required", nil)
 	}
 	var out *Tokens
 	var reused bool

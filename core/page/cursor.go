@@ -21,7 +21,7 @@ func Limit(n int) (int, error) {
 	case n == 0:
 		return DefaultLimit, nil
 	case n < 1 || n > MaxLimit:
-		return 0, apperr.Field("query.limit", "must be between 1 and 200", n)
+		return 0, apperr.Field("limit", "must be between 1 and 200", n)
 	}
 	return n, nil
 }
@@ -43,7 +43,7 @@ func Decode(cursor string, key any) (bool, error) {
 		err = json.Unmarshal(raw, key)
 	}
 	if err != nil {
-		return false, apperr.Field("query.cursor", "is not a cursor this API returned", nil)
+		return false, apperr.Field("cursor", "is not a cursor this API returned", nil)
 	}
 	return true, nil
 }

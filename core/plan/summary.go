@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 // Periods of a review summary and the goal timeframe each one shows.
@@ -33,11 +33,6 @@ type Period struct {
 // LastDay is the period's last date.
 func (p Period) LastDay() time.Time { return p.End.AddDate(0, 0, -1) }
 
-var weekdays = map[string]time.Weekday{
-	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
-	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
-}
-
 // Preferences are the user preferences the summary reads.
 type Preferences struct {
 	Timezone  string `json:"timezone"`
@@ -49,11 +44,11 @@ type Preferences struct {
 // (UTC by default).
 func PeriodFor(kind string, date time.Time, prefs Preferences) (Period, error) {
 	if _, ok := periodTimeframe[kind]; !ok {
-		return Period{}, apperr.Field("query.period", "must be week, month or quarter", kind)
+		return Period{}, apperr.Field("period", "must be week, month or quarter", kind)
 	}
 	loc := time.UTC
 	if prefs.Timezone != "" {
-		l, err := time.LoadLocation(prefs.Timezone)
+		l, err := field.TimeZone("timezone", prefs.Timezone)
 		if err != nil {
 			return Period{}, apperr.New(apperr.Invalid, "the timezone preference %q is not an IANA time zone: fix it with PUT /api/users/preferences", prefs.Timezone)
 		}
@@ -65,8 +60,8 @@ func PeriodFor(kind string, date time.Time, prefs Preferences) (Period, error) {
 	case "week":
 		ws := time.Monday
 		if prefs.WeekStart != "" {
-			w, ok := weekdays[strings.ToLower(prefs.WeekStart)]
-			if !ok {
+			w, err := field.Weekday("week_start", prefs.WeekStart)
+			if err != nil {
 				return Period{}, apperr.New(apperr.Invalid, "the week_start preference %q is not a weekday name", prefs.WeekStart)
 			}
 			ws = w
@@ -123,7 +118,7 @@ func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, 
 		items = DefaultSummaryItems
 	}
 	if items < 1 || items > MaxSummaryItems {
-		return nil, apperr.Field("query.items", fmt.Sprintf("must be between 1 and %d", MaxSummaryItems), items)
+		return nil, apperr.Field("items", fmt.Sprintf("must be between 1 and %d", MaxSummaryItems), items)
 	}
 	var prefs Preferences
 	_ = json.Unmarshal(prefsJSON, &prefs) // unknown shapes fall back to defaults
