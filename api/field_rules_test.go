@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -126,6 +127,8 @@ func TestNoteFieldRules(t *testing.T) {
 		"q: NUL":                     {"GET", "/api/notes?q=a%00b", "", "query.q"},
 		"tag: invalid UTF-8":         {"GET", "/api/notes?tag=%ff", "", "query.tag"},
 		"tag: NUL":                   {"GET", "/api/notes?tag=a%00b", "", "query.tag"},
+		"forged cursor with NUL": {"GET", "/api/notes?sort=title&cursor=" +
+			base64.RawURLEncoding.EncodeToString([]byte(`{"s":"title","x":"a\u0000","id":"`+id+`"}`)), "", "query.cursor"},
 	}, prefixed("create: ", metadataCases("POST", "/api/notes", `"title":"a",`)), prefixed("update: ", metadataCases("PUT", "/api/notes/{id}", ""))))
 }
 

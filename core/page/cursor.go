@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 const (
@@ -39,6 +40,10 @@ func Decode(cursor string, key any) (bool, error) {
 		return false, nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		// A forged cursor must not carry what Postgres cannot read (NUL).
+		_, err = field.Object("cursor", raw)
+	}
 	if err == nil {
 		err = json.Unmarshal(raw, key)
 	}
