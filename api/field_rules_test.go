@@ -212,3 +212,13 @@ func TestAuthFieldRules(t *testing.T) {
 	res := e.Do(http.MethodPost, "/api/auth/login", map[string]any{"email": "nul-name@example.com", "password": "long enough pw"})
 	require.Equal(t, http.StatusUnauthorized, res.Status, "the refused registration made no account: %s", res)
 }
+
+func TestAIFieldRules(t *testing.T) {
+	t.Parallel()
+	b := setupAI(t, nil)
+	state := func() string { return b.do(http.MethodGet, "/api/ai/documents", nil).String() }
+	requireRefused(t, b.e, []string{b.u.Bearer()}, "", state, map[string]hostileInput{
+		"RAG query with NUL":      {"POST", "/api/ai/rag/query", `{"query":"a\u0000b"}`, "body.query"},
+		"document title with NUL": {"POST", "/api/ai/documents/process", `{"title":"a\u0000b","text":"Some text."}`, "body.title"},
+	})
+}
