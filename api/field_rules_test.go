@@ -190,6 +190,27 @@ func TestUserFieldRules(t *testing.T) {
 		"preferences with NUL":  prefs(nulObject, "body"),
 		"preferences 300 deep":  prefs(deepObject, "body"),
 	})
+	t.Run("the schema describes the known keys", func(t *testing.T) {
+		res := e.Do(http.MethodGet, "/api/openapi.json", nil)
+		require.Equal(t, http.StatusOK, res.Status)
+		var doc struct {
+			Paths map[string]map[string]struct {
+				RequestBody struct {
+					Content map[string]struct {
+						Schema struct {
+							Properties           map[string]any `json:"properties"`
+							AdditionalProperties any            `json:"additionalProperties"`
+						} `json:"schema"`
+					} `json:"content"`
+				} `json:"requestBody"`
+			} `json:"paths"`
+		}
+		res.JSON(t, &doc)
+		prefs := doc.Paths["/users/preferences"]["put"].RequestBody.Content["application/json"].Schema
+		require.Contains(t, prefs.Properties, "timezone")
+		require.Contains(t, prefs.Properties, "week_start")
+		require.Equal(t, true, prefs.AdditionalProperties)
+	})
 	t.Run("unknown keys stay free-form", func(t *testing.T) {
 		res := e.Do(http.MethodPut, "/api/users/preferences", `{"timezone":"America/Argentina/Buenos_Aires","week_start":"Monday","x":{"y":[1]}}`, u.Bearer())
 		require.Equal(t, http.StatusOK, res.Status, res.String())

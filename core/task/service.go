@@ -70,6 +70,13 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 	if err := field.Required("title", f.Title); err != nil {
 		return nil, err
 	}
+	if f.Metadata != nil {
+		m, err := compactMetadata(f.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		f.Metadata = m
+	}
 	if err := f.Validate(""); err != nil {
 		return nil, err
 	}
@@ -232,14 +239,11 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 			f := *doc.Block(t.BlockID).TaskFields()
 			p.apply(&f)
 			if f.Metadata != nil {
-				m, err := note.CheckMetadata("metadata", f.Metadata)
+				m, err := compactMetadata(f.Metadata)
 				if err != nil {
 					return err
 				}
 				f.Metadata = m
-				if string(m) == "{}" {
-					f.Metadata = nil
-				}
 			}
 			if err := f.Validate(""); err != nil {
 				return err
@@ -256,6 +260,16 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 		return nil, err
 	}
 	return out, nil
+}
+
+// compactMetadata checks a task's metadata (field.Object) and returns it
+// compacted; the empty object is no metadata (nil).
+func compactMetadata(raw json.RawMessage) (json.RawMessage, error) {
+	m, err := field.Object("metadata", raw)
+	if err != nil || string(m) == "{}" {
+		return nil, err
+	}
+	return m, nil
 }
 
 // checkGoal refuses a goal that is not one of the user's (another user's
