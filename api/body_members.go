@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 )
@@ -28,96 +29,220 @@ func jsonMembers(t reflect.Type) map[string]bool {
 	return out
 }
 
-// unknownMember returns the first member of the JSON object body whose name
-// is not known. body must be valid JSON; anything but an object has no
-// members. It looks at the top level only, jumping over the values (a
-// note's content is most of the body) with bytes.IndexByte.
-func unknownMember(body []byte, known map[string]bool) (string, bool) {
-	i := skipWS(body, 0)
-	if i >= len(body) || body[i] != '{' {
+var errSyntax = errors.New("invalid JSON")
+
+// maxBodyNesting is encoding/json's own limit.
+const maxBodyNesting = 10000
+
+// checkBody reads body in one pass: it reports whether it is valid JSON (as
+// json.Valid would) and, for an object, the first top-level member whose
+// name is not known. It replaces json.Valid on the large document bodies,
+// so refusing unknown members costs no second pass over a note's content.
+func checkBody(body []byte, known map[string]bool) (unknown string, valid bool) {
+	s := bodyScan{d: body, known: known}
+	s.space()
+	if s.value(0) != nil {
 		return "", false
 	}
-	i++
-	for {
-		i = skipWS(body, i)
-		if i >= len(body) || body[i] != '"' {
-			return "", false // "}" of an empty object
-		}
-		end := stringEnd(body, i)
-		key := body[i:end]
-		var name string
-		if bytes.IndexByte(key, '\\') >= 0 {
-			if json.Unmarshal(key, &name) != nil {
-				return "", false
-			}
-		} else {
-			name = string(key[1 : len(key)-1])
-		}
-		if !known[name] {
-			return name, true
-		}
-		i = skipWS(body, end)
-		i = valueEnd(body, i+1) // past ':'
-		i = skipWS(body, i)
-		if i >= len(body) || body[i] != ',' {
-			return "", false
-		}
-		i++
+	s.space()
+	if s.i != len(body) {
+		return "", false
 	}
+	return s.unknown, true
 }
 
-func skipWS(d []byte, i int) int {
-	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
-		i++
-	}
-	return i
+type bodyScan struct {
+	d       []byte
+	i       int
+	known   map[string]bool
+	unknown string
 }
 
-// stringEnd returns the index just past the string starting at d[i].
-func stringEnd(d []byte, i int) int {
-	i++
-	for {
-		j := bytes.IndexByte(d[i:], '"')
-		if j < 0 {
-			return len(d)
-		}
-		i += j
-		n := 0
-		for k := i - 1; k >= 0 && d[k] == '\\'; k-- {
-			n++
-		}
-		i++
-		if n%2 == 0 {
-			return i
-		}
-	}
-}
-
-// valueEnd returns the index just past the value that starts at or after
-// d[i] (valid JSON).
-func valueEnd(d []byte, i int) int {
-	depth := 0
-	for i < len(d) {
-		switch d[i] {
-		case '"':
-			i = stringEnd(d, i)
-			if depth == 0 {
-				return i
-			}
+func (s *bodyScan) space() {
+	for s.i < len(s.d) {
+		switch s.d[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
 			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth <= 0 {
-				return i + 1
-			}
-		case ',':
-			if depth == 0 {
-				return i
-			}
 		}
-		i++
+		return
 	}
-	return i
+}
+
+func (s *bodyScan) value(depth int) error {
+	if s.i >= len(s.d) {
+		return errSyntax
+	}
+	switch c := s.d[s.i]; {
+	case c == '{' || c == '[':
+		if depth >= maxBodyNesting {
+			return errSyntax
+		}
+		return s.container(depth + 1)
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	}
+	return errSyntax
+}
+
+func (s *bodyScan) container(depth int) error {
+	obj := s.d[s.i] == '{'
+	end := byte(']')
+	if obj {
+		end = '}'
+	}
+	s.i++
+	s.space()
+	if s.i < len(s.d) && s.d[s.i] == end {
+		s.i++
+		return nil
+	}
+	for {
+		if obj {
+			if s.i >= len(s.d) || s.d[s.i] != '"' {
+				return errSyntax
+			}
+			start := s.i
+			esc, err := s.str()
+			if err != nil {
+				return err
+			}
+			if depth == 1 && s.known != nil && s.unknown == "" {
+				s.checkName(s.d[start:s.i], esc)
+			}
+			s.space()
+			if s.i >= len(s.d) || s.d[s.i] != ':' {
+				return errSyntax
+			}
+			s.i++
+			s.space()
+		}
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.space()
+		if s.i >= len(s.d) {
+			return errSyntax
+		}
+		switch s.d[s.i] {
+		case ',':
+			s.i++
+			s.space()
+		case end:
+			s.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+func (s *bodyScan) checkName(quoted []byte, esc bool) {
+	var name string
+	if esc {
+		if json.Unmarshal(quoted, &name) != nil {
+			return
+		}
+	} else {
+		name = string(quoted[1 : len(quoted)-1])
+	}
+	if !s.known[name] {
+		s.unknown = name
+	}
+}
+
+func (s *bodyScan) lit(word string) error {
+	if !bytes.HasPrefix(s.d[s.i:], []byte(word)) {
+		return errSyntax
+	}
+	s.i += len(word)
+	return nil
+}
+
+func (s *bodyScan) digits() int {
+	n := 0
+	for s.i < len(s.d) && s.d[s.i] >= '0' && s.d[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}
+
+func (s *bodyScan) number() error {
+	if s.d[s.i] == '-' {
+		s.i++
+	}
+	if s.i < len(s.d) && s.d[s.i] == '0' {
+		s.i++
+	} else if s.digits() == 0 {
+		return errSyntax
+	}
+	if s.i < len(s.d) && s.d[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return errSyntax
+		}
+	}
+	if s.i < len(s.d) && (s.d[s.i] == 'e' || s.d[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.d) && (s.d[s.i] == '+' || s.d[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return errSyntax
+		}
+	}
+	return nil
+}
+
+// str skips the string at s.i (a quote) and reports whether it has
+// escapes. Like json.Valid it does not check UTF-8 (decoding replaces bad
+// bytes); the field rules and the document parser check text.
+func (s *bodyScan) str() (bool, error) {
+	d := s.d
+	s.i++
+	esc := false
+	for s.i < len(d) {
+		c := d[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return esc, nil
+		case c == '\\':
+			esc = true
+			if s.i+1 >= len(d) {
+				return esc, errSyntax
+			}
+			switch d[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(d) {
+					return esc, errSyntax
+				}
+				for _, h := range d[s.i+2 : s.i+6] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return esc, errSyntax
+					}
+				}
+				s.i += 6
+			default:
+				return esc, errSyntax
+			}
+		case c < 0x20:
+			return esc, errSyntax
+		default:
+			s.i++
+		}
+	}
+	return esc, errSyntax
 }

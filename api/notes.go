@@ -170,17 +170,24 @@ func largeDocumentBody(api huma.API, body any) func(huma.Context, func(huma.Cont
 			_ = huma.WriteErr(api, ctx, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body is too large limit=%d bytes", op.MaxBodyBytes))
 			return
-		case len(body) > 0 && !json.Valid(body):
-			var v any
-			msg := json.Unmarshal(body, &v).Error()
-			_ = huma.WriteErr(api, ctx, http.StatusBadRequest, "validation failed",
-				&huma.ErrorDetail{Location: "body", Message: msg})
-			return
 		}
-		if name, ok := unknownMember(body, known); ok {
-			_ = huma.WriteErr(api, ctx, http.StatusUnprocessableEntity, "validation failed",
-				&huma.ErrorDetail{Location: "body." + name, Message: "unexpected property"})
-			return
+		if len(body) > 0 {
+			unknown, valid := checkBody(body, known)
+			if !valid {
+				var v any
+				msg := "invalid JSON"
+				if err := json.Unmarshal(body, &v); err != nil {
+					msg = err.Error()
+				}
+				_ = huma.WriteErr(api, ctx, http.StatusBadRequest, "validation failed",
+					&huma.ErrorDetail{Location: "body", Message: msg})
+				return
+			}
+			if unknown != "" {
+				_ = huma.WriteErr(api, ctx, http.StatusUnprocessableEntity, "validation failed",
+					&huma.ErrorDetail{Location: "body." + unknown, Message: "unexpected property"})
+				return
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next(ctx)
