@@ -466,20 +466,20 @@ func readForm(contentType string, body []byte, fileLimits map[string]int64) (*fo
 		if limit, isFile := fileLimits[name]; isFile {
 			data, err := io.ReadAll(io.LimitReader(part, limit+1))
 			if err != nil {
-				return nil, apperr.Field(""+name, "cannot be read: "+err.Error(), nil)
+				return nil, apperr.Field(name, "cannot be read: "+err.Error(), nil)
 			}
 			if int64(len(data)) > limit {
 				return nil, huma.Error413RequestEntityTooLarge(fmt.Sprintf("%s is larger than %d bytes", name, limit))
 			}
 			if _, dup := out.files[name]; dup {
-				return nil, apperr.Field(""+name, "must be sent once", nil)
+				return nil, apperr.Field(name, "must be sent once", nil)
 			}
 			out.files[name] = formFile{filename: part.FileName(), contentType: part.Header.Get("Content-Type"), data: data}
 			continue
 		}
 		v, err := io.ReadAll(io.LimitReader(part, maxFormValue+1))
 		if err != nil || len(v) > maxFormValue {
-			return nil, apperr.Field(""+name, fmt.Sprintf("must be at most %d bytes", maxFormValue), nil)
+			return nil, apperr.Field(name, fmt.Sprintf("must be at most %d bytes", maxFormValue), nil)
 		}
 		out.values[name] = append(out.values[name], string(v))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
 )
 
@@ -86,9 +87,9 @@ func optionalNoteID(s string) (*uuid.UUID, error) {
 	if s == "" {
 		return nil, nil
 	}
-	id, err := uuid.Parse(s)
+	id, err := field.ID("parent_id", s)
 	if err != nil {
-		return nil, apperr.Field("parent_id", "must be a note id", s)
+		return nil, err
 	}
 	return &id, nil
 }

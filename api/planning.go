@@ -9,7 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
 )
@@ -72,9 +72,9 @@ func (r *GoalRequest) fields() (*plan.GoalFields, error) {
 	if r.ParentGoalID.Set {
 		var parent *uuid.UUID
 		if !r.ParentGoalID.Null {
-			id, err := uuid.Parse(r.ParentGoalID.Value)
+			id, err := field.ID("parent_goal_id", r.ParentGoalID.Value)
 			if err != nil {
-				return nil, apperr.Field("parent_goal_id", "must be a goal id (UUID)", r.ParentGoalID.Value)
+				return nil, err
 			}
 			parent = &id
 		}
@@ -159,9 +159,9 @@ func (r *ReflectionRequest) fields() (*plan.ReflectionFields, error) {
 	if r.GoalID.Set {
 		var id *uuid.UUID
 		if !r.GoalID.Null {
-			g, err := uuid.Parse(r.GoalID.Value)
+			g, err := field.ID("goal_id", r.GoalID.Value)
 			if err != nil {
-				return nil, apperr.Field("goal_id", "must be a goal id (UUID)", r.GoalID.Value)
+				return nil, err
 			}
 			id = &g
 		}
@@ -218,9 +218,9 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	}) (*struct{ Body GoalList }, error) {
 		f := &plan.GoalFilter{Timeframe: in.Timeframe, Status: in.Status, Root: in.Root, Q: in.Q, Limit: in.Limit, Cursor: in.Cursor}
 		if in.ParentGoalID != "" {
-			id, err := uuid.Parse(in.ParentGoalID)
+			id, err := field.ID("parent_goal_id", in.ParentGoalID)
 			if err != nil {
-				return nil, apperr.Field("parent_goal_id", "must be a UUID", in.ParentGoalID)
+				return nil, err
 			}
 			f.ParentGoalID = &id
 		}
@@ -354,9 +354,9 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	}) (*struct{ Body ReflectionList }, error) {
 		f := &plan.ReflectionFilter{ReflectionType: in.ReflectionType, Q: in.Q, Limit: in.Limit, Cursor: in.Cursor}
 		if in.GoalID != "" {
-			id, err := uuid.Parse(in.GoalID)
+			id, err := field.ID("goal_id", in.GoalID)
 			if err != nil {
-				return nil, apperr.Field("goal_id", "must be a UUID", in.GoalID)
+				return nil, err
 			}
 			f.GoalID = &id
 		}

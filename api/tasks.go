@@ -10,7 +10,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/task"
@@ -199,9 +198,9 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			if v == "" {
 				return nil, nil
 			}
-			id, err := uuid.Parse(v)
+			id, err := field.ID(name, v)
 			if err != nil {
-				return nil, apperr.Field(""+name, "must be an id", v)
+				return nil, err
 			}
 			return &id, nil
 		}

@@ -116,7 +116,7 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 	}
 	date := func(field, s string) (string, error) {
 		if !blocknote.ValidDate(s) {
-			return "", apperr.Field(""+field, "must be a date as YYYY-MM-DD", s)
+			return "", apperr.Field(field, "must be a date as YYYY-MM-DD", s)
 		}
 		return s, nil
 	}
