@@ -14,11 +14,11 @@ import (
 // Hostile values of free JSON objects (metadata, preferences), as request
 // body JSON.
 var (
-	nulObject       = `{"a":"x\u0000y"}`
-	surrogateObject = `{"a":"\ud800"}`
-	badUTF8Object   = "{\"a\":\"\xff\"}"
-	deepObject      = strings.Repeat(`{"a":`, 300) + `1` + strings.Repeat(`}`, 300)
-	bigObject       = `{"a":"` + strings.Repeat("x", 65<<10) + `"}`
+	ruleNULObject       = `{"a":"x\u0000y"}`
+	ruleSurrogateObject = `{"a":"\ud800"}`
+	ruleBadUTF8Object   = "{\"a\":\"\xff\"}"
+	ruleDeepObject      = strings.Repeat(`{"a":`, 300) + `1` + strings.Repeat(`}`, 300)
+	ruleBigObject       = `{"a":"` + strings.Repeat("x", 65<<10) + `"}`
 )
 
 // hostileInput is a request that must answer 422 naming the field at loc.
@@ -55,14 +55,14 @@ func requireRefused(t *testing.T, e *apitest.Env, auth []string, id string, stat
 // other fields given (a JSON fragment ending with a comma, or "").
 func metadataCases(method, path, fields string) map[string]hostileInput {
 	out := map[string]hostileInput{}
-	for name, obj := range map[string]string{"NUL": nulObject, "lone surrogate": surrogateObject,
-		"invalid UTF-8": badUTF8Object, "300 deep": deepObject, "65 KiB": bigObject} {
+	for name, obj := range map[string]string{"NUL": ruleNULObject, "lone surrogate": ruleSurrogateObject,
+		"invalid UTF-8": ruleBadUTF8Object, "300 deep": ruleDeepObject, "65 KiB": ruleBigObject} {
 		out["metadata with "+name] = hostileInput{method, path, `{` + fields + `"metadata":` + obj + `}`, "body.metadata"}
 	}
 	return out
 }
 
-func merge(ms ...map[string]hostileInput) map[string]hostileInput {
+func mergeHostile(ms ...map[string]hostileInput) map[string]hostileInput {
 	out := map[string]hostileInput{}
 	for _, m := range ms {
 		for k, v := range m {
@@ -84,7 +84,7 @@ func TestTaskFieldRules(t *testing.T) {
 		notes := e.Do(http.MethodGet, "/api/notes?is_archived=any&limit=200", nil, u.Bearer())
 		return tasks.String() + notes.String()
 	}
-	requireRefused(t, e, []string{u.Bearer()}, id, state, merge(map[string]hostileInput{
+	requireRefused(t, e, []string{u.Bearer()}, id, state, mergeHostile(map[string]hostileInput{
 		"create: NUL in title":            {"POST", "/api/tasks", `{"title":"a\u0000b"}`, "body.title"},
 		"create: blank title":             {"POST", "/api/tasks", `{"title":"  "}`, "body.title"},
 		"create: NUL in description":      {"POST", "/api/tasks", `{"title":"a","description":"a\u0000b"}`, "body.description"},
@@ -95,7 +95,7 @@ func TestTaskFieldRules(t *testing.T) {
 		"q: invalid UTF-8":                {"GET", "/api/tasks?q=%ff", "", "query.q"},
 		"q: NUL":                          {"GET", "/api/tasks?q=a%00b", "", "query.q"},
 		"cursor not ours":                 {"GET", "/api/tasks?cursor=%ff", "", "query.cursor"},
-	}, prefixed("create: ", metadataCases("POST", "/api/tasks", `"title":"a",`)), prefixed("update: ", metadataCases("PUT", "/api/tasks/{id}", ""))))
+	}, prefixedHostile("create: ", metadataCases("POST", "/api/tasks", `"title":"a",`)), prefixedHostile("update: ", metadataCases("PUT", "/api/tasks/{id}", ""))))
 
 	t.Run("the Inbox still takes tasks after the refusals", func(t *testing.T) {
 		res := e.Do(http.MethodPost, "/api/tasks", map[string]any{"title": "Second"}, u.Bearer())
@@ -114,9 +114,11 @@ func TestNoteFieldRules(t *testing.T) {
 		return e.Do(http.MethodGet, "/api/notes?is_archived=any&limit=200", nil, u.Bearer()).String() +
 			e.Do(http.MethodGet, "/api/notes/"+id, nil, u.Bearer()).String()
 	}
-	deepTaskMeta := strings.ReplaceAll(deepObject, `"`, `\"`)
-	requireRefused(t, e, []string{u.Bearer()}, id, state, merge(map[string]hostileInput{
+	deepTaskMeta := strings.ReplaceAll(ruleDeepObject, `"`, `\"`)
+	requireRefused(t, e, []string{u.Bearer()}, id, state, mergeHostile(map[string]hostileInput{
 		"create: NUL in title":       {"POST", "/api/notes", `{"title":"a\u0000b"}`, "body.title"},
+		"create: 51 tags":            {"POST", "/api/notes", `{"tags":[` + strings.Repeat(`"a",`, 50) + `"a"]}`, "body.tags"},
+		"update: 51 tags":            {"PUT", "/api/notes/{id}", `{"tags":[` + strings.Repeat(`"a",`, 50) + `"a"]}`, "body.tags"},
 		"create: NUL in a tag":       {"POST", "/api/notes", `{"tags":["ok","a\u0000b"]}`, "body.tags[1]"},
 		"create: unknown field":      {"POST", "/api/notes", `{"title":"a","titel":"b"}`, "body.titel"},
 		"update: unknown field":      {"PUT", "/api/notes/{id}", `{"title":"a","is_favourite":true}`, "body.is_favourite"},
@@ -129,7 +131,7 @@ func TestNoteFieldRules(t *testing.T) {
 		"tag: NUL":                   {"GET", "/api/notes?tag=a%00b", "", "query.tag"},
 		"forged cursor with NUL": {"GET", "/api/notes?sort=title&cursor=" +
 			base64.RawURLEncoding.EncodeToString([]byte(`{"s":"title","x":"a\u0000","id":"`+id+`"}`)), "", "query.cursor"},
-	}, prefixed("create: ", metadataCases("POST", "/api/notes", `"title":"a",`)), prefixed("update: ", metadataCases("PUT", "/api/notes/{id}", ""))))
+	}, prefixedHostile("create: ", metadataCases("POST", "/api/notes", `"title":"a",`)), prefixedHostile("update: ", metadataCases("PUT", "/api/notes/{id}", ""))))
 }
 
 func TestPlanningFieldRules(t *testing.T) {
@@ -146,7 +148,7 @@ func TestPlanningFieldRules(t *testing.T) {
 		return e.Do(http.MethodGet, "/api/goals", nil, u.Bearer()).String() +
 			e.Do(http.MethodGet, "/api/reflections", nil, u.Bearer()).String()
 	}
-	requireRefused(t, e, []string{u.Bearer()}, goal, state, merge(map[string]hostileInput{
+	requireRefused(t, e, []string{u.Bearer()}, goal, state, mergeHostile(map[string]hostileInput{
 		"create goal: NUL in title":       {"POST", "/api/goals", `{"title":"a\u0000b"}`, "body.title"},
 		"create goal: NUL in description": {"POST", "/api/goals", `{"title":"a","description":"a\u0000b"}`, "body.description"},
 		"update goal: NUL in title":       {"PUT", "/api/goals/{id}", `{"title":"a\u0000b"}`, "body.title"},
@@ -157,12 +159,12 @@ func TestPlanningFieldRules(t *testing.T) {
 		"goals q: NUL":                    {"GET", "/api/goals?q=a%00b", "", "query.q"},
 		"reflections q: invalid UTF-8":    {"GET", "/api/reflections?q=%ff", "", "query.q"},
 		"reflections q: NUL":              {"GET", "/api/reflections?q=a%00b", "", "query.q"},
-	}, prefixed("create goal: ", metadataCases("POST", "/api/goals", `"title":"a",`)), prefixed("update goal: ", metadataCases("PUT", "/api/goals/{id}", "")),
-		prefixed("create reflection: ", metadataCases("POST", "/api/reflections", `"content":"a","reflection_type":"daily",`)),
-		prefixed("update reflection: ", metadataCases("PUT", "/api/reflections/"+reflection, ""))))
+	}, prefixedHostile("create goal: ", metadataCases("POST", "/api/goals", `"title":"a",`)), prefixedHostile("update goal: ", metadataCases("PUT", "/api/goals/{id}", "")),
+		prefixedHostile("create reflection: ", metadataCases("POST", "/api/reflections", `"content":"a","reflection_type":"daily",`)),
+		prefixedHostile("update reflection: ", metadataCases("PUT", "/api/reflections/"+reflection, ""))))
 }
 
-func prefixed(p string, m map[string]hostileInput) map[string]hostileInput {
+func prefixedHostile(p string, m map[string]hostileInput) map[string]hostileInput {
 	out := map[string]hostileInput{}
 	for k, v := range m {
 		out[p+k] = v
@@ -187,8 +189,8 @@ func TestUserFieldRules(t *testing.T) {
 		"timezone empty":        prefs(`{"timezone":""}`, "body.timezone"),
 		"timezone not a string": prefs(`{"timezone":3}`, "body.timezone"),
 		"week_start funday":     prefs(`{"week_start":"funday"}`, "body.week_start"),
-		"preferences with NUL":  prefs(nulObject, "body"),
-		"preferences 300 deep":  prefs(deepObject, "body"),
+		"preferences with NUL":  prefs(ruleNULObject, "body"),
+		"preferences 300 deep":  prefs(ruleDeepObject, "body"),
 	})
 	t.Run("the schema describes the known keys", func(t *testing.T) {
 		res := e.Do(http.MethodGet, "/api/openapi.json", nil)
@@ -232,6 +234,14 @@ func TestAuthFieldRules(t *testing.T) {
 	})
 	res := e.Do(http.MethodPost, "/api/auth/login", map[string]any{"email": "nul-name@example.com", "password": "long enough pw"})
 	require.Equal(t, http.StatusUnauthorized, res.Status, "the refused registration made no account: %s", res)
+	t.Run("a User-Agent that is not UTF-8 is cleaned, not a 500", func(t *testing.T) {
+		for _, ua := range []string{"probe \xff", "probe \xed\xa0\x80", strings.Repeat("é", 300)} {
+			res := e.Do(http.MethodPost, "/api/auth/login", map[string]any{"email": u.Email, "password": u.Password}, "User-Agent: "+ua)
+			require.Equal(t, http.StatusOK, res.Status, res.String())
+		}
+		res := e.Do(http.MethodPost, "/api/auth/register", map[string]any{"email": "ua-probe@example.com", "password": "long enough pw"}, "User-Agent: \xff")
+		require.Equal(t, http.StatusCreated, res.Status, res.String())
+	})
 }
 
 func TestAIFieldRules(t *testing.T) {

@@ -212,7 +212,7 @@ func (s *Service) startSession(ctx context.Context, tx db.Tx, u *user.User, c Cl
 	err := tx.QueryRow(ctx, `
 		INSERT INTO auth_sessions (user_id, expires_at, user_agent, ip)
 		VALUES ($1, $2, $3, $4) RETURNING id`,
-		u.ID, now.Add(s.cfg.RefreshTokenTTL), truncate(c.UserAgent, 512), c.IP).Scan(&sessionID)
+		u.ID, now.Add(s.cfg.RefreshTokenTTL), field.Clean(c.UserAgent, 512), c.IP).Scan(&sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
@@ -426,11 +426,4 @@ func (s *Service) authenticateSupabase(ctx context.Context, token string) (*Prin
 		return nil, errInactive
 	}
 	return &Principal{User: u}, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

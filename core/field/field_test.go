@@ -55,19 +55,20 @@ func TestTitleAndName(t *testing.T) {
 
 func TestTags(t *testing.T) {
 	t.Parallel()
-	got, err := field.Tags("tags", []string{" work", "Work", "work ", "health"}, 3, 64)
+	got, err := field.Tags("tags", []string{" work", "Work", "work ", "health"}, 4, 64)
 	require.NoError(t, err)
 	require.Equal(t, []string{"work", "Work", "health"}, got)
 	cases := map[string]struct {
 		tags []string
 		name string
 	}{
-		"empty":     {[]string{"ok", " "}, "tags[1]"},
-		"too long":  {[]string{strings.Repeat("x", 65)}, "tags[0]"},
-		"NUL":       {[]string{"a\x00"}, "tags[0]"},
-		"newline":   {[]string{"ok", "ok", "a\nb"}, "tags[2]"},
-		"too many":  {[]string{"a", "b", "c", "d"}, "tags"},
-		"bad UTF-8": {[]string{"\xff"}, "tags[0]"},
+		"empty":                          {[]string{"ok", " "}, "tags[1]"},
+		"too long":                       {[]string{strings.Repeat("x", 65)}, "tags[0]"},
+		"NUL":                            {[]string{"a\x00"}, "tags[0]"},
+		"newline":                        {[]string{"ok", "ok", "a\nb"}, "tags[2]"},
+		"too many":                       {[]string{"a", "b", "c", "d"}, "tags"},
+		"too many sent, even duplicates": {[]string{"a", "a", "a", "a"}, "tags"},
+		"bad UTF-8":                      {[]string{"\xff"}, "tags[0]"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -179,4 +180,12 @@ func TestID(t *testing.T) {
 		_, err := field.ID("goal_id", bad)
 		requireField(t, err, "goal_id", "UUID")
 	}
+}
+
+func TestClean(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "Mozilla/5.0", field.Clean("Mozilla/5.0", 512))
+	require.Equal(t, "ab", field.Clean("a\xff\x00b\xed\xa0\x80", 512), "invalid UTF-8 (a surrogate too) and NUL are dropped")
+	got := field.Clean(strings.Repeat("é", 300), 511)
+	require.Equal(t, strings.Repeat("é", 255), got, "cut on a character boundary")
 }

@@ -65,10 +65,13 @@ func Name(name, s string, max int) (string, error) {
 	return s, nil
 }
 
-// Tags trims tags, checks each as a Name of at most maxLength characters,
-// drops exact duplicates (keeping the first, and the case it was typed in)
-// and checks that at most maxTags are left.
+// Tags checks that at most maxTags tags are sent, trims them, checks each
+// as a Name of at most maxLength characters and drops exact duplicates
+// (keeping the first, and the case it was typed in).
 func Tags(name string, tags []string, maxTags, maxLength int) ([]string, error) {
+	if len(tags) > maxTags {
+		return nil, apperr.Field(name, fmt.Sprintf("at most %d tags are allowed", maxTags), nil)
+	}
 	out := make([]string, 0, len(tags))
 	seen := make(map[string]bool, len(tags))
 	for i, t := range tags {
@@ -85,8 +88,20 @@ func Tags(name string, tags []string, maxTags, maxLength int) ([]string, error) 
 			out = append(out, t)
 		}
 	}
-	if len(out) > maxTags {
-		return nil, apperr.Field(name, fmt.Sprintf("at most %d tags are allowed", maxTags), nil)
-	}
 	return out, nil
+}
+
+// Clean makes informational text that is kept but never refused (the
+// User-Agent of a session) safe to store: invalid UTF-8 and NUL are dropped
+// and it is cut to at most maxBytes on a character boundary.
+func Clean(s string, maxBytes int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) > maxBytes {
+		for maxBytes > 0 && !utf8.RuneStart(s[maxBytes]) {
+			maxBytes--
+		}
+		s = s[:maxBytes]
+	}
+	return s
 }
