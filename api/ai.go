@@ -358,7 +358,7 @@ func registerTranscribe(authed huma.API, svc *ai.Service, maxImage int64) {
 		p := &ai.TranscribeParams{Image: form.files["image"].data, Title: form.value("title"), Language: form.value("language")}
 		if v := form.value("create_note"); v != "" {
 			if p.CreateNote, err = strconv.ParseBool(v); err != nil {
-				return nil, apperr.Field("body.create_note", "must be true or false", v)
+				return nil, apperr.Field("create_note", "must be true or false", v)
 			}
 		}
 		for _, t := range form.values["tags"] {
@@ -369,7 +369,7 @@ func registerTranscribe(authed huma.API, svc *ai.Service, maxImage int64) {
 			}
 		}
 		if _, ok := form.files["image"]; !ok {
-			return nil, apperr.Field("body.image", "is required: send the image as the multipart field image", nil)
+			return nil, apperr.Field("image", "is required: send the image as the multipart field image", nil)
 		}
 		tr, err := svc.Transcribe(ctx, principal(ctx).User.ID, p)
 		if err != nil {
@@ -394,10 +394,10 @@ func readDocumentUpload(contentType string, body []byte, maxUpload int64) (*ai.A
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return nil, apperr.Field("body", "must be a JSON object {title, text, media_type}: "+err.Error(), nil)
+			return nil, apperr.Field("", "must be a JSON object {title, text, media_type}: "+err.Error(), nil)
 		}
 		if strings.TrimSpace(req.Text) == "" {
-			return nil, apperr.Field("body.text", "must not be empty", nil)
+			return nil, apperr.Field("text", "must not be empty", nil)
 		}
 		if int64(len(req.Text)) > maxUpload {
 			return nil, huma.Error413RequestEntityTooLarge(fmt.Sprintf("the document is larger than %d bytes", maxUpload))
@@ -405,7 +405,7 @@ func readDocumentUpload(contentType string, body []byte, maxUpload int64) (*ai.A
 		switch req.MediaType {
 		case "", ai.MediaText, ai.MediaMarkdown, ai.MediaHTML:
 		default:
-			return nil, apperr.Field("body.media_type", "must be text/plain, text/markdown or text/html", req.MediaType)
+			return nil, apperr.Field("media_type", "must be text/plain, text/markdown or text/html", req.MediaType)
 		}
 		return &ai.AddDocumentParams{Title: req.Title, MediaType: req.MediaType, Data: []byte(req.Text)}, nil
 	case "multipart/form-data":
@@ -415,12 +415,12 @@ func readDocumentUpload(contentType string, body []byte, maxUpload int64) (*ai.A
 		}
 		f, ok := form.files["file"]
 		if !ok {
-			return nil, apperr.Field("body.file", "is required: send the document as the multipart field file", nil)
+			return nil, apperr.Field("file", "is required: send the document as the multipart field file", nil)
 		}
 		return &ai.AddDocumentParams{Title: form.value("title"), Filename: f.filename, MediaType: f.contentType, Data: f.data}, nil
 	default:
 		return nil, &apperr.Error{Code: apperr.Invalid, Message: "send multipart/form-data with a file, or application/json with text",
-			Fields: []apperr.FieldError{{Location: "header.Content-Type", Message: "must be multipart/form-data or application/json", Value: contentType}}}
+			Fields: []apperr.FieldError{{In: "header", Location: "Content-Type", Message: "must be multipart/form-data or application/json", Value: contentType}}}
 	}
 }
 
@@ -450,7 +450,7 @@ func readForm(contentType string, body []byte, fileLimits map[string]int64) (*fo
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, &apperr.Error{Code: apperr.Invalid, Message: "send the request as multipart/form-data",
-			Fields: []apperr.FieldError{{Location: "header.Content-Type", Message: "must be multipart/form-data with a boundary", Value: contentType}}}
+			Fields: []apperr.FieldError{{In: "header", Location: "Content-Type", Message: "must be multipart/form-data with a boundary", Value: contentType}}}
 	}
 	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	out := &form{files: map[string]formFile{}, values: map[string][]string{}}
@@ -460,26 +460,26 @@ func readForm(contentType string, body []byte, fileLimits map[string]int64) (*fo
 			return out, nil
 		}
 		if err != nil {
-			return nil, apperr.Field("body", "is not a valid multipart form: "+err.Error(), nil)
+			return nil, apperr.Field("", "is not a valid multipart form: "+err.Error(), nil)
 		}
 		name := part.FormName()
 		if limit, isFile := fileLimits[name]; isFile {
 			data, err := io.ReadAll(io.LimitReader(part, limit+1))
 			if err != nil {
-				return nil, apperr.Field("body."+name, "cannot be read: "+err.Error(), nil)
+				return nil, apperr.Field(name, "cannot be read: "+err.Error(), nil)
 			}
 			if int64(len(data)) > limit {
 				return nil, huma.Error413RequestEntityTooLarge(fmt.Sprintf("%s is larger than %d bytes", name, limit))
 			}
 			if _, dup := out.files[name]; dup {
-				return nil, apperr.Field("body."+name, "must be sent once", nil)
+				return nil, apperr.Field(name, "must be sent once", nil)
 			}
 			out.files[name] = formFile{filename: part.FileName(), contentType: part.Header.Get("Content-Type"), data: data}
 			continue
 		}
 		v, err := io.ReadAll(io.LimitReader(part, maxFormValue+1))
 		if err != nil || len(v) > maxFormValue {
-			return nil, apperr.Field("body."+name, fmt.Sprintf("must be at most %d bytes", maxFormValue), nil)
+			return nil, apperr.Field(name, fmt.Sprintf("must be at most %d bytes", maxFormValue), nil)
 		}
 		out.values[name] = append(out.values[name], string(v))
 	}

@@ -74,7 +74,7 @@ func (o *JSONObject) UnmarshalJSON(b []byte) error {
 
 func (JSONObject) Schema(huma.Registry) *huma.Schema {
 	return &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true,
-		Description: "A free JSON object for the frontend (at most 64 KiB)."}
+		Description: "A free JSON object for the frontend (at most 64 KiB, nested at most 32 levels)."}
 }
 
 // patchValue is a body field of a partial update that tells apart absent, null

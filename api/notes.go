@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
 )
 
@@ -85,9 +87,9 @@ func optionalNoteID(s string) (*uuid.UUID, error) {
 	if s == "" {
 		return nil, nil
 	}
-	id, err := uuid.Parse(s)
+	id, err := field.ID("parent_id", s)
 	if err != nil {
-		return nil, apperr.Field("body.parent_id", "must be a note id", s)
+		return nil, err
 	}
 	return &id, nil
 }
@@ -149,8 +151,11 @@ const noteMaxBody = blocknote.MaxBytes + 128<<10
 // again into the input struct, which for a 230 KB document costs more than
 // saving it; these operations skip it (SkipValidateBody) and validate every
 // field themselves (the document with block paths, in core). This keeps
-// what the skipped pass gave: 413 over the limit and 400 for malformed JSON.
-func largeDocumentBody(api huma.API) func(huma.Context, func(huma.Context)) {
+// what the skipped pass gave: 413 over the limit, 400 for malformed JSON and
+// 422 for a member the body type does not have (the schema says
+// additionalProperties: false).
+func largeDocumentBody(api huma.API, body any) func(huma.Context, func(huma.Context)) {
+	known := jsonMembers(reflect.TypeOf(body))
 	return func(ctx huma.Context, next func(huma.Context)) {
 		op := ctx.Operation()
 		if op.BodyReadTimeout > 0 {
@@ -169,12 +174,24 @@ func largeDocumentBody(api huma.API) func(huma.Context, func(huma.Context)) {
 			_ = huma.WriteErr(api, ctx, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body is too large limit=%d bytes", op.MaxBodyBytes))
 			return
-		case len(body) > 0 && !json.Valid(body):
-			var v any
-			msg := json.Unmarshal(body, &v).Error()
-			_ = huma.WriteErr(api, ctx, http.StatusBadRequest, "validation failed",
-				&huma.ErrorDetail{Location: "body", Message: msg})
-			return
+		}
+		if len(body) > 0 {
+			unknown, valid := checkBody(body, known)
+			if !valid {
+				var v any
+				msg := "invalid JSON"
+				if err := json.Unmarshal(body, &v); err != nil {
+					msg = err.Error()
+				}
+				_ = huma.WriteErr(api, ctx, http.StatusBadRequest, "validation failed",
+					&huma.ErrorDetail{Location: "body", Message: msg})
+				return
+			}
+			if unknown != "" {
+				_ = huma.WriteErr(api, ctx, http.StatusUnprocessableEntity, "validation failed",
+					&huma.ErrorDetail{Location: "body." + unknown, Message: "unexpected property"})
+				return
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next(ctx)
@@ -209,7 +226,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		default:
 			id, err := uuid.Parse(in.ParentID)
 			if err != nil {
-				return nil, apperr.Field("query.parent_id", "must be a note id or 'root'", in.ParentID)
+				return nil, apperr.Field("parent_id", "must be a note id or 'root'", in.ParentID)
 			}
 			p.ParentID = &id
 		}
@@ -243,7 +260,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		Description: "Task blocks in the content are indexed at once (see GET /tasks). A malformed document " +
 			"answers 422 naming the block path, e.g. body.content[3].children[0].props.status.",
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
-		Middlewares: huma.Middlewares{largeDocumentBody(authed)},
+		Middlewares: huma.Middlewares{largeDocumentBody(authed, NoteCreateRequest{})},
 		Errors:      []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct{ Body NoteCreateRequest }) (*noteOutput, error) {
 		b := in.Body
@@ -288,7 +305,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 			"answered, in any key order or spacing, is no change. " +
 			"Sending content re-indexes the note's tasks in the same transaction. With If-Match, a stale version answers 412.",
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
-		Middlewares: huma.Middlewares{largeDocumentBody(authed)},
+		Middlewares: huma.Middlewares{largeDocumentBody(authed, NoteUpdateRequest{})},
 		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`

@@ -9,7 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
 )
@@ -72,9 +72,9 @@ func (r *GoalRequest) fields() (*plan.GoalFields, error) {
 	if r.ParentGoalID.Set {
 		var parent *uuid.UUID
 		if !r.ParentGoalID.Null {
-			id, err := uuid.Parse(r.ParentGoalID.Value)
+			id, err := field.ID("parent_goal_id", r.ParentGoalID.Value)
 			if err != nil {
-				return nil, apperr.Field("body.parent_goal_id", "must be a goal id (UUID)", r.ParentGoalID.Value)
+				return nil, err
 			}
 			parent = &id
 		}
@@ -83,7 +83,7 @@ func (r *GoalRequest) fields() (*plan.GoalFields, error) {
 	if r.DueDate.Set {
 		var due *time.Time
 		if !r.DueDate.Null {
-			d, err := parseDate("body.due_date", r.DueDate.Value)
+			d, err := parseDate("due_date", r.DueDate.Value)
 			if err != nil {
 				return nil, err
 			}
@@ -159,9 +159,9 @@ func (r *ReflectionRequest) fields() (*plan.ReflectionFields, error) {
 	if r.GoalID.Set {
 		var id *uuid.UUID
 		if !r.GoalID.Null {
-			g, err := uuid.Parse(r.GoalID.Value)
+			g, err := field.ID("goal_id", r.GoalID.Value)
 			if err != nil {
-				return nil, apperr.Field("body.goal_id", "must be a goal id (UUID)", r.GoalID.Value)
+				return nil, err
 			}
 			id = &g
 		}
@@ -171,7 +171,7 @@ func (r *ReflectionRequest) fields() (*plan.ReflectionFields, error) {
 		src *patchValue[string]
 		dst ***time.Time
 		loc string
-	}{{&r.PeriodStart, &f.PeriodStart, "body.period_start"}, {&r.PeriodEnd, &f.PeriodEnd, "body.period_end"}} {
+	}{{&r.PeriodStart, &f.PeriodStart, "period_start"}, {&r.PeriodEnd, &f.PeriodEnd, "period_end"}} {
 		if !d.src.Set {
 			continue
 		}
@@ -218,17 +218,17 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	}) (*struct{ Body GoalList }, error) {
 		f := &plan.GoalFilter{Timeframe: in.Timeframe, Status: in.Status, Root: in.Root, Q: in.Q, Limit: in.Limit, Cursor: in.Cursor}
 		if in.ParentGoalID != "" {
-			id, err := uuid.Parse(in.ParentGoalID)
+			id, err := field.ID("parent_goal_id", in.ParentGoalID)
 			if err != nil {
-				return nil, apperr.Field("query.parent_goal_id", "must be a UUID", in.ParentGoalID)
+				return nil, err
 			}
 			f.ParentGoalID = &id
 		}
 		var err error
-		if f.DueBefore, err = parseDate("query.due_before", in.DueBefore); err != nil {
+		if f.DueBefore, err = parseDate("due_before", in.DueBefore); err != nil {
 			return nil, err
 		}
-		if f.DueAfter, err = parseDate("query.due_after", in.DueAfter); err != nil {
+		if f.DueAfter, err = parseDate("due_after", in.DueAfter); err != nil {
 			return nil, err
 		}
 		goals, next, err := svc.ListGoals(ctx, principal(ctx).User.ID, f)
@@ -356,17 +356,17 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	}) (*struct{ Body ReflectionList }, error) {
 		f := &plan.ReflectionFilter{ReflectionType: in.ReflectionType, Q: in.Q, Limit: in.Limit, Cursor: in.Cursor}
 		if in.GoalID != "" {
-			id, err := uuid.Parse(in.GoalID)
+			id, err := field.ID("goal_id", in.GoalID)
 			if err != nil {
-				return nil, apperr.Field("query.goal_id", "must be a UUID", in.GoalID)
+				return nil, err
 			}
 			f.GoalID = &id
 		}
 		var err error
-		if f.From, err = parseDate("query.from", in.From); err != nil {
+		if f.From, err = parseDate("from", in.From); err != nil {
 			return nil, err
 		}
-		if f.To, err = parseDate("query.to", in.To); err != nil {
+		if f.To, err = parseDate("to", in.To); err != nil {
 			return nil, err
 		}
 		items, next, err := svc.ListReflections(ctx, principal(ctx).User.ID, f)

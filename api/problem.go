@@ -78,9 +78,20 @@ func newProblem(ctx context.Context, status int, detail string) *Problem {
 	return p
 }
 
+// fieldSource is where the fields an application error names came from
+// when the error does not say (core names bare fields, see
+// apperr.FieldError): the request body for operations that take one, the
+// query string for the others. Path ids are read here and answer 404.
+func fieldSource(op *huma.Operation) string {
+	if op == nil || op.RequestBody != nil {
+		return "body"
+	}
+	return "query"
+}
+
 // problemFromAppErr turns an application error into a problem and the
-// headers it implies.
-func problemFromAppErr(ctx context.Context, e *apperr.Error) (*Problem, http.Header) {
+// headers it implies; in is the default source of the fields it names.
+func problemFromAppErr(ctx context.Context, e *apperr.Error, in string) (*Problem, http.Header) {
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -88,7 +99,10 @@ func problemFromAppErr(ctx context.Context, e *apperr.Error) (*Problem, http.Hea
 	p := newProblem(ctx, status, e.Message)
 	p.Code = string(e.Code)
 	for _, f := range e.Fields {
-		p.Errors = append(p.Errors, safeDetail(&huma.ErrorDetail{Location: f.Location, Message: f.Message, Value: f.Value}))
+		if f.In == "" {
+			f.In = in
+		}
+		p.Errors = append(p.Errors, safeDetail(&huma.ErrorDetail{Location: f.Where(), Message: f.Message, Value: f.Value}))
 	}
 	h := http.Header{}
 	if e.RetryAfter > 0 {
@@ -125,7 +139,11 @@ func installHumaErrors(logger *slog.Logger) {
 			if ae == nil {
 				continue
 			}
-			p, h := problemFromAppErr(ctx, ae)
+			var op *huma.Operation
+			if hctx != nil {
+				op = hctx.Operation()
+			}
+			p, h := problemFromAppErr(ctx, ae, fieldSource(op))
 			if hctx != nil {
 				for k, vs := range h {
 					for _, v := range vs {

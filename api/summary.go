@@ -73,7 +73,7 @@ func registerSummary(authed huma.API, svc *plan.Service) {
 		Items  int    `query:"items" minimum:"1" maximum:"200" default:"50" doc:"How many tasks each list shows at most; counts are always exact."`
 	}) (*struct{ Body PlanningSummary }, error) {
 		u := principal(ctx).User
-		date, err := parseDate("query.date", in.Date)
+		date, err := parseDate("date", in.Date)
 		if err != nil {
 			return nil, err
 		}

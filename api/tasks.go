@@ -10,8 +10,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/task"
 )
 
@@ -140,7 +140,7 @@ func userToday(ctx context.Context) string {
 		Timezone string `json:"timezone"`
 	}
 	if p := principal(ctx); p != nil && json.Unmarshal(p.User.Preferences, &prefs) == nil && prefs.Timezone != "" {
-		if l, err := time.LoadLocation(prefs.Timezone); err == nil {
+		if l, err := field.TimeZone("timezone", prefs.Timezone); err == nil {
 			loc = l
 		}
 	}
@@ -198,9 +198,9 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			if v == "" {
 				return nil, nil
 			}
-			id, err := uuid.Parse(v)
+			id, err := field.ID(name, v)
 			if err != nil {
-				return nil, apperr.Field("query."+name, "must be an id", v)
+				return nil, err
 			}
 			return &id, nil
 		}
@@ -238,9 +238,6 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			Title: strings.TrimSpace(b.Title), Description: b.Description, Status: blocknote.Status(b.Status),
 			Priority: blocknote.Priority(b.Priority), DueDate: b.DueDate, DueTime: b.DueTime, Size: b.Size,
 			SourceReference: b.SourceReference,
-		}
-		if f.Title == "" {
-			return nil, apperr.Field("body.title", "must not be blank", b.Title)
 		}
 		if b.GoalID != nil {
 			f.GoalID = b.GoalID.String()

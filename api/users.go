@@ -15,18 +15,38 @@ import (
 
 // User is a user as the API shows it; never the password hash.
 type User struct {
-	ID          uuid.UUID      `json:"id"`
-	Email       string         `json:"email" example:"ada@example.com"`
-	FullName    string         `json:"full_name" example:"Ada Lovelace"`
-	IsActive    bool           `json:"is_active"`
-	IsSuperuser bool           `json:"is_superuser"`
-	Preferences map[string]any `json:"preferences" doc:"Free JSON object for the frontend (timezone, week_start, ...)."`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	ID          uuid.UUID   `json:"id"`
+	Email       string      `json:"email" example:"ada@example.com"`
+	FullName    string      `json:"full_name" example:"Ada Lovelace"`
+	IsActive    bool        `json:"is_active"`
+	IsSuperuser bool        `json:"is_superuser"`
+	Preferences Preferences `json:"preferences"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+// Preferences are the user's settings: a JSON object of at most 64 KiB whose
+// known keys Consilium reads and checks; every other key is the frontend's.
+type Preferences map[string]any
+
+func (Preferences) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		Type: huma.TypeObject, AdditionalProperties: true,
+		Description: "The user's settings: a JSON object of at most 64 KiB, nested at most 32 levels. The keys below " +
+			"are read by Consilium and checked when written; every other key is free-form, for the frontend.",
+		Properties: map[string]*huma.Schema{
+			user.PrefTimezone: {Type: huma.TypeString, Nullable: true, Examples: []any{"Europe/Zurich"},
+				Description: "An IANA time zone name (Europe/Zurich, America/New_York, UTC). Today, overdue tasks " +
+					"and planning periods are computed there; UTC when absent or null."},
+			user.PrefWeekStart: {Type: huma.TypeString, Nullable: true, Examples: []any{"monday"},
+				Description: "The weekday weeks start on in planning summaries: monday, tuesday, wednesday, " +
+					"thursday, friday, saturday or sunday (any case); Monday when absent or null."},
+		},
+	}
 }
 
 func toUserJSON(u *user.User) User {
-	prefs := map[string]any{}
+	prefs := Preferences{}
 	_ = json.Unmarshal(u.Preferences, &prefs)
 	return User{
 		ID: u.ID, Email: u.Email, FullName: u.FullName, IsActive: u.IsActive, IsSuperuser: u.IsSuperuser,
@@ -45,7 +65,7 @@ type userOutput struct {
 }
 
 type preferencesBody struct {
-	Body map[string]any
+	Body Preferences
 }
 
 func registerUsers(authed huma.API, d *db.DB) {
@@ -64,14 +84,14 @@ func registerUsers(authed huma.API, d *db.DB) {
 	}, func(ctx context.Context, in *struct{ Body UpdateUserRequest }) (*userOutput, error) {
 		var p user.UpdateParams
 		if in.Body.Email != nil {
-			email, err := user.NormalizeEmail("body.email", *in.Body.Email)
+			email, err := user.NormalizeEmail("email", *in.Body.Email)
 			if err != nil {
 				return nil, err
 			}
 			p.Email = &email
 		}
 		if in.Body.FullName != nil {
-			name, err := user.CheckFullName("body.full_name", *in.Body.FullName)
+			name, err := user.CheckFullName("full_name", *in.Body.FullName)
 			if err != nil {
 				return nil, err
 			}
@@ -94,7 +114,8 @@ func registerUsers(authed huma.API, d *db.DB) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "replace-preferences", Method: http.MethodPut, Path: "/users/preferences",
 		Summary: "Replace the signed-in user's preferences", Tags: []string{"users"},
-		Description:  "The object sent replaces the stored one whole. At most 64 KiB.",
+		Description: "The object sent replaces the stored one whole. At most 64 KiB; timezone and week_start must " +
+			"hold what they say (a bad one answers 422 naming it, e.g. body.timezone), other keys are free-form.",
 		MaxBodyBytes: user.MaxPreferencesBytes,
 		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *preferencesBody) (*preferencesBody, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -97,9 +98,9 @@ func defaultTitle(filename string) string {
 // AddDocument stores an upload and queues its processing, in one
 // transaction.
 func (s *Service) AddDocument(ctx context.Context, userID uuid.UUID, p *AddDocumentParams) (*Document, error) {
-	title := strings.TrimSpace(p.Title)
-	if utf8.RuneCountInString(title) > maxTitle || strings.ContainsRune(title, 0) {
-		return nil, apperr.Field("body.title", fmt.Sprintf("must be at most %d characters, without NUL", maxTitle), nil)
+	title, err := field.Title("title", p.Title, maxTitle)
+	if err != nil {
+		return nil, err
 	}
 	filename := path.Base(strings.ReplaceAll(strings.TrimSpace(p.Filename), `\`, "/"))
 	if filename == "." || filename == "/" {
@@ -109,17 +110,17 @@ func (s *Service) AddDocument(ctx context.Context, userID uuid.UUID, p *AddDocum
 		filename = ""
 	}
 	if len(p.Data) == 0 {
-		return nil, apperr.Field("body", "the document is empty", nil)
+		return nil, apperr.Field("", "the document is empty", nil)
 	}
 	if int64(len(p.Data)) > s.cfg.MaxUploadBytes {
-		return nil, apperr.Field("body", fmt.Sprintf("the document is %d bytes; at most %d are accepted", len(p.Data), s.cfg.MaxUploadBytes), nil)
+		return nil, apperr.Field("", fmt.Sprintf("the document is %d bytes; at most %d are accepted", len(p.Data), s.cfg.MaxUploadBytes), nil)
 	}
 	media := DetectMediaType(p.MediaType, filename, p.Data)
 	if media == "" {
-		return nil, apperr.Field("body.file", "must be plain text (UTF-8), Markdown, HTML or a PDF with a text layer", p.MediaType)
+		return nil, apperr.Field("file", "must be plain text (UTF-8), Markdown, HTML or a PDF with a text layer", p.MediaType)
 	}
 	var d *Document
-	err := s.db.InTx(ctx, func(tx db.Tx) error {
+	err = s.db.InTx(ctx, func(tx db.Tx) error {
 		var err error
 		d, err = scanDocument(tx.QueryRow(ctx, `
 			INSERT INTO documents (user_id, title, filename, media_type, size_bytes, source)

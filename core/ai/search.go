@@ -9,13 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
 )
 
@@ -89,27 +89,27 @@ type filter struct {
 
 func (s *Service) checkSearch(p *SearchParams) (*filter, error) {
 	p.Query = strings.TrimSpace(p.Query)
-	if p.Query == "" {
-		return nil, apperr.Field("body.query", "must not be empty", nil)
+	if err := field.Required("query", p.Query); err != nil {
+		return nil, err
 	}
-	if utf8.RuneCountInString(p.Query) > MaxQueryLength {
-		return nil, apperr.Field("body.query", fmt.Sprintf("must be at most %d characters", MaxQueryLength), nil)
+	if err := field.Text("query", p.Query, MaxQueryLength); err != nil {
+		return nil, err
 	}
 	switch {
 	case p.K == 0:
 		p.K = DefaultK
 	case p.K < 1 || p.K > MaxK:
-		return nil, apperr.Field("body.k", fmt.Sprintf("must be between 1 and %d", MaxK), p.K)
+		return nil, apperr.Field("k", fmt.Sprintf("must be between 1 and %d", MaxK), p.K)
 	}
 	if len(p.NoteIDs) > MaxNoteIDs {
-		return nil, apperr.Field("body.note_ids", fmt.Sprintf("at most %d notes", MaxNoteIDs), nil)
+		return nil, apperr.Field("note_ids", fmt.Sprintf("at most %d notes", MaxNoteIDs), nil)
 	}
-	tags, err := note.NormalizeTags("body.tags", p.Tags)
+	tags, err := note.NormalizeTags("tags", p.Tags)
 	if err != nil {
 		return nil, err
 	}
 	if len(tags) > MaxTags {
-		return nil, apperr.Field("body.tags", fmt.Sprintf("at most %d tags", MaxTags), nil)
+		return nil, apperr.Field("tags", fmt.Sprintf("at most %d tags", MaxTags), nil)
 	}
 	p.Tags = tags
 	notes, docs := len(p.Sources) == 0, len(p.Sources) == 0 && len(p.NoteIDs) == 0 && len(p.Tags) == 0
@@ -120,7 +120,7 @@ func (s *Service) checkSearch(p *SearchParams) (*filter, error) {
 		case SourceDocuments:
 			docs = true
 		default:
-			return nil, apperr.Field(fmt.Sprintf("body.sources[%d]", i), "must be notes or documents", src)
+			return nil, apperr.Field(fmt.Sprintf("sources[%d]", i), "must be notes or documents", src)
 		}
 	}
 	// $1 is the user id in every query that uses the filter.

@@ -43,19 +43,19 @@ type Transcription struct {
 // note, whose task lines then enter the task index like any other.
 func (s *Service) Transcribe(ctx context.Context, userID uuid.UUID, p *TranscribeParams) (*Transcription, error) {
 	if len(p.Image) == 0 {
-		return nil, apperr.Field("body.image", "is required", nil)
+		return nil, apperr.Field("image", "is required", nil)
 	}
 	if int64(len(p.Image)) > s.cfg.MaxImageBytes {
-		return nil, apperr.Field("body.image", fmt.Sprintf("is %d bytes; at most %d are accepted", len(p.Image), s.cfg.MaxImageBytes), nil)
+		return nil, apperr.Field("image", fmt.Sprintf("is %d bytes; at most %d are accepted", len(p.Image), s.cfg.MaxImageBytes), nil)
 	}
 	mime := http.DetectContentType(p.Image)
 	if !isImageType(mime) {
-		return nil, apperr.Field("body.image", "must be a PNG, JPEG or WebP image", mime)
+		return nil, apperr.Field("image", "must be a PNG, JPEG or WebP image", mime)
 	}
 	if len(p.Language) > 35 {
-		return nil, apperr.Field("body.language", "must be a language tag such as en or de-CH", p.Language)
+		return nil, apperr.Field("language", "must be a language tag such as en or de-CH", p.Language)
 	}
-	title, err := note.CheckTitle("body.title", p.Title)
+	title, err := note.CheckTitle("title", p.Title)
 	if err != nil {
 		return nil, err
 	}

@@ -25,12 +25,33 @@ const (
 	Internal           Code = "internal"
 )
 
-// FieldError names one bad input field: Location is a dotted path such as
-// "body.email" and Message says what is wrong with it.
+// FieldError names one bad input field and says what is wrong with it.
+//
+// Location is the field's path in the input of the call that refused it, as
+// core names it: "title", "tags[2]", "content[3].props.goalId", or "" for the
+// input as a whole. In says where that input came from in a request ("body",
+// "query", "path", "header"); core leaves it empty, so that agents and jobs
+// read plain field names, and the api layer sets it (see In), "body" when
+// nothing else is said.
 type FieldError struct {
+	In       string `json:"in,omitempty"`
 	Location string `json:"location"`
 	Message  string `json:"message"`
 	Value    any    `json:"value,omitempty"`
+}
+
+// Where is the full location of the field: In and Location joined, such as
+// "body.title", "query.q" or "body.content[3].props.goalId".
+func (f FieldError) Where() string {
+	switch {
+	case f.In == "":
+		return f.Location
+	case f.Location == "":
+		return f.In
+	case f.Location[0] == '[':
+		return f.In + f.Location
+	}
+	return f.In + "." + f.Location
 }
 
 // Error is an application error.
@@ -66,6 +87,25 @@ func Field(location, message string, value any) *Error {
 		Message: "validation failed",
 		Fields:  []FieldError{{Location: location, Message: message, Value: value}},
 	}
+}
+
+// In returns err with every field that names no source yet attributed to
+// in ("query", "path", ...). err is not changed (errors may be shared); other
+// errors are returned as they are.
+func In(in string, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return err
+	}
+	c := *e
+	c.Fields = make([]FieldError, len(e.Fields))
+	for i, f := range e.Fields {
+		if f.In == "" {
+			f.In = in
+		}
+		c.Fields[i] = f
+	}
+	return &c
 }
 
 // CodeOf returns the code of the first *Error in err's chain, or Internal.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -20,6 +19,7 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/user"
 )
 
@@ -81,6 +81,9 @@ func (s *Service) Delegated() bool { return s.cfg.Mode == "supabase" }
 var errDelegated = apperr.New(apperr.Forbidden,
 	"authentication is delegated to Supabase Auth in this deployment: sign in through Supabase and send its access token as the bearer token")
 
+// maxEmailLength bounds the email of a login, in characters.
+const maxEmailLength = 320
+
 var errBadCredentials = apperr.New(apperr.Unauthorized, "wrong email or password")
 
 // Tokens is what a successful sign-in returns.
@@ -110,14 +113,14 @@ func (s *Service) Register(ctx context.Context, p *RegisterParams) (*Tokens, err
 	if s.Delegated() {
 		return nil, errDelegated
 	}
-	email, err := user.NormalizeEmail("body.email", p.Email)
+	email, err := user.NormalizeEmail("email", p.Email)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkPassword(p.Password); err != nil {
 		return nil, err
 	}
-	name, err := user.CheckFullName("body.full_name", p.FullName)
+	name, err := user.CheckFullName("full_name", p.FullName)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +145,10 @@ func (s *Service) Register(ctx context.Context, p *RegisterParams) (*Tokens, err
 
 func checkPassword(pw string) error {
 	if len([]rune(pw)) < MinPasswordLength {
-		return apperr.Field("body.password", fmt.Sprintf("must be at least %d characters", MinPasswordLength), nil)
+		return apperr.Field("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength), nil)
 	}
 	if len(pw) > maxPasswordLength {
-		return apperr.Field("body.password", fmt.Sprintf("must be at most %d bytes", maxPasswordLength), nil)
+		return apperr.Field("password", fmt.Sprintf("must be at most %d bytes", maxPasswordLength), nil)
 	}
 	return nil
 }
@@ -165,7 +168,12 @@ func (s *Service) Login(ctx context.Context, p *LoginParams) (*Tokens, error) {
 	}
 	email := strings.TrimSpace(p.Email)
 	if email == "" {
-		return nil, apperr.Field("body.email", "is required", nil)
+		return nil, apperr.Field("email", "is required", nil)
+	}
+	// Not the whole address rule: an address that cannot be an account's is
+	// a wrong login (401), but text Postgres cannot even compare is refused.
+	if err := field.Text("email", email, maxEmailLength); err != nil {
+		return nil, err
 	}
 	if len(p.Password) > maxPasswordLength {
 		return nil, errBadCredentials
@@ -204,7 +212,7 @@ func (s *Service) startSession(ctx context.Context, tx db.Tx, u *user.User, c Cl
 	err := tx.QueryRow(ctx, `
 		INSERT INTO auth_sessions (user_id, expires_at, user_agent, ip)
 		VALUES ($1, $2, $3, $4) RETURNING id`,
-		u.ID, now.Add(s.cfg.RefreshTokenTTL), truncate(c.UserAgent, 512), c.IP).Scan(&sessionID)
+		u.ID, now.Add(s.cfg.RefreshTokenTTL), field.Clean(c.UserAgent, 512), c.IP).Scan(&sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
@@ -243,7 +251,7 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (*Tokens,
 		return nil, errDelegated
 	}
 	if token == "" {
-		return nil, apperr.Field("body.refresh_token", "is required", nil)
+		return nil, apperr.Field("refresh_token", "is required", nil)
 	}
 	var out *Tokens
 	var reused bool
@@ -461,20 +469,4 @@ func (s *Service) authenticateSupabase(ctx context.Context, token string) (*Prin
 		return nil, errInactive
 	}
 	return &Principal{User: u}, nil
-}
-
-// truncate makes a client-supplied header (User-Agent) storable: invalid
-// UTF-8 and NUL, which Postgres text refuses, become U+FFFD, and the result
-// is cut to at most n bytes at a rune boundary. It is recorded, never
-// validated: a login must not fail because of what a browser sent.
-func truncate(s string, n int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }

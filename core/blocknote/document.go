@@ -174,8 +174,8 @@ func (d *Document) Walk(fn func(b *Block, depth int) bool) {
 
 // ParseOptions adjust Parse.
 type ParseOptions struct {
-	// Location prefixes the block paths named in errors, e.g. "body.content"
-	// (the default is "content").
+	// Location prefixes the block paths named in errors ("content" by
+	// default).
 	Location string
 }
 

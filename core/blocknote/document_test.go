@@ -13,6 +13,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -291,19 +292,22 @@ func TestParseErrorsNameTheBlockPath(t *testing.T) {
 		"link bad content":       {`[` + para("a", `[{"type":"link","href":"x","content":[{"type":"link","href":"y","content":[]}]}]`) + `]`, "content[0].content[0].content[0].type"},
 		"nested error path": {`[{"id":"a","type":"toggleListItem","content":[],"children":[` + para("b", "[]") + `,` + para("c", `[{"type":"text","text":1}]`) + `]}]`,
 			"content[0].children[1].content[0].text"},
-		"bad task status":       {`[{"id":"a","type":"task","props":{"status":"done"},"content":[],"children":[]}]`, "content[0].props.status"},
-		"bad task priority":     {`[{"id":"a","type":"task","props":{"priority":"urgent"},"content":[],"children":[]}]`, "content[0].props.priority"},
-		"bad task due date":     {`[{"id":"a","type":"task","props":{"dueDate":"2026-02-30"},"content":[],"children":[]}]`, "content[0].props.dueDate"},
-		"bad task due time":     {`[{"id":"a","type":"task","props":{"dueTime":"25:00"},"content":[],"children":[]}]`, "content[0].props.dueTime"},
-		"bad task size":         {`[{"id":"a","type":"task","props":{"size":"big"},"content":[],"children":[]}]`, "content[0].props.size"},
-		"bad task goal":         {`[{"id":"a","type":"task","props":{"goalId":"g-1"},"content":[],"children":[]}]`, "content[0].props.goalId"},
-		"bad task metadata":     {`[{"id":"a","type":"task","props":{"metadata":"[1]"},"content":[],"children":[]}]`, "content[0].props.metadata"},
-		"bad checked":           {`[{"id":"a","type":"checkListItem","props":{"checked":"yes"},"content":[],"children":[]}]`, "content[0].props.checked"},
-		"nul in text":           {`[` + para("a", `[{"type":"text","text":"a\u0000b","styles":{}}]`) + `]`, "content[0].content"},
-		"lone surrogate":        {`[{"id":"a","type":"x","props":{"p":"\ud800"},"children":[]}]`, "content[0].props"},
-		"table not an object":   {`[{"id":"a","type":"table","content":[],"children":[]}]`, "content[0].content"},
-		"trailing garbage":      {`[]x`, "content"},
-		"invalid JSON in props": {`[{"id":"a","type":"x","props":{"p":tru},"children":[]}]`, "content[0].props"},
+		"bad task status":   {`[{"id":"a","type":"task","props":{"status":"done"},"content":[],"children":[]}]`, "content[0].props.status"},
+		"bad task priority": {`[{"id":"a","type":"task","props":{"priority":"urgent"},"content":[],"children":[]}]`, "content[0].props.priority"},
+		"bad task due date": {`[{"id":"a","type":"task","props":{"dueDate":"2026-02-30"},"content":[],"children":[]}]`, "content[0].props.dueDate"},
+		"bad task due time": {`[{"id":"a","type":"task","props":{"dueTime":"25:00"},"content":[],"children":[]}]`, "content[0].props.dueTime"},
+		"bad task size":     {`[{"id":"a","type":"task","props":{"size":"big"},"content":[],"children":[]}]`, "content[0].props.size"},
+		"bad task goal":     {`[{"id":"a","type":"task","props":{"goalId":"g-1"},"content":[],"children":[]}]`, "content[0].props.goalId"},
+		"bad task metadata": {`[{"id":"a","type":"task","props":{"metadata":"[1]"},"content":[],"children":[]}]`, "content[0].props.metadata"},
+		"deep task metadata": {`[{"id":"a","type":"task","props":{"metadata":"` + strings.Repeat(`{\"a\":`, field.MaxObjectDepth+1) + `1` +
+			strings.Repeat(`}`, field.MaxObjectDepth+1) + `"},"content":[],"children":[]}]`, "content[0].props.metadata"},
+		"task metadata with NUL": {`[{"id":"a","type":"task","props":{"metadata":"{\"a\":\"\\u0000\"}"},"content":[],"children":[]}]`, "content[0].props.metadata"},
+		"bad checked":            {`[{"id":"a","type":"checkListItem","props":{"checked":"yes"},"content":[],"children":[]}]`, "content[0].props.checked"},
+		"nul in text":            {`[` + para("a", `[{"type":"text","text":"a\u0000b","styles":{}}]`) + `]`, "content[0].content"},
+		"lone surrogate":         {`[{"id":"a","type":"x","props":{"p":"\ud800"},"children":[]}]`, "content[0].props"},
+		"table not an object":    {`[{"id":"a","type":"table","content":[],"children":[]}]`, "content[0].content"},
+		"trailing garbage":       {`[]x`, "content"},
+		"invalid JSON in props":  {`[{"id":"a","type":"x","props":{"p":tru},"children":[]}]`, "content[0].props"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -62,12 +63,11 @@ const (
 	PropGoalID          = "goalId"
 )
 
-// Limits on task fields.
+// Limits on task fields, in characters; metadata obeys field.Object.
 const (
 	MaxTitleLength       = 2000
 	MaxDescriptionLength = 20_000
 	MaxReferenceLength   = 1000
-	MaxMetadataBytes     = 16 << 10
 )
 
 // TaskFields are what a task block says about its task.
@@ -124,14 +124,15 @@ func (f *TaskFields) NeedsTaskBlock() bool {
 }
 
 // Validate checks the fields, naming bad ones as prefix + the API field
-// name (e.g. "body.due_date").
+// name (e.g. "due_date"). Metadata, when set, must be compact (as
+// field.Object returns it).
 func (f *TaskFields) Validate(prefix string) error {
-	bad := func(field, msg string, v any) error { return fieldError(prefix+field, msg, v) }
-	if len(f.Title) > MaxTitleLength {
-		return bad("title", fmt.Sprintf("must be at most %d bytes", MaxTitleLength), nil)
+	bad := func(name, msg string, v any) error { return fieldError(prefix+name, msg, v) }
+	if err := field.Text(prefix+"title", f.Title, MaxTitleLength); err != nil {
+		return err
 	}
-	if len(f.Description) > MaxDescriptionLength {
-		return bad("description", fmt.Sprintf("must be at most %d bytes", MaxDescriptionLength), nil)
+	if err := field.Text(prefix+"description", f.Description, MaxDescriptionLength); err != nil {
+		return err
 	}
 	if !slices.Contains(Statuses, f.Status) {
 		return bad("status", "must be one of not_started, in_progress, completed, deferred", string(f.Status))
@@ -151,18 +152,15 @@ func (f *TaskFields) Validate(prefix string) error {
 	if f.Source != "" && !slices.Contains(Sources, f.Source) {
 		return bad("source", "must be one of "+strings.Join(Sources, ", "), f.Source)
 	}
-	if len(f.SourceReference) > MaxReferenceLength {
-		return bad("source_reference", fmt.Sprintf("must be at most %d bytes", MaxReferenceLength), nil)
+	if err := field.Text(prefix+"source_reference", f.SourceReference, MaxReferenceLength); err != nil {
+		return err
 	}
 	if f.GoalID != "" && !validUUID(f.GoalID) {
 		return bad("goal_id", "must be a UUID", f.GoalID)
 	}
 	if f.Metadata != nil {
-		if len(f.Metadata) > MaxMetadataBytes {
-			return bad("metadata", fmt.Sprintf("must be at most %d bytes of JSON", MaxMetadataBytes), nil)
-		}
-		if len(f.Metadata) == 0 || f.Metadata[0] != '{' || !json.Valid(f.Metadata) {
-			return bad("metadata", "must be a JSON object", nil)
+		if _, err := field.Object(prefix+"metadata", f.Metadata); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -261,9 +259,9 @@ var propChecks = [...]propCheck{
 	{PropPriority, func(s string) bool { return slices.Contains(Priorities, Priority(s)) }, `one of high, medium, low (or "" for none)`},
 	{PropDueDate, ValidDate, `a date as YYYY-MM-DD from 0001-01-01 to 9999-12-31 (or "" for none)`},
 	{PropDueTime, ValidTime, `a time of day as HH:MM (or "" for none)`},
-	{PropDescription, func(s string) bool { return len(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d bytes", MaxDescriptionLength)},
+	{PropDescription, func(s string) bool { return utf8.RuneCountInString(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d characters", MaxDescriptionLength)},
 	{PropSource, func(s string) bool { return slices.Contains(Sources, s) }, "one of " + strings.Join(Sources, ", ")},
-	{PropSourceReference, func(s string) bool { return len(s) <= MaxReferenceLength }, fmt.Sprintf("at most %d bytes", MaxReferenceLength)},
+	{PropSourceReference, func(s string) bool { return utf8.RuneCountInString(s) <= MaxReferenceLength }, fmt.Sprintf("at most %d characters", MaxReferenceLength)},
 	{PropGoalID, validUUID, `a goal id (a UUID), or "" for none`},
 }
 
@@ -318,27 +316,11 @@ func taskFromProps(b *Block, at *path) (*TaskFields, error) {
 			s, _ := rawString(raw)
 			obj = []byte(s)
 		}
-		m, err := compactObject(obj)
+		m, err := field.Object(at.member(PropMetadata).String(), bytes.TrimSpace(obj))
 		if err != nil {
-			return nil, fieldError(at.member(PropMetadata).String(), "must be a JSON object encoded as a string", nil)
+			return nil, err
 		}
 		f.Metadata = m
 	}
 	return f, nil
-}
-
-// compactObject checks that raw is a JSON object and returns it compacted.
-func compactObject(raw []byte) (json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' || len(raw) > MaxMetadataBytes {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	if _, err := scanValue(raw, 0, 0); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

@@ -67,7 +67,7 @@ func (s *Service) Versions(ctx context.Context, userID, id uuid.UUID, p *Version
 	if ok, err := page.Decode(p.Cursor, &before); err != nil {
 		return nil, "", err
 	} else if ok && !field.ValidVersion(before.V) {
-		return nil, "", apperr.Field("query.cursor", "is not a cursor this API returned", nil)
+		return nil, "", apperr.Field("cursor", "is not a cursor this API returned", nil)
 	}
 	if err := s.exists(ctx, userID, id); err != nil {
 		return nil, "", err

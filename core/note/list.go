@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/page"
 )
 
@@ -58,7 +59,7 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) ([]
 	switch col {
 	case "updated_at", "created_at", "title":
 	default:
-		return nil, "", apperr.Field("query.sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
+		return nil, "", apperr.Field("sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
 	}
 	var cur noteCursor
 	hasCursor, err := page.Decode(p.Cursor, &cur)
@@ -66,7 +67,7 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) ([]
 		return nil, "", err
 	}
 	if hasCursor && cur.Sort != sort {
-		return nil, "", apperr.Field("query.cursor", "belongs to another sort order; start again without a cursor", nil)
+		return nil, "", apperr.Field("cursor", "belongs to another sort order; start again without a cursor", nil)
 	}
 
 	args := []any{userID}
@@ -75,6 +76,14 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) ([]
 		return "$" + strconv.Itoa(len(args))
 	}
 	where := []string{"user_id = $1"}
+	if err := field.Text("q", p.Q, MaxQueryLength); err != nil {
+		return nil, "", err
+	}
+	if p.Tag != "" {
+		if _, err := field.Name("tag", p.Tag, MaxTagLength); err != nil {
+			return nil, "", err
+		}
+	}
 	if q := strings.TrimSpace(p.Q); q != "" {
 		where = append(where, searchMatch("websearch_to_tsquery('simple', "+arg(q)+")"))
 	}

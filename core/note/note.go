@@ -7,17 +7,14 @@
 package note
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
-	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
@@ -26,8 +23,9 @@ const (
 	MaxTitleLength   = 500 // characters
 	MaxTags          = 50
 	MaxTagLength     = 64 // characters
-	MaxMetadataBytes = 64 << 10
+	MaxMetadataBytes = field.MaxObjectBytes
 	PreviewLength    = 200 // characters
+	MaxQueryLength   = 500 // characters of a search
 )
 
 // SystemKeyInbox marks the note that receives tasks created without one.
@@ -67,62 +65,21 @@ const (
 	ChangeTaskDelete ChangeKind = "task_delete"
 )
 
-// CheckTitle trims a title and checks its length.
-func CheckTitle(location, title string) (string, error) {
-	title = strings.TrimSpace(title)
-	if utf8.RuneCountInString(title) > MaxTitleLength {
-		return "", apperr.Field(location, fmt.Sprintf("must be at most %d characters", MaxTitleLength), nil)
-	}
-	if strings.ContainsRune(title, 0) {
-		return "", apperr.Field(location, "must not contain NUL characters", nil)
-	}
-	return title, nil
+// CheckTitle trims a note title and checks it (field.Title).
+func CheckTitle(name, title string) (string, error) {
+	return field.Title(name, title, MaxTitleLength)
 }
 
-// NormalizeTags trims tags, drops exact duplicates (keeping the first) and
-// checks their number and length. Tags keep the case they were typed in.
-func NormalizeTags(location string, tags []string) ([]string, error) {
-	out := make([]string, 0, len(tags))
-	seen := map[string]bool{}
-	for i, t := range tags {
-		t = strings.TrimSpace(t)
-		loc := fmt.Sprintf("%s[%d]", location, i)
-		switch {
-		case t == "":
-			return nil, apperr.Field(loc, "must not be empty", nil)
-		case utf8.RuneCountInString(t) > MaxTagLength:
-			return nil, apperr.Field(loc, fmt.Sprintf("must be at most %d characters", MaxTagLength), nil)
-		case strings.IndexFunc(t, func(r rune) bool { return unicode.IsControl(r) }) >= 0:
-			return nil, apperr.Field(loc, "must not contain control characters", nil)
-		}
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
-		}
-	}
-	if len(out) > MaxTags {
-		return nil, apperr.Field(location, fmt.Sprintf("a note may have at most %d tags", MaxTags), nil)
-	}
-	return out, nil
+// NormalizeTags trims tags, drops exact duplicates and checks them
+// (field.Tags). Tags keep the case they were typed in.
+func NormalizeTags(name string, tags []string) ([]string, error) {
+	return field.Tags(name, tags, MaxTags, MaxTagLength)
 }
 
-// CheckMetadata checks that raw is a JSON object of bounded size and
-// returns it compacted; nil gives the empty object.
-func CheckMetadata(location string, raw json.RawMessage) (json.RawMessage, error) {
-	if raw == nil {
-		return json.RawMessage(`{}`), nil
-	}
-	if len(raw) > MaxMetadataBytes {
-		return nil, apperr.Field(location, fmt.Sprintf("must be at most %d bytes of JSON", MaxMetadataBytes), nil)
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil || buf.Len() == 0 || buf.Bytes()[0] != '{' {
-		return nil, apperr.Field(location, "must be a JSON object", nil)
-	}
-	if bytes.Contains(buf.Bytes(), []byte(`\u0000`)) {
-		return nil, apperr.Field(location, "must not contain \\u0000", nil)
-	}
-	return buf.Bytes(), nil
+// CheckMetadata checks a note's metadata (field.Object) and returns it
+// compacted; nil gives the empty object.
+func CheckMetadata(name string, raw json.RawMessage) (json.RawMessage, error) {
+	return field.Object(name, raw)
 }
 
 // sameJSON compares two JSON values by meaning (key order, whitespace and

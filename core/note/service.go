@@ -83,20 +83,20 @@ type CreateParams struct {
 
 // ParseContent reads a document sent in a request body.
 func ParseContent(raw json.RawMessage) (*blocknote.Document, error) {
-	return blocknote.Parse(raw, &blocknote.ParseOptions{Location: "body.content"})
+	return blocknote.Parse(raw, &blocknote.ParseOptions{Location: "content"})
 }
 
 // Create saves a new note.
 func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams) (*Note, error) {
 	n := &Note{ID: uuid.New(), UserID: userID, ParentID: p.ParentID, IsPinned: p.IsPinned, IsArchived: p.IsArchived}
 	var err error
-	if n.Title, err = CheckTitle("body.title", p.Title); err != nil {
+	if n.Title, err = CheckTitle("title", p.Title); err != nil {
 		return nil, err
 	}
-	if n.Tags, err = NormalizeTags("body.tags", p.Tags); err != nil {
+	if n.Tags, err = NormalizeTags("tags", p.Tags); err != nil {
 		return nil, err
 	}
-	if n.Metadata, err = CheckMetadata("body.metadata", p.Metadata); err != nil {
+	if n.Metadata, err = CheckMetadata("metadata", p.Metadata); err != nil {
 		return nil, err
 	}
 	doc, err := ParseContent(p.Content)
@@ -198,19 +198,19 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 		err   error
 	)
 	if p.Title != nil {
-		t, err := CheckTitle("body.title", *p.Title)
+		t, err := CheckTitle("title", *p.Title)
 		if err != nil {
 			return nil, err
 		}
 		title = &t
 	}
 	if p.Tags != nil {
-		if tags, err = NormalizeTags("body.tags", *p.Tags); err != nil {
+		if tags, err = NormalizeTags("tags", *p.Tags); err != nil {
 			return nil, err
 		}
 	}
 	if p.Metadata != nil {
-		if meta, err = CheckMetadata("body.metadata", p.Metadata); err != nil {
+		if meta, err = CheckMetadata("metadata", p.Metadata); err != nil {
 			return nil, err
 		}
 	}

@@ -218,7 +218,7 @@ func recordVersion(ctx context.Context, tx db.Tx, n *Note, kind ChangeKind, rest
 // existing note id, that making it the parent makes no cycle.
 func checkParent(ctx context.Context, tx db.Tx, userID uuid.UUID, id *uuid.UUID, parent uuid.UUID) error {
 	if id != nil && *id == parent {
-		return apperr.Field("body.parent_id", "a note cannot be its own parent", parent.String())
+		return apperr.Field("parent_id", "a note cannot be its own parent", parent.String())
 	}
 	var exists, cycle bool
 	var self any
@@ -246,10 +246,10 @@ func checkParent(ctx context.Context, tx db.Tx, userID uuid.UUID, id *uuid.UUID,
 		return fmt.Errorf("check parent note: %w", err)
 	}
 	if !exists {
-		return apperr.Field("body.parent_id", "no such note", parent.String())
+		return apperr.Field("parent_id", "no such note", parent.String())
 	}
 	if cycle {
-		return apperr.Field("body.parent_id", "would make a cycle: that note is nested inside this one", parent.String())
+		return apperr.Field("parent_id", "would make a cycle: that note is nested inside this one", parent.String())
 	}
 	return nil
 }

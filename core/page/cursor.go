@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 const (
@@ -21,7 +22,7 @@ func Limit(n int) (int, error) {
 	case n == 0:
 		return DefaultLimit, nil
 	case n < 1 || n > MaxLimit:
-		return 0, apperr.Field("query.limit", "must be between 1 and 200", n)
+		return 0, apperr.Field("limit", "must be between 1 and 200", n)
 	}
 	return n, nil
 }
@@ -40,10 +41,14 @@ func Decode(cursor string, key any) (bool, error) {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err == nil {
+		// A forged cursor must not carry what Postgres cannot read (NUL).
+		_, err = field.Object("cursor", raw)
+	}
+	if err == nil {
 		err = json.Unmarshal(raw, key)
 	}
 	if err != nil {
-		return false, apperr.Field("query.cursor", "is not a cursor this API returned", nil)
+		return false, apperr.Field("cursor", "is not a cursor this API returned", nil)
 	}
 	return true, nil
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +12,23 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/field"
 )
+
+// Limits on goal and reflection fields, in characters.
+const (
+	MaxGoalTitleLength   = 500
+	MaxDescriptionLength = 20_000
+	MaxReflectionLength  = 200_000
+	MaxQueryLength       = 200
+)
+
+// addFields adds the fields an invalid-input error names to errs; any other
+// error cannot happen in a field rule.
+func addFields(errs *[]apperr.FieldError, err error) {
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		*errs = append(*errs, e.Fields...)
+	}
+}
 
 // Allowed values.
 var (
@@ -69,39 +87,37 @@ func (f *GoalFields) validate(creating bool) error {
 		errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v})
 	}
 	if f.Title != nil {
-		t := strings.TrimSpace(*f.Title)
+		t, err := field.Title("title", *f.Title, MaxGoalTitleLength)
 		f.Title = &t
-		if t == "" {
-			bad("body.title", "must not be empty", nil)
-		} else if len(t) > 500 {
-			bad("body.title", "must be at most 500 characters", nil)
+		if err == nil {
+			err = field.Required("title", t)
 		}
+		addFields(&errs, err)
 	} else if creating {
-		bad("body.title", "is required", nil)
+		bad("title", "is required", nil)
 	}
-	if f.Description != nil && len(*f.Description) > 20000 {
-		bad("body.description", "must be at most 20000 characters", nil)
+	if f.Description != nil {
+		addFields(&errs, field.Text("description", *f.Description, MaxDescriptionLength))
 	}
 	oneOf := func(loc string, v *string, allowed []string) {
 		if v != nil && !slices.Contains(allowed, *v) {
 			bad(loc, "must be one of "+strings.Join(allowed, ", "), *v)
 		}
 	}
-	oneOf("body.timeframe", f.Timeframe, Timeframes)
-	oneOf("body.status", f.Status, GoalStatuses)
-	oneOf("body.priority", f.Priority, Priorities)
-	oneOf("body.progress_mode", f.ProgressMode, ProgressModes)
+	oneOf("timeframe", f.Timeframe, Timeframes)
+	oneOf("status", f.Status, GoalStatuses)
+	oneOf("priority", f.Priority, Priorities)
+	oneOf("progress_mode", f.ProgressMode, ProgressModes)
 	if f.DueDate != nil && *f.DueDate != nil && !field.InDateRange(**f.DueDate) {
-		bad("body.due_date", field.DateRule, (**f.DueDate).Format(field.DateLayout))
+		bad("due_date", field.DateRule, (**f.DueDate).Format(field.DateLayout))
 	}
 	if f.Progress != nil && (*f.Progress < 0 || *f.Progress > 100) {
-		bad("body.progress", "must be between 0 and 100", *f.Progress)
+		bad("progress", "must be between 0 and 100", *f.Progress)
 	}
 	if f.Metadata != nil {
-		var m map[string]any
-		if json.Unmarshal(*f.Metadata, &m) != nil || m == nil {
-			bad("body.metadata", "must be a JSON object", nil)
-		}
+		m, err := field.Object("metadata", *f.Metadata)
+		f.Metadata = &m
+		addFields(&errs, err)
 	}
 	if len(errs) > 0 {
 		return &apperr.Error{Code: apperr.Invalid, Message: "validation failed", Fields: errs}

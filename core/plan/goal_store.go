@@ -51,13 +51,13 @@ func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.
 		return fmt.Errorf("check parent goal: %w", err)
 	}
 	if !exists {
-		return apperr.Field("body.parent_goal_id", "no such goal", parent.String())
+		return apperr.Field("parent_goal_id", "no such goal", parent.String())
 	}
 	if goalID == nil {
 		return nil
 	}
 	if parent == *goalID {
-		return apperr.Field("body.parent_goal_id", "a goal cannot be its own parent", parent.String())
+		return apperr.Field("parent_goal_id", "a goal cannot be its own parent", parent.String())
 	}
 	// Walk up from the new parent; meeting the goal means a cycle. Cycles
 	// of any length are found: hierarchies are not bounded in depth (a
@@ -78,7 +78,7 @@ func checkParent(ctx context.Context, q Querier, userID uuid.UUID, goalID *uuid.
 		return fmt.Errorf("check goal cycle: %w", err)
 	}
 	if cycle {
-		return apperr.Field("body.parent_goal_id", "would make a cycle: the parent is this goal's own descendant", parent.String())
+		return apperr.Field("parent_goal_id", "would make a cycle: the parent is this goal's own descendant", parent.String())
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilte
 	if f.Root {
 		where = append(where, "g.parent_goal_id IS NULL")
 	}
-	if err := checkDateFilters(dateFilter{"query.due_before", f.DueBefore}, dateFilter{"query.due_after", f.DueAfter}); err != nil {
+	if err := checkDateFilters(dateFilter{"due_before", f.DueBefore}, dateFilter{"due_after", f.DueAfter}); err != nil {
 		return nil, "", err
 	}
 	if f.DueBefore != nil {
@@ -150,6 +150,9 @@ func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilte
 	}
 	if f.DueAfter != nil {
 		add("g.due_date >= ?", *f.DueAfter)
+	}
+	if err := field.Text("q", f.Q, MaxQueryLength); err != nil {
+		return nil, "", err
 	}
 	if f.Q != "" {
 		add("g.search @@ websearch_to_tsquery('simple', ?)", f.Q)

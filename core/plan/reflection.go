@@ -70,13 +70,13 @@ func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.
 		errs = append(errs, apperr.FieldError{Location: loc, Message: msg, Value: v})
 	}
 	if f.Content != nil {
-		if strings.TrimSpace(*f.Content) == "" {
-			bad("body.content", "must not be empty", nil)
-		} else if len(*f.Content) > 200_000 {
-			bad("body.content", "must be at most 200000 characters", nil)
+		err := field.Required("content", *f.Content)
+		if err == nil {
+			err = field.Text("content", *f.Content, MaxReflectionLength)
 		}
+		addFields(&errs, err)
 	} else if cur == nil {
-		bad("body.content", "is required", nil)
+		bad("content", "is required", nil)
 	}
 	typ := ""
 	if cur != nil {
@@ -85,10 +85,10 @@ func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.
 	if f.ReflectionType != nil {
 		typ = *f.ReflectionType
 		if !slices.Contains(ReflectionKind, typ) {
-			bad("body.reflection_type", "must be one of "+strings.Join(ReflectionKind, ", "), typ)
+			bad("reflection_type", "must be one of "+strings.Join(ReflectionKind, ", "), typ)
 		}
 	} else if cur == nil {
-		bad("body.reflection_type", "is required", nil)
+		bad("reflection_type", "is required", nil)
 	}
 	var goal *uuid.UUID
 	if cur != nil {
@@ -98,7 +98,7 @@ func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.
 		goal = *f.GoalID
 	}
 	if typ == "goal_review" && goal == nil {
-		bad("body.goal_id", "is required for a goal_review", nil)
+		bad("goal_id", "is required for a goal_review", nil)
 	}
 	if f.GoalID != nil && *f.GoalID != nil {
 		var ok bool
@@ -106,13 +106,13 @@ func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.
 			return err
 		}
 		if !ok {
-			bad("body.goal_id", "no such goal", (*f.GoalID).String())
+			bad("goal_id", "no such goal", (*f.GoalID).String())
 		}
 	}
 	for _, d := range []struct {
 		loc string
 		t   **time.Time
-	}{{"body.period_start", f.PeriodStart}, {"body.period_end", f.PeriodEnd}} {
+	}{{"period_start", f.PeriodStart}, {"period_end", f.PeriodEnd}} {
 		if d.t != nil && *d.t != nil && !field.InDateRange(**d.t) {
 			bad(d.loc, field.DateRule, (**d.t).Format(field.DateLayout))
 		}
@@ -128,13 +128,12 @@ func (f *ReflectionFields) validate(ctx context.Context, q Querier, userID uuid.
 		end = *f.PeriodEnd
 	}
 	if start != nil && end != nil && end.Before(*start) {
-		bad("body.period_end", "must not be before period_start", nil)
+		bad("period_end", "must not be before period_start", nil)
 	}
 	if f.Metadata != nil {
-		var m map[string]any
-		if json.Unmarshal(*f.Metadata, &m) != nil || m == nil {
-			bad("body.metadata", "must be a JSON object", nil)
-		}
+		m, err := field.Object("metadata", *f.Metadata)
+		f.Metadata = &m
+		addFields(&errs, err)
 	}
 	if len(errs) > 0 {
 		return &apperr.Error{Code: apperr.Invalid, Message: "validation failed", Fields: errs}
@@ -275,7 +274,7 @@ func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *Refl
 	if f.GoalID != nil {
 		add("goal_id = ?", *f.GoalID)
 	}
-	if err := checkDateFilters(dateFilter{"query.from", f.From}, dateFilter{"query.to", f.To}); err != nil {
+	if err := checkDateFilters(dateFilter{"from", f.From}, dateFilter{"to", f.To}); err != nil {
 		return nil, "", err
 	}
 	if f.From != nil {
@@ -283,6 +282,9 @@ func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *Refl
 	}
 	if f.To != nil {
 		add("coalesce(period_start, created_at::date) <= ?", *f.To)
+	}
+	if err := field.Text("q", f.Q, MaxQueryLength); err != nil {
+		return nil, "", err
 	}
 	if f.Q != "" {
 		add("search @@ websearch_to_tsquery('simple', ?)", f.Q)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,11 +33,6 @@ type Period struct {
 // LastDay is the period's last date.
 func (p Period) LastDay() time.Time { return p.End.AddDate(0, 0, -1) }
 
-var weekdays = map[string]time.Weekday{
-	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday, "wednesday": time.Wednesday,
-	"thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday,
-}
-
 // Preferences are the user preferences the summary reads.
 type Preferences struct {
 	Timezone  string `json:"timezone"`
@@ -50,11 +44,11 @@ type Preferences struct {
 // (UTC by default).
 func PeriodFor(kind string, date time.Time, prefs Preferences) (Period, error) {
 	if _, ok := periodTimeframe[kind]; !ok {
-		return Period{}, apperr.Field("query.period", "must be week, month or quarter", kind)
+		return Period{}, apperr.Field("period", "must be week, month or quarter", kind)
 	}
 	loc := time.UTC
 	if prefs.Timezone != "" {
-		l, err := time.LoadLocation(prefs.Timezone)
+		l, err := field.TimeZone("timezone", prefs.Timezone)
 		if err != nil {
 			return Period{}, apperr.New(apperr.Invalid, "the timezone preference %q is not an IANA time zone: fix it with PUT /api/users/preferences", prefs.Timezone)
 		}
@@ -66,8 +60,8 @@ func PeriodFor(kind string, date time.Time, prefs Preferences) (Period, error) {
 	case "week":
 		ws := time.Monday
 		if prefs.WeekStart != "" {
-			w, ok := weekdays[strings.ToLower(prefs.WeekStart)]
-			if !ok {
+			w, err := field.Weekday("week_start", prefs.WeekStart)
+			if err != nil {
 				return Period{}, apperr.New(apperr.Invalid, "the week_start preference %q is not a weekday name", prefs.WeekStart)
 			}
 			ws = w
@@ -90,7 +84,7 @@ func PeriodFor(kind string, date time.Time, prefs Preferences) (Period, error) {
 	// first one starts on 0001-01-01 (a week starting on Sunday cannot hold
 	// 0001-01-01, a Monday).
 	if !field.WritableInstant(start) || !field.WritableInstant(end) {
-		return Period{}, apperr.Field("query.date", fmt.Sprintf(
+		return Period{}, apperr.Field("date", fmt.Sprintf(
 			"must lie in a %s that starts on or after 0001-01-01 and ends by 9999-12-31 (the %s of %s starts %s and ends %s)",
 			kind, kind, day.Format(field.DateLayout), start.Format(field.DateLayout), end.Format(field.DateLayout)),
 			day.Format(field.DateLayout))
@@ -136,10 +130,10 @@ func (s *Service) Summarize(ctx context.Context, userID uuid.UUID, kind string, 
 		items = DefaultSummaryItems
 	}
 	if items < 1 || items > MaxSummaryItems {
-		return nil, apperr.Field("query.items", fmt.Sprintf("must be between 1 and %d", MaxSummaryItems), items)
+		return nil, apperr.Field("items", fmt.Sprintf("must be between 1 and %d", MaxSummaryItems), items)
 	}
 	if date != nil {
-		if err := field.CheckDate("query.date", *date); err != nil {
+		if err := field.CheckDate("date", *date); err != nil {
 			return nil, err
 		}
 	}

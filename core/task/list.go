@@ -21,6 +21,9 @@ import (
 // due date sort after those with one; without a priority, after low.
 var Sorts = []string{"due_date", "-due_date", "priority", "-priority", "created_at", "-created_at", "updated_at", "-updated_at"}
 
+// MaxQueryLength bounds ListParams.Q, in characters.
+const MaxQueryLength = 500
+
 // ListParams filter and page the task list. Every filter set must hold.
 type ListParams struct {
 	Limit  int
@@ -67,7 +70,7 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 		sort = "due_date"
 	}
 	if !slices.Contains(Sorts, sort) {
-		return nil, "", apperr.Field("query.sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
+		return nil, "", apperr.Field("sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
 	}
 	var cur taskCursor
 	hasCursor, err := page.Decode(p.Cursor, &cur)
@@ -75,12 +78,12 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 		return nil, "", err
 	}
 	if hasCursor && cur.Sort != sort {
-		return nil, "", apperr.Field("query.cursor", "belongs to another sort order; start again without a cursor", nil)
+		return nil, "", apperr.Field("cursor", "belongs to another sort order; start again without a cursor", nil)
 	}
 	// A cursor is opaque but not trusted: its sort keys become query
 	// arguments cast to date and smallint, which fail in Postgres.
 	if hasCursor && !validCursor(&cur) {
-		return nil, "", apperr.Field("query.cursor", "is not a cursor this API returned", nil)
+		return nil, "", apperr.Field("cursor", "is not a cursor this API returned", nil)
 	}
 
 	args := []any{userID}
@@ -92,7 +95,7 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 	if len(p.Status) > 0 {
 		for _, s := range p.Status {
 			if !slices.Contains(blocknote.Statuses, s) {
-				return nil, "", apperr.Field("query.status", "must be one of not_started, in_progress, completed, deferred", string(s))
+				return nil, "", apperr.Field("status", "must be one of not_started, in_progress, completed, deferred", string(s))
 			}
 		}
 		if len(p.Status) == 1 {
@@ -110,14 +113,14 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 		for _, pr := range p.Priority {
 			r := map[string]int32{"high": 1, "medium": 2, "low": 3, "none": 4}[pr]
 			if r == 0 {
-				return nil, "", apperr.Field("query.priority", "must be one of high, medium, low, none", pr)
+				return nil, "", apperr.Field("priority", "must be one of high, medium, low, none", pr)
 			}
 			ranks = append(ranks, r)
 		}
 		where = append(where, "priority_rank = ANY("+arg(ranks)+"::smallint[])")
 	}
 	date := func(name, s string) (string, error) {
-		if _, err := field.Date("query."+name, s); err != nil {
+		if _, err := field.Date(name, s); err != nil {
 			return "", err
 		}
 		return s, nil
@@ -158,13 +161,16 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 	if len(p.Source) > 0 {
 		for _, s := range p.Source {
 			if !slices.Contains(blocknote.Sources, s) {
-				return nil, "", apperr.Field("query.source", "must be one of "+strings.Join(blocknote.Sources, ", "), s)
+				return nil, "", apperr.Field("source", "must be one of "+strings.Join(blocknote.Sources, ", "), s)
 			}
 		}
 		where = append(where, "source = ANY("+arg(p.Source)+"::text[])")
 	}
 	if p.GoalID != nil {
 		where = append(where, "goal_id = "+arg(*p.GoalID))
+	}
+	if err := field.Text("q", p.Q, MaxQueryLength); err != nil {
+		return nil, "", err
 	}
 	if s := strings.TrimSpace(p.Q); s != "" {
 		where = append(where, "search @@ websearch_to_tsquery('simple', "+arg(s)+")")

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
 )
 
@@ -64,7 +66,18 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 	if f.Source == "" {
 		f.Source = SourceDirect
 	}
-	if err := f.Validate("body."); err != nil {
+	f.Title = strings.TrimSpace(f.Title)
+	if err := field.Required("title", f.Title); err != nil {
+		return nil, err
+	}
+	if f.Metadata != nil {
+		m, err := compactMetadata(f.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		f.Metadata = m
+	}
+	if err := f.Validate(""); err != nil {
 		return nil, err
 	}
 	var out *Task
@@ -79,13 +92,13 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 			var err error
 			parent, err = Get(ctx, tx, userID, *p.ParentTaskID)
 			if apperr.Is(err, apperr.NotFound) {
-				return apperr.Field("body.parent_task_id", "no such task", p.ParentTaskID.String())
+				return apperr.Field("parent_task_id", "no such task", p.ParentTaskID.String())
 			}
 			if err != nil {
 				return err
 			}
 			if p.NoteID != nil && *p.NoteID != parent.NoteID {
-				return apperr.Field("body.note_id", "must be the note of the parent task (or left out)", p.NoteID.String())
+				return apperr.Field("note_id", "must be the note of the parent task (or left out)", p.NoteID.String())
 			}
 			noteID = parent.NoteID
 		case p.NoteID != nil:
@@ -102,7 +115,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 			if parent != nil {
 				parentBlock = parent.BlockID
 				if b := doc.Block(parentBlock); b == nil || !b.IsTask() {
-					return apperr.Field("body.parent_task_id", "no such task", p.ParentTaskID.String())
+					return apperr.Field("parent_task_id", "no such task", p.ParentTaskID.String())
 				}
 			}
 			b, err := doc.AppendTask(parentBlock, f)
@@ -113,7 +126,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 			return nil
 		})
 		if apperr.Is(err, apperr.NotFound) && p.ParentTaskID == nil && p.NoteID != nil {
-			return apperr.Field("body.note_id", "no such note", p.NoteID.String())
+			return apperr.Field("note_id", "no such note", p.NoteID.String())
 		}
 		if err != nil {
 			return err
@@ -226,16 +239,13 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 			f := *doc.Block(t.BlockID).TaskFields()
 			p.apply(&f)
 			if f.Metadata != nil {
-				m, err := note.CheckMetadata("body.metadata", f.Metadata)
+				m, err := compactMetadata(f.Metadata)
 				if err != nil {
 					return err
 				}
 				f.Metadata = m
-				if string(m) == "{}" {
-					f.Metadata = nil
-				}
 			}
-			if err := f.Validate("body."); err != nil {
+			if err := f.Validate(""); err != nil {
 				return err
 			}
 			return doc.SetTask(t.BlockID, f)
@@ -252,6 +262,16 @@ func (s *Service) Update(ctx context.Context, userID, id uuid.UUID, p *UpdatePar
 	return out, nil
 }
 
+// compactMetadata checks a task's metadata (field.Object) and returns it
+// compacted; the empty object is no metadata (nil).
+func compactMetadata(raw json.RawMessage) (json.RawMessage, error) {
+	m, err := field.Object("metadata", raw)
+	if err != nil || string(m) == "{}" {
+		return nil, err
+	}
+	return m, nil
+}
+
 // checkGoal refuses a goal that is not one of the user's (another user's
 // goal id reads as no such goal). An empty id is no goal.
 func checkGoal(ctx context.Context, q db.Querier, userID uuid.UUID, goalID string) error {
@@ -263,7 +283,7 @@ func checkGoal(ctx context.Context, q db.Querier, userID uuid.UUID, goalID strin
 		return fmt.Errorf("check goal: %w", err)
 	}
 	if !ok {
-		return apperr.Field("body.goal_id", "no such goal", goalID)
+		return apperr.Field("goal_id", "no such goal", goalID)
 	}
 	return nil
 }

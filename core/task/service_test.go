@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/blocknote/blocknotetest"
 	"github.com/consilium-hq/consilium/core/db"
@@ -439,4 +440,40 @@ func TestUnchangedSaveOverAnOldHash(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, out.Version)
 	require.Equal(t, 33, hashLen(n.ID))
+}
+
+// TestTaskFieldRulesInCore calls the service as an agent or a job would: the
+// field rules hold without HTTP, and errors name bare fields.
+func TestTaskFieldRulesInCore(t *testing.T) {
+	b := setup(t, nil)
+	ctx := context.Background()
+	tk, err := b.tasks.Create(ctx, b.userID, &task.CreateParams{Fields: blocknote.TaskFields{Title: "Book the dentist"}})
+	require.NoError(t, err)
+	deep := json.RawMessage(strings.Repeat(`{"a":`, 300) + `1` + strings.Repeat(`}`, 300))
+	requireField := func(err error, name string) {
+		t.Helper()
+		var e *apperr.Error
+		require.True(t, errors.As(err, &e), "%v", err)
+		require.Equal(t, apperr.Invalid, e.Code)
+		require.Equal(t, name, e.Fields[0].Location)
+		require.Empty(t, e.Fields[0].In)
+	}
+	_, err = b.tasks.Update(ctx, b.userID, tk.ID, &task.UpdateParams{Metadata: task.Optional[json.RawMessage]{Set: true, Value: deep}})
+	requireField(err, "metadata")
+	_, err = b.tasks.Create(ctx, b.userID, &task.CreateParams{Fields: blocknote.TaskFields{Title: "x", Metadata: deep}})
+	requireField(err, "metadata")
+	nul := "a\x00b"
+	_, err = b.tasks.Update(ctx, b.userID, tk.ID, &task.UpdateParams{Description: &nul})
+	requireField(err, "description")
+	_, err = b.tasks.Create(ctx, b.userID, &task.CreateParams{Fields: blocknote.TaskFields{Title: " "}})
+	requireField(err, "title")
+	_, _, err = b.tasks.List(ctx, b.userID, &task.ListParams{Q: "\xff"})
+	requireField(err, "q")
+
+	// The Inbox note was not broken by what was refused: it still takes tasks.
+	_, err = b.tasks.Create(ctx, b.userID, &task.CreateParams{Fields: blocknote.TaskFields{Title: "Second", Metadata: json.RawMessage(`{ "a" : 1 }`)}})
+	require.NoError(t, err)
+	got, err := b.tasks.Get(ctx, b.userID, tk.ID)
+	require.NoError(t, err)
+	require.Equal(t, tk.Version, got.Version, "refused updates changed nothing")
 }

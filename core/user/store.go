@@ -34,7 +34,7 @@ func scanUser(row pgx.Row) (*User, error) {
 var errEmailTaken = &apperr.Error{
 	Code:    apperr.Conflict,
 	Message: "an account with this email already exists",
-	Fields:  []apperr.FieldError{{Location: "body.email", Message: "is already registered"}},
+	Fields:  []apperr.FieldError{{Location: "email", Message: "is already registered"}},
 }
 
 // CreateParams are the fields of a new user.
@@ -104,12 +104,9 @@ func Update(ctx context.Context, q Querier, id uuid.UUID, p *UpdateParams) (*Use
 
 // SetPreferences replaces the preferences object whole.
 func SetPreferences(ctx context.Context, q Querier, id uuid.UUID, prefs json.RawMessage) (*User, error) {
-	if len(prefs) > MaxPreferencesBytes {
-		return nil, apperr.Field("body", fmt.Sprintf("preferences must be at most %d bytes of JSON, got %d", MaxPreferencesBytes, len(prefs)), nil)
-	}
-	var obj map[string]any
-	if err := json.Unmarshal(prefs, &obj); err != nil || obj == nil {
-		return nil, apperr.Field("body", "preferences must be a JSON object", nil)
+	prefs, err := CheckPreferences(prefs)
+	if err != nil {
+		return nil, err
 	}
 	return scanUser(q.QueryRow(ctx, `
 		UPDATE users SET preferences = $2, updated_at = now()
