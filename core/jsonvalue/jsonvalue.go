@@ -253,12 +253,28 @@ func compareKeys(buf []byte, off int, a, b member) int {
 	return bytes.Compare(ka, kb)
 }
 
+// plain[b] tells the bytes a string keeps as they are in canonical form:
+// printable ASCII other than " and \. Strings are mostly such runs, so str
+// skips them with one table look-up a byte.
+var plain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // str writes the string at d[i] in canonical form.
 func (c *canon) str(i int) (int, error) {
 	d := c.d
 	start := i
 	i++
 	for i < len(d) {
+		for i < len(d) && plain[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			break
+		}
 		ch := d[i]
 		switch {
 		case ch == '"':
