@@ -40,7 +40,11 @@ func newPluginsListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Start the configured plugins and show their state, version and capabilities",
-		Args:  cobra.NoArgs,
+		Long: "Starts the configured plugins as serve would, waits for each one's first start to end\n" +
+			"and prints their state, version, capabilities and last error.\n" +
+			"Exits non-zero when a plugin has failed (state failed: its start did not succeed);\n" +
+			"the listing is printed first either way. Disabled plugins do not count.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, logger, err := pluginsConfig(cmd)
 			if err != nil {
@@ -58,10 +62,14 @@ func newPluginsListCmd() *cobra.Command {
 				return err
 			}
 			states := h.States()
+			show := printPluginStates
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), states)
+				show = func(w io.Writer, s []plugin.PluginState) error { return writeJSON(w, s) }
 			}
-			return printPluginStates(cmd.OutOrStdout(), states)
+			if err := show(cmd.OutOrStdout(), states); err != nil {
+				return err
+			}
+			return failedPlugins(states)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -96,6 +104,25 @@ func printPluginStates(w io.Writer, states []plugin.PluginState) error {
 		}
 	}
 	return nil
+}
+
+// failedPlugins returns an error naming the plugins whose start failed, or
+// nil. It makes `plugins list` usable as a check in scripts.
+func failedPlugins(states []plugin.PluginState) error {
+	var failed []string
+	for _, s := range states {
+		if s.State == plugin.StateFailed {
+			failed = append(failed, s.Name)
+		}
+	}
+	switch len(failed) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("plugin %s has failed", failed[0])
+	default:
+		return fmt.Errorf("plugins %s have failed", strings.Join(failed, ", "))
+	}
 }
 
 func dash(s string) string {
