@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,20 +135,9 @@ func Resolve(cfg config.AI, plugins plugin.Config) (Providers, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return p, fmt.Errorf("invalid config: %s", joinLines(errs))
+		return p, fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
 	}
 	return p, nil
-}
-
-func joinLines(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
-	}
-	return out
 }
 
 // llm returns the named plugin's client.

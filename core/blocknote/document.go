@@ -1,6 +1,7 @@
 package blocknote
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -197,7 +198,7 @@ func Parse(data []byte, o *ParseOptions) (*Document, error) {
 		return nil, apperr.Field(loc, fmt.Sprintf("document is %d bytes; at most %d are allowed", len(data), MaxBytes), nil)
 	}
 	i := skipSpace(data, 0)
-	if i == len(data) || isNull(data[i:skipSpace2(data)]) {
+	if i == len(data) || isNull(bytes.TrimRight(data[i:], " \t\n\r")) {
 		d.byID = map[string]*Block{}
 		d.normalized = true // written as []
 		return d, nil
@@ -221,20 +222,6 @@ func Parse(data []byte, o *ParseOptions) (*Document, error) {
 		return nil, err
 	}
 	return d, nil
-}
-
-// skipSpace2 returns the end of data without trailing whitespace.
-func skipSpace2(data []byte) int {
-	j := len(data)
-	for j > 0 {
-		switch data[j-1] {
-		case ' ', '\t', '\n', '\r':
-			j--
-		default:
-			return j
-		}
-	}
-	return j
 }
 
 // index checks ids for uniqueness and gives blocks without one a new id.

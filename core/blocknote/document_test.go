@@ -357,11 +357,15 @@ func TestLimits(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	require.Contains(t, ae.Fields[0].Message, "bytes")
 
-	// Empty and null are the empty document.
-	for _, s := range []string{"", "null", " [ ] "} {
+	// Empty and null (whitespace around it included) are the empty document.
+	for _, s := range []string{"", "null", " [ ] ", " \t\r\nnull \n\t\r", "  "} {
 		d, err := blocknote.Parse([]byte(s), nil)
 		require.NoError(t, err)
 		require.Equal(t, "[]", string(marshal(t, d)))
+	}
+	for _, s := range []string{"nul", "null x", "nullnull", " null ,"} {
+		_, err := blocknote.Parse([]byte(s), nil)
+		require.Error(t, err, "%q", s)
 	}
 }
 

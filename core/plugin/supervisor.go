@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -57,12 +58,13 @@ type instance struct {
 }
 
 func newManaged(h *Host, pc PluginConfig) *managed {
+	// A per-plugin value that is not positive means the host-wide one.
 	m := &managed{
 		host: h, cfg: pc,
 		log:         h.logger.With("plugin", pc.Name),
-		sem:         make(chan struct{}, cmp(pc.MaxConcurrency, h.cfg.MaxConcurrency)),
+		sem:         make(chan struct{}, cmp.Or(max(pc.MaxConcurrency, 0), h.cfg.MaxConcurrency)),
 		lim:         newLimiter(h.cfg.RateLimitMaxWait),
-		callTimeout: cmpDur(pc.CallTimeout, h.cfg.CallTimeout),
+		callTimeout: cmp.Or(max(pc.CallTimeout, 0), h.cfg.CallTimeout),
 		ready:       make(chan struct{}),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -72,20 +74,6 @@ func newManaged(h *Host, pc PluginConfig) *managed {
 		m.state.State = StateStarting
 	}
 	return m
-}
-
-func cmp(override, def int) int {
-	if override > 0 {
-		return override
-	}
-	return def
-}
-
-func cmpDur(override, def time.Duration) time.Duration {
-	if override > 0 {
-		return override
-	}
-	return def
 }
 
 func (m *managed) snapshot() PluginState {
