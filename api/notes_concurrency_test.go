@@ -121,7 +121,7 @@ func TestConcurrentChangesToOneNoteAllLand(t *testing.T) {
 // with the same If-Match: one succeeds, the other gets 412.
 func TestConcurrentIfMatchOneWins(t *testing.T) {
 	b := setupNotes(t)
-	n := b.create(t, map[string]any{"title": "race", "content": fixture(t, "checklist-basic.json")})
+	n := b.create(t, map[string]any{"title": "race", "content": fixture(t, "checklist-flat.json")})
 	nid := n["id"].(string)
 	tid := b.tasks(t, nid)[0]["id"].(string)
 
@@ -204,7 +204,7 @@ func TestHooksRunInTheSaveTransaction(t *testing.T) {
 		mu.Unlock()
 	}
 
-	res := e.Do(http.MethodPost, "/api/notes", map[string]any{"title": "ok", "content": fixture(t, "checklist-basic.json")}, u.Bearer())
+	res := e.Do(http.MethodPost, "/api/notes", map[string]any{"title": "ok", "content": fixture(t, "checklist-flat.json")}, u.Bearer())
 	require.Equal(t, http.StatusCreated, res.Status, res.String())
 	nid := res.Map(t)["id"].(string)
 	require.Equal(t, 1, jobs(nid), "the hook wrote with the save")
@@ -216,7 +216,7 @@ func TestHooksRunInTheSaveTransaction(t *testing.T) {
 	reset()
 
 	// A failing hook rolls back the save, the index and the queued job.
-	doc := jsonValue(t, fixture(t, "checklist-basic.json")).([]any)
+	doc := jsonValue(t, fixture(t, "checklist-flat.json")).([]any)
 	doc = doc[:1]
 	res = e.Do(http.MethodPut, "/api/notes/"+nid, map[string]any{"title": "fail", "content": doc}, u.Bearer())
 	requireProblem(t, res, http.StatusInternalServerError)
@@ -225,7 +225,7 @@ func TestHooksRunInTheSaveTransaction(t *testing.T) {
 	require.EqualValues(t, 1, got["version"])
 	require.Len(t, items(t, e.Do(http.MethodGet, "/api/notes/"+nid+"/tasks", nil, u.Bearer())), 3, "the index did not change")
 	require.Equal(t, 1, jobs(nid), "what the first hook wrote was rolled back")
-	res = e.Do(http.MethodPost, "/api/notes", map[string]any{"title": "fail", "content": fixture(t, "checklist-basic.json")}, u.Bearer())
+	res = e.Do(http.MethodPost, "/api/notes", map[string]any{"title": "fail", "content": fixture(t, "checklist-flat.json")}, u.Bearer())
 	requireProblem(t, res, http.StatusInternalServerError)
 	require.Empty(t, items(t, e.Do(http.MethodGet, "/api/notes?q=fail", nil, u.Bearer())))
 	reset()
@@ -249,7 +249,7 @@ func TestHooksRunInTheSaveTransaction(t *testing.T) {
 	reset()
 
 	// A text edit elsewhere changes no task.
-	doc = jsonValue(t, fixture(t, "checklist-basic.json")).([]any)
+	doc = jsonValue(t, fixture(t, "checklist-flat.json")).([]any)
 	doc = append(doc, map[string]any{"id": "p", "type": "paragraph", "content": "more words", "children": []any{}})
 	doc[0].(map[string]any)["props"].(map[string]any)["checked"] = true
 	res = e.Do(http.MethodPut, "/api/notes/"+nid, map[string]any{"content": doc}, u.Bearer())

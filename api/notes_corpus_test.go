@@ -15,37 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/jsonvalue"
+	"github.com/consilium-hq/consilium/core/sharedfixtures"
 )
 
-// corpusDir is the folder of real BlockNote documents shared beside the
-// repository, ../shared/fixtures/blocknote-corpus from the repository root
-// (a git worktree one level further down finds it one level further up);
-// their sources and licences are in its SOURCES.md. They are read in
-// place, never copied into the repository.
+// corpusDir is the folder of real BlockNote documents in the shared
+// fixtures beside the repository (see core/sharedfixtures); their sources
+// and licences are in its SOURCES.md. They are read in place, never copied
+// into the repository. The test skips when the folder is absent.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test's directory")
-		dir = parent
-	}
-	want := filepath.Join(dir, "..", "shared", "fixtures", "blocknote-corpus")
-	for up := filepath.Dir(dir); ; up = filepath.Dir(up) {
-		corpus := filepath.Join(up, "shared", "fixtures", "blocknote-corpus")
-		if st, err := os.Stat(corpus); err == nil && st.IsDir() {
-			return corpus
-		}
-		if filepath.Dir(up) == up {
-			break
-		}
-	}
-	t.Skipf("BlockNote corpus folder %s is absent", want)
-	return ""
+	return sharedfixtures.Dir(t, "blocknote-corpus")
 }
 
 // corpusForms reads the form column (full or partial) of SOURCES.md.

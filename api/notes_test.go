@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,31 +14,51 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/api/apitest"
+	"github.com/consilium-hq/consilium/core/sharedfixtures"
 )
 
-// BlockNote documents copied from shared/fixtures/blocknote with their
-// provenance (see core/blocknote/testdata/README.md).
-const fixtureDir = "../core/blocknote/testdata"
+// ownDocDir holds the BlockNote documents written for this project (see
+// core/blocknote/testdata/README.md); they run everywhere.
+const ownDocDir = "../core/blocknote/testdata"
 
+// fixture reads one of the project's own documents or, for any other name,
+// a real BlockNote document from the shared fixtures (skipping the test
+// when that folder is absent).
 func fixture(t testing.TB, name string) json.RawMessage {
 	t.Helper()
-	p := filepath.Join(fixtureDir, "fixtures", name)
-	if name == "tasks-document.json" {
-		p = filepath.Join(fixtureDir, name)
+	b, err := os.ReadFile(filepath.Join(ownDocDir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return sharedfixtures.Read(t, "blocknote", name)
 	}
-	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return b
 }
 
-func fixtureNames(t testing.TB) []string {
+// ownDocNames are the project's own documents.
+func ownDocNames(t testing.TB) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(fixtureDir, "fixtures", "*.json"))
+	names, err := filepath.Glob(filepath.Join(ownDocDir, "*.json"))
 	require.NoError(t, err)
-	out := []string{"tasks-document.json"}
-	for _, n := range names {
-		out = append(out, filepath.Base(n))
+	require.NotEmpty(t, names)
+	for i, n := range names {
+		names[i] = filepath.Base(n)
 	}
+	return names
+}
+
+// sharedDocNames are BlockNote's own documents of the shared fixtures (the
+// test skips when that folder is absent).
+func sharedDocNames(t testing.TB) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(sharedfixtures.Dir(t, "blocknote"), "*.json"))
+	require.NoError(t, err)
+	var out []string
+	for _, n := range names {
+		if base := filepath.Base(n); base != "schema-specs-config.json" { // a schema, not a document
+			out = append(out, base)
+		}
+	}
+	require.Greater(t, len(out), 15)
 	return out
 }
 
@@ -113,25 +135,32 @@ func blockMap(doc any) map[string]map[string]any {
 
 func TestNoteContentRoundTripsEveryFixture(t *testing.T) {
 	b := setupNotes(t)
-	for _, name := range fixtureNames(t) {
-		t.Run(name, func(t *testing.T) {
-			in := fixture(t, name)
-			created := b.create(t, map[string]any{"title": name, "content": in})
-			got := b.get(t, created["id"].(string))
-			require.Equal(t, created["content"], got["content"], "POST and GET answer the same content")
-			if name == "partial-blocks-default-blocks-example.json" {
-				// Partial blocks come back in the editor's full form, with
-				// ids; the ids are those of the response, stable on GET.
-				blocks := got["content"].([]any)
-				require.Len(t, blocks, len(jsonValue(t, in).([]any)))
-				for _, blk := range blocks {
-					require.NotEmpty(t, blk.(map[string]any)["id"])
-				}
-				return
+	check := func(t *testing.T, name string) {
+		t.Helper()
+		in := fixture(t, name)
+		created := b.create(t, map[string]any{"title": name, "content": in})
+		got := b.get(t, created["id"].(string))
+		require.Equal(t, created["content"], got["content"], "POST and GET answer the same content")
+		if name == "partial-blocks-default-blocks-example.json" || name == "partial-document.json" {
+			// Partial blocks come back in the editor's full form, with
+			// ids; the ids are those of the response, stable on GET.
+			blocks := got["content"].([]any)
+			require.Len(t, blocks, len(jsonValue(t, in).([]any)))
+			for _, blk := range blocks {
+				require.NotEmpty(t, blk.(map[string]any)["id"])
 			}
-			require.Equal(t, jsonValue(t, in), got["content"], "the document survives byte-for-byte in meaning")
-		})
+			return
+		}
+		require.Equal(t, jsonValue(t, in), got["content"], "the document survives byte-for-byte in meaning")
 	}
+	for _, name := range ownDocNames(t) {
+		t.Run(name, func(t *testing.T) { check(t, name) })
+	}
+	t.Run("shared", func(t *testing.T) {
+		for _, name := range sharedDocNames(t) {
+			t.Run(name, func(t *testing.T) { check(t, name) })
+		}
+	})
 }
 
 func TestNoteCRUD(t *testing.T) {
@@ -169,7 +198,7 @@ func TestNoteCRUD(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, res.String())
 	require.EqualValues(t, 2, res.Map(t)["version"])
 
-	doc := fixture(t, "complex-document.json")
+	doc := fixture(t, "editor-document.json")
 	res = b.do(t, http.MethodPut, "/api/notes/"+id, map[string]any{"content": doc})
 	require.EqualValues(t, 3, res.Map(t)["version"])
 	res = b.do(t, http.MethodPut, "/api/notes/"+id, map[string]any{"content": doc})
@@ -185,7 +214,7 @@ func TestNoteCRUD(t *testing.T) {
 
 func TestNoteInvalidDocumentNamesBlockPathAndChangesNothing(t *testing.T) {
 	b := setupNotes(t)
-	n := b.create(t, map[string]any{"title": "t", "content": fixture(t, "checklist-nested.json")})
+	n := b.create(t, map[string]any{"title": "t", "content": fixture(t, "checklist-tree.json")})
 	id := n["id"].(string)
 	before := b.get(t, id)
 	tasksBefore := b.tasks(t, id)
@@ -421,13 +450,13 @@ func TestTagsAndBacklinks(t *testing.T) {
 
 func TestNoteHistoryAndRestoreReindexes(t *testing.T) {
 	b := setupNotes(t)
-	n := b.create(t, map[string]any{"title": "v1", "content": fixture(t, "checklist-nested.json"), "tags": []string{"a"}})
+	n := b.create(t, map[string]any{"title": "v1", "content": fixture(t, "checklist-tree.json"), "tags": []string{"a"}})
 	id := n["id"].(string)
 	v1Tasks := b.tasks(t, id)
 	require.Len(t, v1Tasks, 3)
 
 	// v2 drops the tasks, v3 renames.
-	res := b.do(t, http.MethodPut, "/api/notes/"+id, map[string]any{"title": "v2", "content": fixture(t, "complex-document.json"), "tags": []string{"b"}})
+	res := b.do(t, http.MethodPut, "/api/notes/"+id, map[string]any{"title": "v2", "content": fixture(t, "editor-document.json"), "tags": []string{"b"}})
 	require.Equal(t, http.StatusOK, res.Status, res.String())
 	require.Empty(t, b.tasks(t, id))
 	res = b.do(t, http.MethodPut, "/api/notes/"+id, map[string]any{"title": "v3"})
@@ -455,7 +484,7 @@ func TestNoteHistoryAndRestoreReindexes(t *testing.T) {
 
 	res = b.do(t, http.MethodGet, "/api/notes/"+id+"/versions/1", nil)
 	require.Equal(t, http.StatusOK, res.Status, res.String())
-	require.Equal(t, jsonValue(t, fixture(t, "checklist-nested.json")), res.Map(t)["content"])
+	require.Equal(t, jsonValue(t, fixture(t, "checklist-tree.json")), res.Map(t)["content"])
 	requireProblem(t, b.do(t, http.MethodGet, "/api/notes/"+id+"/versions/9", nil), http.StatusNotFound)
 
 	// Restoring v1 is a new version, and the task index follows it.
@@ -465,7 +494,7 @@ func TestNoteHistoryAndRestoreReindexes(t *testing.T) {
 	require.EqualValues(t, 4, r["version"])
 	require.Equal(t, "v1", r["title"])
 	require.Equal(t, []any{"a"}, r["tags"])
-	require.Equal(t, jsonValue(t, fixture(t, "checklist-nested.json")), r["content"])
+	require.Equal(t, jsonValue(t, fixture(t, "checklist-tree.json")), r["content"])
 	restored := b.tasks(t, id)
 	require.Len(t, restored, 3)
 	for i := range restored {

@@ -63,12 +63,17 @@ func TestTaskExtractionAtEveryDepth(t *testing.T) {
 	require.Nil(t, by["t5"]["goal_id"])
 	require.Equal(t, "5e0c1d8a-7b7e-4d53-9a55-2f1f4c1b9a10", blockMap(n["content"])["t5"]["props"].(map[string]any)["goalId"])
 
-	// Real BlockNote output: nested checklists under bullets and numbers.
-	n2 := b.create(t, map[string]any{"content": fixture(t, "nested-lists-with-checklist.json")})
-	ts2 := taskByBlock(b.tasks(t, n2["id"].(string)))
-	require.Len(t, ts2, 5)
-	require.Equal(t, ts2["12"]["id"], ts2["13"]["parent_task_id"])
-	require.Equal(t, ts2["12"]["id"], ts2["14"]["parent_task_id"])
+	// Nested checklists under bullets and numbers: the project's document
+	// and BlockNote's real output (from the shared fixtures).
+	for _, name := range []string{"nested-lists.json", "nested-lists-with-checklist.json"} {
+		t.Run(name, func(t *testing.T) {
+			n2 := b.create(t, map[string]any{"content": fixture(t, name)})
+			ts2 := taskByBlock(b.tasks(t, n2["id"].(string)))
+			require.Len(t, ts2, 5)
+			require.Equal(t, ts2["12"]["id"], ts2["13"]["parent_task_id"])
+			require.Equal(t, ts2["12"]["id"], ts2["14"]["parent_task_id"])
+		})
+	}
 
 	res := b.do(t, http.MethodGet, "/api/tasks?parent_task_id="+t1["id"].(string), nil)
 	require.Len(t, items(t, res), 2, "filter by parent task")
@@ -202,7 +207,7 @@ func withoutChildren(m map[string]any) map[string]any {
 
 func TestChecklistBecomesTaskBlock(t *testing.T) {
 	b := setupNotes(t)
-	n := b.create(t, map[string]any{"content": fixture(t, "checklist-nested.json")})
+	n := b.create(t, map[string]any{"content": fixture(t, "checklist-tree.json")})
 	nid := n["id"].(string)
 	ts := taskByBlock(b.tasks(t, nid))
 	parentID := ts["1"]["id"].(string)
@@ -284,7 +289,7 @@ func TestCreateTask(t *testing.T) {
 	require.Equal(t, 3.0, b.get(t, nid)["version"])
 
 	other := b.e.NewUser()
-	theirs := b.e.Do(http.MethodPost, "/api/notes", map[string]any{"content": fixture(t, "checklist-basic.json")}, other.Bearer()).Map(t)
+	theirs := b.e.Do(http.MethodPost, "/api/notes", map[string]any{"content": fixture(t, "checklist-flat.json")}, other.Bearer()).Map(t)
 	theirTask := items(t, b.e.Do(http.MethodGet, "/api/tasks", nil, other.Bearer()))[0]
 	for name, c := range map[string]struct {
 		body  map[string]any
@@ -447,7 +452,7 @@ func requireOrder(t *testing.T, got []string, groups ...string) {
 
 func TestTaskPreconditions(t *testing.T) {
 	b := setupNotes(t)
-	n := b.create(t, map[string]any{"content": fixture(t, "checklist-basic.json")})
+	n := b.create(t, map[string]any{"content": fixture(t, "checklist-flat.json")})
 	ts := b.tasks(t, n["id"].(string))
 	id := ts[0]["id"].(string)
 	res := b.do(t, http.MethodGet, "/api/tasks/"+id, nil)
@@ -470,7 +475,7 @@ func TestTaskPreconditions(t *testing.T) {
 // version or task with another user's ids.
 func TestOtherUsersIDsAnswer404(t *testing.T) {
 	b := setupNotes(t)
-	mine := b.create(t, map[string]any{"title": "mine", "content": fixture(t, "checklist-basic.json")})
+	mine := b.create(t, map[string]any{"title": "mine", "content": fixture(t, "checklist-flat.json")})
 	nid := mine["id"].(string)
 	tid := b.tasks(t, nid)[0]["id"].(string)
 	intruder := b.e.NewUser()

@@ -2,6 +2,8 @@ package blocknote_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,32 +16,41 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/field"
+	"github.com/consilium-hq/consilium/core/sharedfixtures"
 )
 
+// ownDocuments are the documents written for this project, in testdata/:
+// the editor's output form, so the parser's tests run everywhere.
+var ownDocuments = []string{"tasks-document.json", "checklist-flat.json", "checklist-tree.json", "nested-lists.json", "editor-document.json"}
+
+// readFixture reads one of the project's own documents from testdata/ or,
+// for any other name, a real BlockNote document from the shared fixtures
+// (skipping the test when that folder is absent).
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	p := filepath.Join("testdata", "fixtures", name)
-	if name == "tasks-document.json" {
-		p = filepath.Join("testdata", name)
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return sharedfixtures.Read(t, "blocknote", name)
 	}
-	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return b
 }
 
-// editorFixtures are the documents as the editor emits them (full blocks).
-func editorFixtures(t testing.TB) []string {
+// sharedEditorFixtures are the real BlockNote documents of the shared
+// fixtures as the editor emits them (full blocks); the test skips when the
+// folder is absent.
+func sharedEditorFixtures(t testing.TB) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", "fixtures", "*.json"))
+	names, err := filepath.Glob(filepath.Join(sharedfixtures.Dir(t, "blocknote"), "*.json"))
 	require.NoError(t, err)
 	var out []string
 	for _, n := range names {
-		if base := filepath.Base(n); base != "partial-blocks-default-blocks-example.json" {
+		if base := filepath.Base(n); base != "partial-blocks-default-blocks-example.json" && base != "schema-specs-config.json" {
 			out = append(out, base)
 		}
 	}
 	require.Greater(t, len(out), 15)
-	return append(out, "tasks-document.json")
+	return out
 }
 
 func parse(t testing.TB, data []byte) *blocknote.Document {
@@ -67,7 +78,7 @@ func requireJSONEqual(t testing.TB, want, got []byte) {
 
 func TestParseKeepsEditorDocumentsVerbatim(t *testing.T) {
 	t.Parallel()
-	for _, name := range editorFixtures(t) {
+	check := func(t *testing.T, name string) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			in := readFixture(t, name)
@@ -79,6 +90,15 @@ func TestParseKeepsEditorDocumentsVerbatim(t *testing.T) {
 			require.Equal(t, string(out), string(marshal(t, parse(t, out))))
 		})
 	}
+	for _, name := range ownDocuments {
+		check(t, name)
+	}
+	t.Run("shared", func(t *testing.T) {
+		t.Parallel()
+		for _, name := range sharedEditorFixtures(t) {
+			check(t, name)
+		}
+	})
 }
 
 func TestPartialBlocksAreNormalised(t *testing.T) {
@@ -117,6 +137,46 @@ func TestPartialBlocksAreNormalised(t *testing.T) {
 	require.Equal(t, string(out), string(marshal(t, again)))
 }
 
+// TestOwnPartialDocumentIsNormalised: the project's own partial document
+// (string content, missing ids, props and children) gets the editor's full
+// form, as BlockNote's example in TestPartialBlocksAreNormalised does.
+func TestOwnPartialDocumentIsNormalised(t *testing.T) {
+	t.Parallel()
+	in := readFixture(t, "partial-document.json")
+	d := parse(t, in)
+	require.True(t, d.Normalized())
+	out := marshal(t, d)
+	var blocks []map[string]any
+	require.NoError(t, json.Unmarshal(out, &blocks))
+	require.Len(t, blocks, 9)
+	ids := map[string]bool{}
+	for i, b := range blocks {
+		id, _ := b["id"].(string)
+		require.NotEmpty(t, id, "block %d got an id", i)
+		require.False(t, ids[id], "ids are unique")
+		ids[id] = true
+		require.Equal(t, []any{}, b["children"], "block %d got children", i)
+	}
+	require.Equal(t, "kept-id", blocks[3]["id"], "given ids are kept")
+	require.Equal(t, []any{map[string]any{"type": "text", "text": "Reading list", "styles": map[string]any{}}}, blocks[0]["content"])
+	require.Equal(t, []any{}, blocks[1]["content"], "missing inline content becomes []")
+	link := blocks[8]["content"].([]any)[1].(map[string]any)
+	require.Equal(t, []any{map[string]any{"type": "text", "text": "the catalogue", "styles": map[string]any{}}}, link["content"], "string link content becomes text items")
+	require.Equal(t, "https://example.org/catalogue", link["href"])
+	require.Equal(t, "Title", blocks[6]["content"].(map[string]any)["rows"].([]any)[0].(map[string]any)["cells"].([]any)[0], "tables are kept as sent")
+	_, hasContent := blocks[7]["content"]
+	require.False(t, hasContent, "a block without content keeps none")
+
+	tasks := d.Tasks()
+	require.Len(t, tasks, 1)
+	require.Equal(t, "Return the library book", tasks[0].Title)
+	require.Equal(t, blocknote.StatusNotStarted, tasks[0].Status)
+
+	again := parse(t, out)
+	require.False(t, again.Normalized())
+	require.Equal(t, string(out), string(marshal(t, again)))
+}
+
 func TestTasksAtEveryDepth(t *testing.T) {
 	t.Parallel()
 	type want struct{ id, title, parent string }
@@ -136,6 +196,17 @@ func TestTasksAtEveryDepth(t *testing.T) {
 		"mixed-list-types.json":                 {},
 		"all-default-blocks.json":               {},
 		"complex-document.json":                 {tasks: []want{}},
+		// The project's own documents, which run everywhere.
+		"checklist-flat.json": {
+			tasks:     []want{{"1", "Water the plants", ""}, {"2", "Pay the rent", ""}, {"3", "Call the plumber", ""}},
+			completed: []string{"2"},
+		},
+		"checklist-tree.json": {
+			tasks:     []want{{"1", "Pack for the trip", ""}, {"2", "Passport", "1"}, {"3", "Phone charger", "1"}},
+			completed: []string{"2"},
+		},
+		"nested-lists.json":    {},
+		"editor-document.json": {tasks: []want{}},
 		"tasks-document.json": {
 			tasks: []want{
 				{"t1", "Write report", ""}, {"t1a", "Collect data", "t1"}, {"c1b", "Draft outline", "t1"},
@@ -198,15 +269,21 @@ func countTaskBlocks(blocks []any) int {
 
 func TestNestedChecklistParentsAndStatuses(t *testing.T) {
 	t.Parallel()
-	d := parse(t, readFixture(t, "nested-lists-with-checklist.json"))
-	got := map[string]blocknote.Task{}
-	for _, task := range d.Tasks() {
-		got[task.BlockID] = task
+	// nested-lists.json is the project's; the other is BlockNote's.
+	for _, name := range []string{"nested-lists.json", "nested-lists-with-checklist.json"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := parse(t, readFixture(t, name))
+			got := map[string]blocknote.Task{}
+			for _, task := range d.Tasks() {
+				got[task.BlockID] = task
+			}
+			require.Len(t, got, 5)
+			require.Equal(t, "12", got["13"].ParentBlockID, "a checklist nested in a checklist is its subtask")
+			require.Equal(t, "12", got["14"].ParentBlockID)
+			require.Equal(t, "", got["11"].ParentBlockID)
+		})
 	}
-	require.Len(t, got, 5)
-	require.Equal(t, "12", got["13"].ParentBlockID, "a checklist nested in a checklist is its subtask")
-	require.Equal(t, "12", got["14"].ParentBlockID)
-	require.Equal(t, "", got["11"].ParentBlockID)
 }
 
 func TestTaskBlockFields(t *testing.T) {
@@ -232,19 +309,26 @@ func TestTaskBlockFields(t *testing.T) {
 
 func TestPlainTextAndLinks(t *testing.T) {
 	t.Parallel()
-	d := parse(t, readFixture(t, "complex-document.json"))
-	text := d.PlainText()
-	for _, s := range []string{"Main Title", "An introduction paragraph with bold and italic text.", "return \"world\";", "Feature Status", "Step three"} {
-		require.Contains(t, text, s)
+	plain := map[string][]string{
+		"editor-document.json":  {"Garden journal 2026", "Soil was dry and the tomatoes need support.", "first line\nsecond line", "fmt.Println(\"hello \\\"garden\\\"\")", "Mulch", "Shop", "Inside a custom block", "Harvest log"},
+		"complex-document.json": {"Main Title", "An introduction paragraph with bold and italic text.", "return \"world\";", "Feature Status", "Step three"},
+		"table-with-links.json": {"Click"},
 	}
-	require.Empty(t, d.LinkedNotes())
+	for name, want := range plain {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := parse(t, readFixture(t, name))
+			text := d.PlainText()
+			for _, s := range want {
+				require.Contains(t, text, s)
+			}
+			require.Empty(t, d.LinkedNotes(), "web links are no note links")
+		})
+	}
 
-	d = parse(t, readFixture(t, "tasks-document.json"))
+	d := parse(t, readFixture(t, "tasks-document.json"))
 	require.Equal(t, []uuid.UUID{uuid.MustParse("11111111-1111-4111-8111-111111111111")}, d.LinkedNotes())
 	require.Contains(t, d.PlainText(), "See the roadmap and the site.")
-
-	d = parse(t, readFixture(t, "table-with-links.json"))
-	require.Contains(t, d.PlainText(), "Click")
 
 	doc := `[{"id":"a","type":"paragraph","props":{},"content":[{"type":"link","href":"note://22222222-2222-4222-8222-222222222222","content":[{"type":"text","text":"x","styles":{}}]},{"type":"link","href":"note://not-a-uuid","content":[]}],"children":[
 	  {"id":"b","type":"table","props":{},"content":{"type":"tableContent","rows":[{"cells":[{"type":"tableCell","props":{},"content":[{"type":"link","href":"note://33333333-3333-4333-8333-333333333333","content":[{"type":"text","text":"y","styles":{}}]}]}]}]},"children":[]},

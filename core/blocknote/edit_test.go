@@ -142,7 +142,7 @@ func TestSetTaskKeepsUnknownPropsAndStyledTitle(t *testing.T) {
 
 func TestChecklistBecomesTaskBlockWhenItMust(t *testing.T) {
 	t.Parallel()
-	in := readFixture(t, "checklist-nested.json")
+	in := readFixture(t, "checklist-tree.json")
 	for _, st := range []blocknote.Status{blocknote.StatusInProgress, blocknote.StatusDeferred} {
 		t.Run(string(st), func(t *testing.T) {
 			t.Parallel()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/sharedfixtures"
 )
 
 // FuzzExtract feeds arbitrary bytes to the parser and task extractor. For
@@ -20,13 +21,23 @@ import (
 //
 // Run: go test -run '^$' -fuzz FuzzExtract -fuzztime 60s ./core/blocknote/
 func FuzzExtract(f *testing.F) {
-	for _, dir := range []string{"testdata/fixtures", "testdata"} {
-		names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	// Seeds: the project's own documents, always; BlockNote's real ones
+	// from the shared fixtures too when that folder is there.
+	dirs := []string{"testdata"}
+	if dir, ok := sharedfixtures.Lookup("blocknote"); ok {
+		dirs = append(dirs, dir)
+	}
+	for _, dir := range dirs {
+		names, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
 		for _, n := range names {
 			b, err := os.ReadFile(n)
-			if err == nil {
-				f.Add(b)
+			if err != nil {
+				f.Fatal(err)
 			}
+			f.Add(b)
 		}
 	}
 	f.Add([]byte(`[{"type":"task","props":{"status":"in_progress","size":1e2},"content":"x"}]`))

@@ -151,7 +151,7 @@ func TestTaskHookFailureRollsBackTheTaskChange(t *testing.T) {
 		return nil
 	})
 	ctx := context.Background()
-	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: fixture(t, "fixtures/checklist-basic.json")})
+	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: fixture(t, "checklist-flat.json")})
 	require.NoError(t, err)
 	ts, err := b.tasks.OfNote(ctx, b.userID, n.ID)
 	require.NoError(t, err)

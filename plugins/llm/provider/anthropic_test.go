@@ -104,7 +104,7 @@ func TestAnthropicSystemAndTools(t *testing.T) {
 func TestAnthropicToolUse(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Anthropic, []replay.Exchange{replay.JSON(http.MethodPost, "/v1/messages", http.StatusOK,
-		string(readFile(t, "anthropic/vercel-ai_anthropic-tool-no-args.json")))}, replay.Options{})
+		string(sharedFile(t, "anthropic/vercel-ai_anthropic-tool-no-args.json")))}, replay.Options{})
 	resp, events, err := b.chat(t, sdk.ChatRequest{Model: "claude-3-opus-20240229", Stream: false,
 		Messages: []sdk.Message{user("Update the issue list")},
 		Tools:    []sdk.ToolDefinition{{Name: "updateIssueList", Description: "Update the list"}}})
@@ -130,7 +130,7 @@ func TestAnthropicToolUse(t *testing.T) {
 
 func TestAnthropicStreamedToolUse(t *testing.T) {
 	t.Parallel()
-	body := replay.SSE(readFile(t, "anthropic/vercel-ai_anthropic-json-tool.1.chunks.jsonl"), true, false)
+	body := replay.SSE(sharedFile(t, "anthropic/vercel-ai_anthropic-json-tool.1.chunks.jsonl"), true, false)
 	b := setup(t, Anthropic, []replay.Exchange{replay.Stream(http.MethodPost, "/v1/messages", body)}, replay.Options{})
 	resp, events, err := b.chat(t, sdk.ChatRequest{Model: "claude-haiku-4-5", Stream: true,
 		Messages: []sdk.Message{user("Weather?")}, Tools: []sdk.ToolDefinition{{Name: "json"}}})
@@ -172,7 +172,7 @@ type cassette struct {
 func loadCassette(t *testing.T, name string) *cassette {
 	t.Helper()
 	var c cassette
-	if err := yaml.Unmarshal(readFile(t, name), &c); err != nil {
+	if err := yaml.Unmarshal(sharedFile(t, name), &c); err != nil {
 		t.Fatal(err)
 	}
 	return &c

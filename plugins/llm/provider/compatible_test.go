@@ -60,13 +60,13 @@ func TestXAI(t *testing.T) {
 		usage     sdk.Usage
 		numEvents int
 	}{
-		"text": {ex: replay.JSON(http.MethodPost, chat, 200, string(readFile(t, "xai/vercel-ai_xai-text.json"))),
+		"text": {ex: replay.JSON(http.MethodPost, chat, 200, string(sharedFile(t, "xai/vercel-ai_xai-text.json"))),
 			content: "Hello", stop: "stop", usage: sdk.Usage{InputTokens: 12, OutputTokens: 1}},
-		"text streamed": {ex: replay.Stream(http.MethodPost, chat, replay.SSE(readFile(t, "xai/vercel-ai_xai-text.chunks.jsonl"), false, true)),
+		"text streamed": {ex: replay.Stream(http.MethodPost, chat, replay.SSE(sharedFile(t, "xai/vercel-ai_xai-text.chunks.jsonl"), false, true)),
 			stream: true, content: "Hello", stop: "stop", usage: sdk.Usage{InputTokens: 12, OutputTokens: 1}, numEvents: 1},
-		"tool call": {ex: replay.JSON(http.MethodPost, chat, 200, string(readFile(t, "xai/vercel-ai_xai-tool-call.json"))),
+		"tool call": {ex: replay.JSON(http.MethodPost, chat, 200, string(sharedFile(t, "xai/vercel-ai_xai-tool-call.json"))),
 			toolCall: `call_93562515 weather {"location":"San Francisco"}`, stop: "tool_calls", usage: sdk.Usage{InputTokens: 291, OutputTokens: 26}},
-		"tool call streamed": {ex: replay.Stream(http.MethodPost, chat, replay.SSE(readFile(t, "xai/vercel-ai_xai-tool-call.chunks.jsonl"), false, true)),
+		"tool call streamed": {ex: replay.Stream(http.MethodPost, chat, replay.SSE(sharedFile(t, "xai/vercel-ai_xai-tool-call.chunks.jsonl"), false, true)),
 			stream: true, toolCall: `call_55117580 weather {"location":"San Francisco"}`, stop: "tool_calls",
 			usage: sdk.Usage{InputTokens: 291, OutputTokens: 26}, numEvents: 1},
 	}

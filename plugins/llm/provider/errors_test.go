@@ -58,6 +58,7 @@ func TestHTTPErrors(t *testing.T) {
 			path := chatPath(provider)
 			tests := map[string]struct {
 				ex         replay.Exchange
+				shared     string // a 400 body from the shared fixtures, read in the subtest
 				code       sdk.Code
 				retryAfter time.Duration
 				contains   string
@@ -73,7 +74,7 @@ func TestHTTPErrors(t *testing.T) {
 					code: sdk.CodeTemporary, contains: "500"},
 				"503 with retry-after": {ex: replay.JSON(http.MethodPost, path, 503, errorBodies[provider][500], "Retry-After", "5"),
 					code: sdk.CodeTemporary, retryAfter: 5 * time.Second},
-				"400": {ex: replay.JSON(http.MethodPost, path, 400, string(readFile(t, "openai/vercel-ai_reasoning-model-legacy-parameter-error.json"))),
+				"400": {shared: "openai/vercel-ai_reasoning-model-legacy-parameter-error.json", // body only
 					code: sdk.CodePermanent, contains: "max_completion_tokens"},
 				"200 html": {ex: replay.Exchange{Method: http.MethodPost, Path: path, Status: 200,
 					ResponseHeader: http.Header{"Content-Type": {"text/html"}}, ResponseBody: []byte("<html>login</html>")},
@@ -82,6 +83,9 @@ func TestHTTPErrors(t *testing.T) {
 			for name, tt := range tests {
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
+					if tt.shared != "" {
+						tt.ex = replay.JSON(http.MethodPost, path, 400, string(sharedFile(t, tt.shared)))
+					}
 					b := setup(t, provider, []replay.Exchange{tt.ex}, replay.Options{})
 					_, _, err := b.chat(t, sdk.ChatRequest{Messages: []sdk.Message{user("hi")}})
 					e := requireCode(t, err, tt.code)

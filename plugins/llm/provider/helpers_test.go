@@ -23,13 +23,46 @@ func load(t *testing.T, name string) []replay.Exchange {
 	return ex
 }
 
-func readFile(t *testing.T, name string) []byte {
+// sharedFile reads a recording that the repository may not hold (vercel/ai
+// and pydantic-ai test data) from the shared fixtures: llm/ under
+// $CONSILIUM_FIXTURES when set, else shared/fixtures/llm beside the
+// repository root or one of its ancestors (CI always has it; its README
+// gives each file's source and licence). The test skips when the folder is
+// absent. Plugins may not import core/, so this is core/sharedfixtures in
+// a few lines.
+func sharedFile(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
+	root, err := filepath.Abs("../../..") // plugins/llm/provider -> the repository root
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	want := filepath.Join(filepath.Dir(root), "shared", "fixtures", "llm")
+	dirs := []string{}
+	if env := os.Getenv("CONSILIUM_FIXTURES"); env != "" {
+		if !filepath.IsAbs(env) {
+			env = filepath.Join(root, env)
+		}
+		want = filepath.Join(env, "llm")
+		dirs = append(dirs, want)
+	} else {
+		for up := filepath.Dir(root); ; up = filepath.Dir(up) {
+			dirs = append(dirs, filepath.Join(up, "shared", "fixtures", "llm"))
+			if filepath.Dir(up) == up {
+				break
+			}
+		}
+	}
+	for _, dir := range dirs {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
+	t.Skipf("third-party fixtures folder %s is absent (it sits beside the clone; $CONSILIUM_FIXTURES overrides it)", want)
+	return nil
 }
 
 // apiPath is where each provider's API lives under its host.
