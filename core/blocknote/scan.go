@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
 // The scanner below reads JSON in one pass over the request bytes, keeping
@@ -70,7 +72,7 @@ func scanString(d []byte, i int) (int, bool, error) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				r, ok := hex4(d, i+2)
+				r, ok := jsonvalue.Hex4(d, i+2)
 				if !ok {
 					return i, esc, errAt(d, i, "invalid \\u escape")
 				}
@@ -82,7 +84,7 @@ func scanString(d []byte, i int) (int, bool, error) {
 					if r >= 0xdc00 || i+1 >= len(d) || d[i] != '\\' || d[i+1] != 'u' {
 						return i, esc, errAt(d, i, "unpaired UTF-16 surrogate in \\u escape")
 					}
-					r2, ok := hex4(d, i+2)
+					r2, ok := jsonvalue.Hex4(d, i+2)
 					if !ok || r2 < 0xdc00 || r2 > 0xdfff {
 						return i, esc, errAt(d, i, "unpaired UTF-16 surrogate in \\u escape")
 					}
@@ -104,27 +106,6 @@ func scanString(d []byte, i int) (int, bool, error) {
 		}
 	}
 	return i, esc, errAt(d, i, "unterminated string")
-}
-
-func hex4(d []byte, i int) (rune, bool) {
-	if i+4 > len(d) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range d[i : i+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
 
 // decodeString returns the text of a string token already checked by
@@ -155,10 +136,10 @@ func decodeString(raw []byte, esc bool) string {
 		case 't':
 			b.WriteByte('\t')
 		case 'u':
-			r, _ := hex4(body, i+2)
+			r, _ := jsonvalue.Hex4(body, i+2)
 			i += 6
 			if utf16.IsSurrogate(r) {
-				r2, _ := hex4(body, i+2)
+				r2, _ := jsonvalue.Hex4(body, i+2)
 				r = utf16.DecodeRune(r, r2)
 				i += 6
 			}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/jsonvalue"
 )
 
 // Limits of a free JSON object (metadata, preferences).
@@ -233,7 +234,7 @@ func (s *scanner) str() error {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.i += 2
 			case 'u':
-				r, ok := hex4(d, s.i+2)
+				r, ok := jsonvalue.Hex4(d, s.i+2)
 				if !ok {
 					return s.fail("invalid \\u escape")
 				}
@@ -244,7 +245,7 @@ func (s *scanner) str() error {
 				if utf16.IsSurrogate(r) {
 					r2, ok := rune(0), false
 					if r < 0xdc00 && s.i+1 < len(d) && d[s.i] == '\\' && d[s.i+1] == 'u' {
-						r2, ok = hex4(d, s.i+2)
+						r2, ok = jsonvalue.Hex4(d, s.i+2)
 					}
 					if !ok || r2 < 0xdc00 || r2 > 0xdfff {
 						return s.fail("must not contain an unpaired UTF-16 surrogate")
@@ -267,25 +268,4 @@ func (s *scanner) str() error {
 		}
 	}
 	return s.fail("unterminated string")
-}
-
-func hex4(d []byte, i int) (rune, bool) {
-	if i+4 > len(d) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range d[i : i+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }

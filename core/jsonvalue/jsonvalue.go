@@ -332,14 +332,14 @@ func (c *canon) escaped(i int) (int, error) {
 				c.char('\t')
 				i += 2
 			case 'u':
-				r, ok := hex4(d, i+2)
+				r, ok := Hex4(d, i+2)
 				if !ok {
 					return i, ErrInvalid
 				}
 				i += 6
 				if utf16.IsSurrogate(r) {
 					if r < 0xdc00 && i+1 < len(d) && d[i] == '\\' && d[i+1] == 'u' {
-						if r2, ok := hex4(d, i+2); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
+						if r2, ok := Hex4(d, i+2); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
 							c.char(utf16.DecodeRune(r, r2))
 							i += 6
 							continue
@@ -388,7 +388,9 @@ func (c *canon) char(r rune) {
 	}
 }
 
-func hex4(d []byte, i int) (rune, bool) {
+// Hex4 decodes the four hex digits of a \u escape at d[i:i+4]; it reports false
+// when they are not four hex digits. The JSON scanners of core share it.
+func Hex4(d []byte, i int) (rune, bool) {
 	if i+4 > len(d) {
 		return 0, false
 	}
