@@ -96,7 +96,12 @@ func New(d Deps) *Server {
 		}
 	}
 	public := huma.NewGroup(api)
-	public.UseSimpleModifier(bodyLimit)
+	public.UseSimpleModifier(func(op *huma.Operation) {
+		// An empty, non-nil list serialises as `security: []`: the
+		// operation says outright that it needs no token.
+		op.Security = []map[string][]string{}
+		bodyLimit(op)
+	})
 	authed := huma.NewGroup(api)
 	authed.UseSimpleModifier(func(op *huma.Operation) {
 		op.Security = []map[string][]string{{"bearer": {}}}

@@ -1,0 +1,78 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/consilium-hq/consilium/api/apitest"
+)
+
+// servedOperation is one operation of the served OpenAPI document, as much
+// of it as these tests read.
+type servedOperation struct {
+	Method, Path string
+	ID           string
+	// Security is the raw "security" member: nil when absent, "[]" when
+	// the operation declares that it needs no token.
+	Security  json.RawMessage
+	Responses map[string]struct {
+		Headers map[string]json.RawMessage `json:"headers"`
+	}
+}
+
+func servedOperations(t *testing.T, e *apitest.Env) []servedOperation {
+	t.Helper()
+	res := e.Do(http.MethodGet, "/api/openapi.json", nil)
+	require.Equal(t, http.StatusOK, res.Status)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	res.JSON(t, &doc)
+	var ops []servedOperation
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			switch method {
+			case "get", "put", "post", "delete", "patch", "head", "options", "trace":
+			default:
+				continue
+			}
+			var op struct {
+				OperationID string          `json:"operationId"`
+				Security    json.RawMessage `json:"security"`
+				Responses   map[string]struct {
+					Headers map[string]json.RawMessage `json:"headers"`
+				} `json:"responses"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &op), "%s %s", method, path)
+			ops = append(ops, servedOperation{Method: strings.ToUpper(method), Path: path, ID: op.OperationID,
+				Security: op.Security, Responses: op.Responses})
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].ID < ops[j].ID })
+	require.NotEmpty(t, ops)
+	return ops
+}
+
+// Every operation states its security: the public ones `security: []`
+// (Redocly's security-defined rule), the others a bearer requirement.
+func TestOpenAPISecurityDeclared(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	public := map[string]bool{}
+	for _, op := range servedOperations(t, e) {
+		require.NotNil(t, op.Security, "%s (%s %s) declares no security", op.ID, op.Method, op.Path)
+		var reqs []map[string][]string
+		require.NoError(t, json.Unmarshal(op.Security, &reqs), "%s", op.ID)
+		if len(reqs) == 0 {
+			public[op.ID] = true
+			continue
+		}
+	}
+	require.Equal(t, map[string]bool{"register": true, "login": true, "refresh-token": true}, public,
+		"the operations that need no bearer token")
+}
