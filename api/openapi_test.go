@@ -59,7 +59,8 @@ func servedOperations(t *testing.T, e *apitest.Env) []servedOperation {
 }
 
 // Every operation states its security: the public ones `security: []`
-// (Redocly's security-defined rule), the others a bearer requirement.
+// (Redocly's security-defined rule), the others a bearer requirement and
+// the 401 they answer without a valid token.
 func TestOpenAPISecurityDeclared(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t, apitest.Options{})
@@ -72,6 +73,8 @@ func TestOpenAPISecurityDeclared(t *testing.T) {
 			public[op.ID] = true
 			continue
 		}
+		require.Contains(t, op.Responses, "401", "%s requires a token but does not declare 401", op.ID)
+		require.Contains(t, op.Responses, "429", "%s is rate limited per user but does not declare 429", op.ID)
 	}
 	require.Equal(t, map[string]bool{"register": true, "login": true, "refresh-token": true}, public,
 		"the operations that need no bearer token")

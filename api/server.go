@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -106,7 +108,7 @@ func New(d Deps) *Server {
 	authed.UseSimpleModifier(func(op *huma.Operation) {
 		op.Security = []map[string][]string{{"bearer": {}}}
 		bodyLimit(op)
-		op.Errors = appendMissing(op.Errors, http.StatusUnauthorized, http.StatusTooManyRequests)
+		declareErrors(api, op, http.StatusUnauthorized, http.StatusTooManyRequests)
 	})
 	authed.UseMiddleware(authenticate(api, d.Auth, limits))
 
@@ -155,6 +157,24 @@ func registerHealth(mux *http.ServeMux, ready func(context.Context) error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
+}
+
+// declareErrors adds error statuses to an operation's responses. Group
+// modifiers run after huma.Register has turned op.Errors into responses,
+// so appending to op.Errors alone there documents nothing.
+func declareErrors(api huma.API, op *huma.Operation, codes ...int) {
+	op.Errors = appendMissing(op.Errors, codes...)
+	schema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(Problem{}), true, "Problem")
+	ct := (&Problem{}).ContentType("application/json")
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	for _, code := range codes {
+		if _, ok := op.Responses[strconv.Itoa(code)]; !ok {
+			op.Responses[strconv.Itoa(code)] = &huma.Response{Description: http.StatusText(code),
+				Content: map[string]*huma.MediaType{ct: {Schema: schema}}}
+		}
+	}
 }
 
 func appendMissing(list []int, codes ...int) []int {
