@@ -113,6 +113,13 @@ type tokenOutput struct {
 	Body TokenResponse
 }
 
+// registerOutput is the 201 of register: the created resource is the
+// signed-in user.
+type registerOutput struct {
+	Location string `header:"Location" doc:"The new account: /api/users/me."`
+	Body     TokenResponse
+}
+
 func toTokenOutput(t *auth.Tokens) *tokenOutput {
 	return &tokenOutput{Body: TokenResponse{
 		AccessToken:  t.AccessToken,
@@ -182,7 +189,7 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	}, func(ctx context.Context, in *struct {
 		UserAgent string `header:"User-Agent"`
 		registerInput
-	}) (*tokenOutput, error) {
+	}) (*registerOutput, error) {
 		t, err := svc.Register(ctx, &auth.RegisterParams{
 			Email: in.Body.Email, Password: in.Body.Password, FullName: in.Body.FullName,
 			Client: clientOf(ctx, in.UserAgent),
@@ -190,7 +197,7 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 		if err != nil {
 			return nil, err
 		}
-		return toTokenOutput(t), nil
+		return &registerOutput{Location: apiPrefix + "/users/me", Body: toTokenOutput(t).Body}, nil
 	})
 
 	huma.Register(public, huma.Operation{

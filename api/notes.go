@@ -125,6 +125,13 @@ func noteOut(n *note.Note) *noteOutput {
 	return &noteOutput{ETag: versionETag(n.Version), Body: toNoteJSON(n)}
 }
 
+// noteCreatedOutput is the 201 of create-note.
+type noteCreatedOutput struct {
+	Location string `header:"Location" doc:"The new note: /api/notes/{note_id}."`
+	ETag     string `header:"ETag" doc:"The note's version, to send back as If-Match."`
+	Body     NoteJSON
+}
+
 // NoteList is a page of notes.
 type NoteList struct {
 	Items      []NoteSummaryJSON `json:"items"`
@@ -262,7 +269,7 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
 		Middlewares: huma.Middlewares{largeDocumentBody(authed, NoteCreateRequest{})},
 		Errors:      []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *struct{ Body NoteCreateRequest }) (*noteOutput, error) {
+	}, func(ctx context.Context, in *struct{ Body NoteCreateRequest }) (*noteCreatedOutput, error) {
 		b := in.Body
 		parent, err := optionalNoteID(b.ParentID)
 		if err != nil {
@@ -275,7 +282,8 @@ func registerNotes(authed huma.API, notes *note.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return noteOut(n), nil
+		out := noteOut(n)
+		return &noteCreatedOutput{Location: apiPrefix + "/notes/" + n.ID.String(), ETag: out.ETag, Body: out.Body}, nil
 	})
 
 	huma.Register(authed, huma.Operation{

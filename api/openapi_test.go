@@ -79,3 +79,51 @@ func TestOpenAPISecurityDeclared(t *testing.T) {
 	require.Equal(t, map[string]bool{"register": true, "login": true, "refresh-token": true}, public,
 		"the operations that need no bearer token")
 }
+
+// Every 201 carries a Location header, declared in the document; a real
+// create answers one that a GET finds.
+func TestOpenAPICreatedLocation(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, apitest.Options{})
+	created := map[string]bool{}
+	for _, op := range servedOperations(t, e) {
+		r, ok := op.Responses["201"]
+		if !ok {
+			continue
+		}
+		created[op.ID] = true
+		require.Contains(t, r.Headers, "Location", "%s answers 201 without declaring Location", op.ID)
+	}
+	require.Equal(t, map[string]bool{"register": true, "create-note": true, "create-task": true,
+		"create-goal": true, "create-reflection": true}, created, "the operations that answer 201")
+
+	u := e.NewUser()
+	for _, c := range []struct {
+		path, prefix string
+		body         map[string]any
+	}{
+		{"/api/notes", "/api/notes/", map[string]any{"title": "located"}},
+		{"/api/tasks", "/api/tasks/", map[string]any{"title": "located"}},
+		{"/api/goals", "/api/goals/", map[string]any{"title": "located"}},
+		{"/api/reflections", "/api/reflections/", map[string]any{"content": "located", "reflection_type": "daily"}},
+	} {
+		res := e.Do(http.MethodPost, c.path, c.body, u.Bearer())
+		require.Equal(t, http.StatusCreated, res.Status, "%s: %s", c.path, res)
+		loc := res.Header.Get("Location")
+		require.Equal(t, c.prefix+res.Map(t)["id"].(string), loc, c.path)
+		got := e.Do(http.MethodGet, loc, nil, u.Bearer())
+		require.Equal(t, http.StatusOK, got.Status, "GET %s: %s", loc, got)
+		require.Equal(t, res.Map(t)["id"], got.Map(t)["id"])
+	}
+
+	res := e.Do(http.MethodPost, "/api/auth/register", map[string]any{"email": "located@example.com", "password": "password-located"})
+	require.Equal(t, http.StatusCreated, res.Status, res.String())
+	require.Equal(t, "/api/users/me", res.Header.Get("Location"))
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	res.JSON(t, &tok)
+	me := e.Do(http.MethodGet, res.Header.Get("Location"), nil, "Authorization: Bearer "+tok.AccessToken)
+	require.Equal(t, http.StatusOK, me.Status, me.String())
+	require.Equal(t, "located@example.com", me.Map(t)["email"])
+}

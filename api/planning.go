@@ -111,6 +111,19 @@ func goalOut(g *plan.Goal) *goalOutput {
 	return &goalOutput{ETag: versionETag(g.Version), Body: toGoal(g)}
 }
 
+// goalCreatedOutput is the 201 of create-goal.
+type goalCreatedOutput struct {
+	Location string `header:"Location" doc:"The new goal: /api/goals/{goal_id}."`
+	ETag     string `header:"ETag"`
+	Body     Goal
+}
+
+// reflectionCreatedOutput is the 201 of create-reflection.
+type reflectionCreatedOutput struct {
+	Location string `header:"Location" doc:"The new reflection: /api/reflections/{reflection_id}."`
+	Body     Reflection
+}
+
 type GoalPathParam struct {
 	GoalID string `path:"goal_id" doc:"The goal's id."`
 }
@@ -246,7 +259,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		OperationID: "create-goal", Method: http.MethodPost, Path: "/goals", Tags: tags,
 		Summary: "Create a goal", DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *struct{ Body GoalRequest }) (*goalOutput, error) {
+	}, func(ctx context.Context, in *struct{ Body GoalRequest }) (*goalCreatedOutput, error) {
 		f, err := in.Body.fields()
 		if err != nil {
 			return nil, err
@@ -255,7 +268,8 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return goalOut(g), nil
+		out := goalOut(g)
+		return &goalCreatedOutput{Location: apiPrefix + "/goals/" + out.Body.ID.String(), ETag: out.ETag, Body: out.Body}, nil
 	})
 
 	huma.Register(authed, huma.Operation{
@@ -383,7 +397,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "create-reflection", Method: http.MethodPost, Path: "/reflections", Tags: tags,
 		Summary: "Write a reflection", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *struct{ Body ReflectionRequest }) (*struct{ Body Reflection }, error) {
+	}, func(ctx context.Context, in *struct{ Body ReflectionRequest }) (*reflectionCreatedOutput, error) {
 		f, err := in.Body.fields()
 		if err != nil {
 			return nil, err
@@ -392,7 +406,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return &struct{ Body Reflection }{Body: toReflection(r)}, nil
+		return &reflectionCreatedOutput{Location: apiPrefix + "/reflections/" + r.ID.String(), Body: toReflection(r)}, nil
 	})
 
 	huma.Register(authed, huma.Operation{

@@ -56,6 +56,9 @@ type Server struct {
 
 var installErrorsOnce sync.Once
 
+// apiPrefix is where every operation is mounted; Location headers carry it.
+const apiPrefix = "/api"
+
 // humaDefaultMaxBody and humaDefaultBodyReadTimeout are the body limit and
 // read timeout Huma gives operations that set none.
 const (
@@ -83,7 +86,7 @@ func New(d Deps) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 			Description: "Access token from POST /api/auth/login (or Supabase Auth in Supabase mode)."},
 	}
-	api := humago.NewWithPrefix(mux, "/api", cfg)
+	api := humago.NewWithPrefix(mux, apiPrefix, cfg)
 
 	limits := newLimits(d.RateLimit)
 	// Group modifiers run after Huma has filled in its default body limit,

@@ -101,6 +101,13 @@ func taskOut(t *task.Task) *taskOutput {
 	return &taskOutput{ETag: versionETag(t.Version), Body: toTaskJSON(t)}
 }
 
+// taskCreatedOutput is the 201 of create-task.
+type taskCreatedOutput struct {
+	Location string `header:"Location" doc:"The new task: /api/tasks/{task_id}."`
+	ETag     string `header:"ETag" doc:"The task's version, to send back as If-Match."`
+	Body     TaskJSON
+}
+
 // TaskList is a page of tasks.
 type TaskList struct {
 	Items      []TaskJSON `json:"items"`
@@ -232,7 +239,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		Body TaskCreateRequest
-	}) (*taskOutput, error) {
+	}) (*taskCreatedOutput, error) {
 		b := in.Body
 		f := blocknote.TaskFields{
 			Title: strings.TrimSpace(b.Title), Description: b.Description, Status: blocknote.Status(b.Status),
@@ -251,7 +258,8 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return taskOut(t), nil
+		out := taskOut(t)
+		return &taskCreatedOutput{Location: apiPrefix + "/tasks/" + out.Body.ID.String(), ETag: out.ETag, Body: out.Body}, nil
 	})
 
 	huma.Register(authed, huma.Operation{
