@@ -1,6 +1,3 @@
-// Package page implements the opaque keyset cursors of list endpoints:
-// {"items": [...], "next_cursor": "..."}. A cursor encodes the sort key of
-// the last item seen, so pages stay stable while rows are inserted.
 package page
 
 import (
@@ -48,7 +45,10 @@ func Decode(cursor string, key any) (bool, error) {
 		err = json.Unmarshal(raw, key)
 	}
 	if err != nil {
-		return false, apperr.Field("cursor", "is not a cursor this API returned", nil)
+		return false, errCursor
 	}
 	return true, nil
 }
+
+// errCursor answers a cursor that no list of this API made.
+var errCursor error = apperr.Field("cursor", "is not a cursor this API returned", nil)
