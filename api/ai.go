@@ -20,6 +20,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/page"
 )
 
 var aiTags = []string{"ai"}
@@ -46,6 +47,9 @@ type Document struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ProcessedAt    *time.Time `json:"processed_at"`
 }
+
+// DocumentList is a page of documents.
+type DocumentList page.Page[Document]
 
 func toDocument(d *ai.Document) Document {
 	return Document{ID: d.ID, Title: d.Title, Filename: d.Filename, MediaType: d.MediaType, SizeBytes: d.SizeBytes,
@@ -275,28 +279,12 @@ func registerDocuments(authed huma.API, svc *ai.Service, maxUpload int64) {
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
 		Cursor string `query:"cursor" doc:"next_cursor of the previous page."`
 		Status string `query:"status" enum:"pending,processing,ready,failed" doc:"Only documents with this status."`
-	}) (*struct {
-		Body struct {
-			Items      []Document `json:"items"`
-			NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-		}
-	}, error) {
-		page, err := svc.ListDocuments(ctx, principal(ctx).User.ID, in.Limit, in.Cursor, in.Status)
+	}) (*struct{ Body DocumentList }, error) {
+		res, err := svc.ListDocuments(ctx, principal(ctx).User.ID, &ai.ListDocumentsParams{Limit: in.Limit, Cursor: in.Cursor, Status: in.Status})
 		if err != nil {
 			return nil, err
 		}
-		out := &struct {
-			Body struct {
-				Items      []Document `json:"items"`
-				NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-			}
-		}{}
-		out.Body.Items = make([]Document, 0, len(page.Items))
-		for _, d := range page.Items {
-			out.Body.Items = append(out.Body.Items, toDocument(d))
-		}
-		out.Body.NextCursor = page.NextCursor
-		return out, nil
+		return &struct{ Body DocumentList }{Body: DocumentList(page.Map(res, toDocument))}, nil
 	})
 
 	huma.Register(authed, huma.Operation{

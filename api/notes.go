@@ -18,6 +18,7 @@ import (
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/page"
 )
 
 // NoteJSON is a note with its content.
@@ -133,10 +134,7 @@ type noteCreatedOutput struct {
 }
 
 // NoteList is a page of notes.
-type NoteList struct {
-	Items      []NoteSummaryJSON `json:"items"`
-	NextCursor string            `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-}
+type NoteList page.Page[NoteSummaryJSON]
 
 type noteListOutput struct {
 	Body NoteList
@@ -248,17 +246,11 @@ func registerNotes(authed huma.API, notes *note.Service) {
 			v := true
 			p.IsArchived = &v
 		}
-		items, next, err := notes.List(ctx, principal(ctx).User.ID, p)
+		res, err := notes.List(ctx, principal(ctx).User.ID, p)
 		if err != nil {
 			return nil, err
 		}
-		out := &noteListOutput{}
-		out.Body.Items = make([]NoteSummaryJSON, len(items))
-		for i, n := range items {
-			out.Body.Items[i] = toNoteSummary(n)
-		}
-		out.Body.NextCursor = next
-		return out, nil
+		return &noteListOutput{Body: NoteList(page.Map(res, toNoteSummary))}, nil
 	})
 
 	huma.Register(authed, huma.Operation{
@@ -417,10 +409,7 @@ func toVersionJSON(v *note.Version) NoteVersionJSON {
 }
 
 // NoteVersionList is a page of a note's history.
-type NoteVersionList struct {
-	Items      []NoteVersionJSON `json:"items"`
-	NextCursor string            `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-}
+type NoteVersionList page.Page[NoteVersionJSON]
 
 type versionPath struct {
 	NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
@@ -442,17 +431,11 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 		if err != nil {
 			return nil, err
 		}
-		items, next, err := notes.Versions(ctx, principal(ctx).User.ID, id, &note.VersionsParams{Limit: in.Limit, Cursor: in.Cursor})
+		res, err := notes.Versions(ctx, principal(ctx).User.ID, id, &note.VersionsParams{Limit: in.Limit, Cursor: in.Cursor})
 		if err != nil {
 			return nil, err
 		}
-		out := &struct{ Body NoteVersionList }{}
-		out.Body.Items = make([]NoteVersionJSON, len(items))
-		for i, v := range items {
-			out.Body.Items[i] = toVersionJSON(v)
-		}
-		out.Body.NextCursor = next
-		return out, nil
+		return &struct{ Body NoteVersionList }{Body: NoteVersionList(page.Map(res, toVersionJSON))}, nil
 	})
 
 	huma.Register(authed, huma.Operation{

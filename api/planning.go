@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/field"
+	"github.com/consilium-hq/consilium/core/page"
 	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
 )
@@ -131,10 +132,7 @@ type GoalPathParam struct {
 func (p *GoalPathParam) id() (uuid.UUID, error) { return parseID(p.GoalID, "goal") }
 
 // GoalList is a page of goals.
-type GoalList struct {
-	Items      []Goal `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-}
+type GoalList page.Page[Goal]
 
 // Reflection is a reflection as the API shows it.
 type Reflection struct {
@@ -208,10 +206,7 @@ type ReflectionPathParam struct {
 func (p *ReflectionPathParam) id() (uuid.UUID, error) { return parseID(p.ReflectionID, "reflection") }
 
 // ReflectionList is a page of reflections.
-type ReflectionList struct {
-	Items      []Reflection `json:"items"`
-	NextCursor string       `json:"next_cursor,omitempty"`
-}
+type ReflectionList page.Page[Reflection]
 
 func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	tags := []string{"planning"}
@@ -244,15 +239,11 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if f.DueAfter, err = parseDate("due_after", in.DueAfter); err != nil {
 			return nil, err
 		}
-		goals, next, err := svc.ListGoals(ctx, principal(ctx).User.ID, f)
+		res, err := svc.ListGoals(ctx, principal(ctx).User.ID, f)
 		if err != nil {
 			return nil, err
 		}
-		out := &struct{ Body GoalList }{Body: GoalList{Items: make([]Goal, 0, len(goals)), NextCursor: next}}
-		for _, g := range goals {
-			out.Body.Items = append(out.Body.Items, toGoal(g))
-		}
-		return out, nil
+		return &struct{ Body GoalList }{Body: GoalList(page.Map(res, toGoal))}, nil
 	})
 
 	huma.Register(authed, huma.Operation{
@@ -349,11 +340,11 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if _, err := svc.GetGoal(ctx, userID, id); err != nil {
 			return nil, err
 		}
-		items, next, err := tasks.List(ctx, userID, &task.ListParams{GoalID: &id, Limit: in.Limit, Cursor: in.Cursor})
+		res, err := tasks.List(ctx, userID, &task.ListParams{GoalID: &id, Limit: in.Limit, Cursor: in.Cursor})
 		if err != nil {
 			return nil, err
 		}
-		return taskList(items, next), nil
+		return taskList(res), nil
 	})
 
 	huma.Register(authed, huma.Operation{
@@ -383,15 +374,11 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		if f.To, err = parseDate("to", in.To); err != nil {
 			return nil, err
 		}
-		items, next, err := svc.ListReflections(ctx, principal(ctx).User.ID, f)
+		res, err := svc.ListReflections(ctx, principal(ctx).User.ID, f)
 		if err != nil {
 			return nil, err
 		}
-		out := &struct{ Body ReflectionList }{Body: ReflectionList{Items: make([]Reflection, 0, len(items)), NextCursor: next}}
-		for _, r := range items {
-			out.Body.Items = append(out.Body.Items, toReflection(r))
-		}
-		return out, nil
+		return &struct{ Body ReflectionList }{Body: ReflectionList(page.Map(res, toReflection))}, nil
 	})
 
 	huma.Register(authed, huma.Operation{

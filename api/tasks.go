@@ -12,6 +12,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/field"
+	"github.com/consilium-hq/consilium/core/page"
 	"github.com/consilium-hq/consilium/core/task"
 )
 
@@ -109,23 +110,14 @@ type taskCreatedOutput struct {
 }
 
 // TaskList is a page of tasks.
-type TaskList struct {
-	Items      []TaskJSON `json:"items"`
-	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-}
+type TaskList page.Page[TaskJSON]
 
 type taskListOutput struct {
 	Body TaskList
 }
 
-func taskList(items []*task.Task, next string) *taskListOutput {
-	out := &taskListOutput{}
-	out.Body.Items = make([]TaskJSON, len(items))
-	for i, t := range items {
-		out.Body.Items[i] = toTaskJSON(t)
-	}
-	out.Body.NextCursor = next
-	return out
+func taskList(p *page.Page[*task.Task]) *taskListOutput {
+	return &taskListOutput{Body: TaskList(page.Map(p, toTaskJSON))}
 }
 
 type taskPath struct {
@@ -223,11 +215,11 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		} else if p.ParentTaskID, err = uuidParam("parent_task_id", in.ParentTaskID); err != nil {
 			return nil, err
 		}
-		items, next, err := tasks.List(ctx, principal(ctx).User.ID, p)
+		res, err := tasks.List(ctx, principal(ctx).User.ID, p)
 		if err != nil {
 			return nil, err
 		}
-		return taskList(items, next), nil
+		return taskList(res), nil
 	})
 
 	huma.Register(authed, huma.Operation{
@@ -369,6 +361,6 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return taskList(items, ""), nil
+		return taskList(&page.Page[*task.Task]{Items: items}), nil
 	})
 }

@@ -143,59 +143,28 @@ func (s *Service) GetDocument(ctx context.Context, userID, id uuid.UUID) (*Docum
 	return scanDocument(s.db.Pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents WHERE id = $1 AND user_id = $2`, id, userID))
 }
 
-// DocumentPage is a page of documents, newest first.
-type DocumentPage struct {
-	Items      []*Document
-	NextCursor string
-}
-
-type documentCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        uuid.UUID `json:"i"`
+// ListDocumentsParams filter and page the document list.
+type ListDocumentsParams struct {
+	Limit  int
+	Cursor string
+	// Status keeps documents with this status; "" keeps all.
+	Status string
 }
 
 // ListDocuments lists the user's documents, newest first.
-func (s *Service) ListDocuments(ctx context.Context, userID uuid.UUID, limit int, cursor, status string) (*DocumentPage, error) {
-	limit, err := page.Limit(limit)
+func (s *Service) ListDocuments(ctx context.Context, userID uuid.UUID, p *ListDocumentsParams) (*page.Page[*Document], error) {
+	l, err := page.NewList(p.Limit, p.Cursor, func(d *Document) page.CreatedKey { return page.CreatedKey{At: d.CreatedAt, ID: d.ID} })
 	if err != nil {
 		return nil, err
 	}
-	var after documentCursor
-	hasCursor, err := page.Decode(cursor, &after)
-	if err != nil {
-		return nil, err
+	l.Where("user_id = @user_id", pgx.NamedArgs{"user_id": userID})
+	if p.Status != "" {
+		l.Where("status = @status", pgx.NamedArgs{"status": p.Status})
 	}
-	args := []any{userID, limit + 1}
-	where := "user_id = $1"
-	if hasCursor {
-		args = append(args, after.CreatedAt, after.ID)
-		where += " AND (created_at, id) < ($3, $4)"
-	}
-	if status != "" {
-		args = append(args, status)
-		where += fmt.Sprintf(" AND status = $%d", len(args))
-	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+documentColumns+` FROM documents WHERE `+where+
-		` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
+	l.OrderBy(page.Desc, "created_at", "id")
+	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+documentColumns+` FROM documents`, scanDocument)
 	if err != nil {
 		return nil, fmt.Errorf("list documents: %w", err)
-	}
-	defer rows.Close()
-	out := &DocumentPage{Items: []*Document{}}
-	for rows.Next() {
-		d, err := scanDocument(rows)
-		if err != nil {
-			return nil, err
-		}
-		out.Items = append(out.Items, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list documents: %w", err)
-	}
-	if len(out.Items) > limit {
-		out.Items = out.Items[:limit]
-		last := out.Items[limit-1]
-		out.NextCursor = page.Encode(documentCursor{CreatedAt: last.CreatedAt, ID: last.ID})
 	}
 	return out, nil
 }

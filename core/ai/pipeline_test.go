@@ -254,15 +254,15 @@ func TestDocuments(t *testing.T) {
 	require.Equal(t, "page 1", ps[0].Heading)
 	require.Equal(t, "Quarterly report", ps[0].Title)
 
-	page, err := e.ai.ListDocuments(ctx, user, 2, "", "")
+	page, err := e.ai.ListDocuments(ctx, user, &ai.ListDocumentsParams{Limit: 2})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 2)
 	require.Equal(t, scan.ID, page.Items[0].ID, "newest first")
-	next, err := e.ai.ListDocuments(ctx, user, 10, page.NextCursor, "")
+	next, err := e.ai.ListDocuments(ctx, user, &ai.ListDocumentsParams{Limit: 10, Cursor: page.NextCursor})
 	require.NoError(t, err)
 	require.Len(t, next.Items, 3)
 	require.Empty(t, next.NextCursor)
-	onlyFailed, err := e.ai.ListDocuments(ctx, user, 10, "", "failed")
+	onlyFailed, err := e.ai.ListDocuments(ctx, user, &ai.ListDocumentsParams{Limit: 10, Status: "failed"})
 	require.NoError(t, err)
 	require.Len(t, onlyFailed.Items, 1)
 
@@ -316,8 +316,9 @@ func TestUnavailableProviderKeepsNotesWorking(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.tasks.SetStatus(ctx, user, tk.ID, blocknote.StatusCompleted, nil)
 	require.NoError(t, err)
-	list, _, err := e.tasks.List(ctx, user, &task.ListParams{})
+	res, err := e.tasks.List(ctx, user, &task.ListParams{})
 	require.NoError(t, err)
+	list := res.Items
 	require.Len(t, list, 2)
 
 	// The embedding job fails and is retried (one job, however often it

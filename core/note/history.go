@@ -54,49 +54,33 @@ type VersionsParams struct {
 	Cursor string
 }
 
+type versionCursor struct {
+	V int `json:"v"`
+}
+
+func (c versionCursor) Values() []any { return []any{c.V} }
+
+// Valid refuses a version no note can have: as a query argument it would
+// fail in the driver.
+func (c versionCursor) Valid() bool { return field.ValidVersion(c.V) }
+
 // Versions lists a note's versions, newest first, without content.
-func (s *Service) Versions(ctx context.Context, userID, id uuid.UUID, p *VersionsParams) ([]*Version, string, error) {
-	limit, err := page.Limit(p.Limit)
+func (s *Service) Versions(ctx context.Context, userID, id uuid.UUID, p *VersionsParams) (*page.Page[*Version], error) {
+	l, err := page.NewList(p.Limit, p.Cursor, func(v *Version) versionCursor { return versionCursor{V: v.Version} })
 	if err != nil {
-		return nil, "", err
-	}
-	var before struct {
-		V int `json:"v"`
-	}
-	before.V = field.MaxVersion + 1 // a bigint argument: every version is below it
-	if ok, err := page.Decode(p.Cursor, &before); err != nil {
-		return nil, "", err
-	} else if ok && !field.ValidVersion(before.V) {
-		return nil, "", apperr.Field("cursor", "is not a cursor this API returned", nil)
+		return nil, err
 	}
 	if err := s.exists(ctx, userID, id); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+versionColumns+` FROM note_versions
-		WHERE note_id = $1 AND user_id = $2 AND version < $3::bigint ORDER BY version DESC LIMIT $4`,
-		id, userID, before.V, limit+1)
+	l.Where("note_id = @note_id AND user_id = @user_id", pgx.NamedArgs{"note_id": id, "user_id": userID})
+	l.OrderBy(page.Desc, "version")
+	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+versionColumns+` FROM note_versions`,
+		func(r pgx.Row) (*Version, error) { return scanVersion(r) })
 	if err != nil {
-		return nil, "", fmt.Errorf("list versions of note %s: %w", id, err)
+		return nil, fmt.Errorf("list versions of note %s: %w", id, err)
 	}
-	defer rows.Close()
-	var out []*Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list versions of note %s: %w", id, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list versions of note %s: %w", id, err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		before.V = out[limit-1].Version
-		next = page.Encode(before)
-	}
-	return out, next, nil
+	return out, nil
 }
 
 func (s *Service) exists(ctx context.Context, userID, id uuid.UUID) error {

@@ -1,13 +1,14 @@
 package note
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/field"
@@ -44,113 +45,74 @@ type noteCursor struct {
 	ID   uuid.UUID `json:"id"`
 }
 
-// List returns a page of the user's notes without content, and the cursor
-// of the next page ("" on the last).
-func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) ([]*Note, string, error) {
-	limit, err := page.Limit(p.Limit)
+func (c noteCursor) Values() []any {
+	if col, _ := page.ParseSort(c.Sort); col == "title" {
+		return []any{c.Text, c.ID}
+	}
+	return []any{c.Time, c.ID}
+}
+
+// List returns a page of the user's notes without content.
+func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) (*page.Page[*Note], error) {
+	sort := cmp.Or(p.Sort, "-updated_at")
+	col, order := page.ParseSort(sort)
+	l, err := page.NewList(p.Limit, p.Cursor, func(n *Note) noteCursor {
+		c := noteCursor{Sort: sort, ID: n.ID}
+		switch col {
+		case "updated_at":
+			c.Time = n.UpdatedAt
+		case "created_at":
+			c.Time = n.CreatedAt
+		case "title":
+			c.Text = n.Title
+		}
+		return c
+	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	sort := p.Sort
-	if sort == "" {
-		sort = "-updated_at"
-	}
-	col, desc := strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
 	switch col {
 	case "updated_at", "created_at", "title":
 	default:
-		return nil, "", apperr.Field("sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
+		return nil, apperr.Field("sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
 	}
-	var cur noteCursor
-	hasCursor, err := page.Decode(p.Cursor, &cur)
-	if err != nil {
-		return nil, "", err
+	if l.After != nil && l.After.Sort != sort {
+		return nil, apperr.Field("cursor", "belongs to another sort order; start again without a cursor", nil)
 	}
-	if hasCursor && cur.Sort != sort {
-		return nil, "", apperr.Field("cursor", "belongs to another sort order; start again without a cursor", nil)
-	}
-
-	args := []any{userID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	where := []string{"user_id = $1"}
 	if err := field.Text("q", p.Q, MaxQueryLength); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if p.Tag != "" {
 		if _, err := field.Name("tag", p.Tag, MaxTagLength); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
+
+	l.Where("user_id = @user_id", pgx.NamedArgs{"user_id": userID})
 	if q := strings.TrimSpace(p.Q); q != "" {
-		where = append(where, searchMatch("websearch_to_tsquery('simple', "+arg(q)+")"))
+		l.Where(searchMatch("websearch_to_tsquery('simple', @q)"), pgx.NamedArgs{"q": q})
 	}
 	if p.Tag != "" {
-		where = append(where, "tags @> ARRAY["+arg(p.Tag)+"::text]")
+		l.Where("tags @> ARRAY[@tag::text]", pgx.NamedArgs{"tag": p.Tag})
 	}
 	switch {
 	case p.ParentID != nil:
-		where = append(where, "parent_id = "+arg(*p.ParentID))
+		l.Where("parent_id = @parent_id", pgx.NamedArgs{"parent_id": *p.ParentID})
 	case p.Root:
-		where = append(where, "parent_id IS NULL")
+		l.Where("parent_id IS NULL")
 	}
 	if p.IsPinned != nil {
-		where = append(where, "is_pinned = "+arg(*p.IsPinned))
+		l.Where("is_pinned = @is_pinned", pgx.NamedArgs{"is_pinned": *p.IsPinned})
 	}
 	if !p.AnyArchived {
-		archived := false
-		if p.IsArchived != nil {
-			archived = *p.IsArchived
-		}
-		where = append(where, "is_archived = "+arg(archived))
+		l.Where("is_archived = @is_archived", pgx.NamedArgs{"is_archived": p.IsArchived != nil && *p.IsArchived})
 	}
-	op, dir := ">", "ASC"
-	if desc {
-		op, dir = "<", "DESC"
-	}
-	if hasCursor {
-		var v any = cur.Time
-		if col == "title" {
-			v = cur.Text
-		}
-		where = append(where, fmt.Sprintf("(%s, id) %s (%s, %s)", col, op, arg(v), arg(cur.ID)))
-	}
-	sql := `SELECT ` + noteColumns + ` FROM notes WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT %s", col, dir, dir, arg(limit+1))
-	rows, err := s.db.Pool.Query(ctx, sql, args...)
+	l.OrderBy(order, col, "id")
+	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+noteColumns+` FROM notes`, func(r pgx.Row) (*Note, error) { return scanNote(r) })
 	if err != nil {
-		return nil, "", fmt.Errorf("list notes: %w", err)
+		return nil, fmt.Errorf("list notes: %w", err)
 	}
-	defer rows.Close()
-	var out []*Note
-	for rows.Next() {
-		n, err := scanNote(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list notes: %w", err)
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list notes: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		c := noteCursor{Sort: sort, ID: last.ID}
-		switch col {
-		case "updated_at":
-			c.Time = last.UpdatedAt
-		case "created_at":
-			c.Time = last.CreatedAt
-		case "title":
-			c.Text = last.Title
-		}
-		next = page.Encode(c)
-	}
-	return out, next, nil
+	return out, nil
 }
 
 // MaxBacklinks bounds the backlinks listed for one note.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/page"
 )
 
 // TaskLinks is what planning needs of the task service: when goals are
@@ -40,15 +41,15 @@ func (s *Service) GetGoal(ctx context.Context, userID, id uuid.UUID) (*Goal, err
 }
 
 // ListGoals returns a page of goals, newest first.
-func (s *Service) ListGoals(ctx context.Context, userID uuid.UUID, f *GoalFilter) ([]*Goal, string, error) {
-	goals, next, err := listGoalRows(ctx, s.db.Pool, userID, f)
+func (s *Service) ListGoals(ctx context.Context, userID uuid.UUID, f *GoalFilter) (*page.Page[*Goal], error) {
+	goals, err := listGoalRows(ctx, s.db.Pool, userID, f)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if err := decorate(ctx, s.db.Pool, userID, goals); err != nil {
-		return nil, "", err
+	if err := decorate(ctx, s.db.Pool, userID, goals.Items); err != nil {
+		return nil, err
 	}
-	return goals, next, nil
+	return goals, nil
 }
 
 // CreateGoal adds a goal.

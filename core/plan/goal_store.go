@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,79 +113,43 @@ type GoalFilter struct {
 	Cursor       string
 }
 
-type goalCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        uuid.UUID `json:"i"`
-}
-
-func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilter) ([]*Goal, string, error) {
-	limit, err := page.Limit(f.Limit)
+func listGoalRows(ctx context.Context, q Querier, userID uuid.UUID, f *GoalFilter) (*page.Page[*Goal], error) {
+	l, err := page.NewList(f.Limit, f.Cursor, func(g *Goal) page.CreatedKey { return page.CreatedKey{At: g.CreatedAt, ID: g.ID} })
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	where := []string{"g.user_id = $1"}
-	args := []any{userID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
+	l.Where("g.user_id = @user_id", pgx.NamedArgs{"user_id": userID})
 	if f.Timeframe != "" {
-		add("g.timeframe = ?", f.Timeframe)
+		l.Where("g.timeframe = @timeframe", pgx.NamedArgs{"timeframe": f.Timeframe})
 	}
 	if f.Status != "" {
-		add("g.status = ?", f.Status)
+		l.Where("g.status = @status", pgx.NamedArgs{"status": f.Status})
 	}
 	if f.ParentGoalID != nil {
-		add("g.parent_goal_id = ?", *f.ParentGoalID)
+		l.Where("g.parent_goal_id = @parent_goal_id", pgx.NamedArgs{"parent_goal_id": *f.ParentGoalID})
 	}
 	if f.Root {
-		where = append(where, "g.parent_goal_id IS NULL")
+		l.Where("g.parent_goal_id IS NULL")
 	}
 	if err := checkDateFilters(dateFilter{"due_before", f.DueBefore}, dateFilter{"due_after", f.DueAfter}); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if f.DueBefore != nil {
-		add("g.due_date <= ?", *f.DueBefore)
+		l.Where("g.due_date <= @due_before", pgx.NamedArgs{"due_before": *f.DueBefore})
 	}
 	if f.DueAfter != nil {
-		add("g.due_date >= ?", *f.DueAfter)
+		l.Where("g.due_date >= @due_after", pgx.NamedArgs{"due_after": *f.DueAfter})
 	}
 	if err := field.Text("q", f.Q, MaxQueryLength); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if f.Q != "" {
-		add("g.search @@ websearch_to_tsquery('simple', ?)", f.Q)
+		l.Where("g.search @@ websearch_to_tsquery('simple', @q)", pgx.NamedArgs{"q": f.Q})
 	}
-	var cur goalCursor
-	if ok, err := page.Decode(f.Cursor, &cur); err != nil {
-		return nil, "", err
-	} else if ok {
-		args = append(args, cur.CreatedAt, cur.ID)
-		where = append(where, fmt.Sprintf("(g.created_at, g.id) < ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, limit+1)
-	rows, err := q.Query(ctx, `SELECT `+goalColumns+` FROM goals g WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY g.created_at DESC, g.id DESC LIMIT $%d`, len(args)), args...)
+	l.OrderBy(page.Desc, "g.created_at", "g.id")
+	out, err := l.Fetch(ctx, q, `SELECT `+goalColumns+` FROM goals g`, scanGoal)
 	if err != nil {
-		return nil, "", fmt.Errorf("list goals: %w", err)
+		return nil, fmt.Errorf("list goals: %w", err)
 	}
-	defer rows.Close()
-	var out []*Goal
-	for rows.Next() {
-		g, err := scanGoal(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list goals: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = page.Encode(goalCursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	return out, next, nil
+	return out, nil
 }

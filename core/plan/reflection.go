@@ -251,73 +251,38 @@ type ReflectionFilter struct {
 	Cursor         string
 }
 
-type reflectionCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        uuid.UUID `json:"i"`
-}
-
 // ListReflections returns a page of reflections, newest first.
-func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *ReflectionFilter) ([]*Reflection, string, error) {
-	limit, err := page.Limit(f.Limit)
+func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *ReflectionFilter) (*page.Page[*Reflection], error) {
+	l, err := page.NewList(f.Limit, f.Cursor, func(r *Reflection) page.CreatedKey { return page.CreatedKey{At: r.CreatedAt, ID: r.ID} })
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	where := []string{"user_id = $1"}
-	args := []any{userID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
+	l.Where("user_id = @user_id", pgx.NamedArgs{"user_id": userID})
 	if f.ReflectionType != "" {
-		add("reflection_type = ?", f.ReflectionType)
+		l.Where("reflection_type = @reflection_type", pgx.NamedArgs{"reflection_type": f.ReflectionType})
 	}
 	if f.GoalID != nil {
-		add("goal_id = ?", *f.GoalID)
+		l.Where("goal_id = @goal_id", pgx.NamedArgs{"goal_id": *f.GoalID})
 	}
 	if err := checkDateFilters(dateFilter{"from", f.From}, dateFilter{"to", f.To}); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if f.From != nil {
-		add("coalesce(period_start, created_at::date) >= ?", *f.From)
+		l.Where("coalesce(period_start, created_at::date) >= @from", pgx.NamedArgs{"from": *f.From})
 	}
 	if f.To != nil {
-		add("coalesce(period_start, created_at::date) <= ?", *f.To)
+		l.Where("coalesce(period_start, created_at::date) <= @to", pgx.NamedArgs{"to": *f.To})
 	}
 	if err := field.Text("q", f.Q, MaxQueryLength); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if f.Q != "" {
-		add("search @@ websearch_to_tsquery('simple', ?)", f.Q)
+		l.Where("search @@ websearch_to_tsquery('simple', @q)", pgx.NamedArgs{"q": f.Q})
 	}
-	var cur reflectionCursor
-	if ok, err := page.Decode(f.Cursor, &cur); err != nil {
-		return nil, "", err
-	} else if ok {
-		args = append(args, cur.CreatedAt, cur.ID)
-		where = append(where, fmt.Sprintf("(created_at, id) < ($%d, $%d)", len(args)-1, len(args)))
-	}
-	args = append(args, limit+1)
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+reflectionColumns+` FROM reflections WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args)), args...)
+	l.OrderBy(page.Desc, "created_at", "id")
+	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+reflectionColumns+` FROM reflections`, scanReflection)
 	if err != nil {
-		return nil, "", fmt.Errorf("list reflections: %w", err)
+		return nil, fmt.Errorf("list reflections: %w", err)
 	}
-	defer rows.Close()
-	var out []*Reflection
-	for rows.Next() {
-		r, err := scanReflection(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = page.Encode(reflectionCursor{CreatedAt: out[limit-1].CreatedAt, ID: out[limit-1].ID})
-	}
-	return out, next, nil
+	return out, nil
 }

@@ -1,14 +1,15 @@
 package task
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/blocknote"
@@ -58,54 +59,78 @@ type taskCursor struct {
 	ID   uuid.UUID `json:"id"`
 }
 
-// List returns a page of the user's tasks and the next page's cursor (""
-// on the last page).
-func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([]*Task, string, error) {
-	limit, err := page.Limit(p.Limit)
-	if err != nil {
-		return nil, "", err
+// sortColumns are the columns of a sort (without its "-"), id last.
+func sortColumns(col string) []string {
+	switch col {
+	case "due_date":
+		return []string{"due_sort", "id"}
+	case "priority":
+		return []string{"priority_rank", "due_sort", "id"}
 	}
-	sort := p.Sort
-	if sort == "" {
-		sort = "due_date"
+	return []string{col, "id"}
+}
+
+func (c taskCursor) Values() []any {
+	switch col, _ := page.ParseSort(c.Sort); col {
+	case "due_date":
+		return []any{c.Due, c.ID}
+	case "priority":
+		return []any{c.Rank, c.Due, c.ID}
+	}
+	return []any{c.Time, c.ID}
+}
+
+// Valid checks the keys a cursor made by List can hold: due_sort as text (a
+// date, or infinity for no due date) and a priority rank 1-4. A cursor is
+// opaque but not trusted: these keys become query arguments of type date
+// and smallint, which fail in Postgres.
+func (c taskCursor) Valid() bool {
+	col, _ := page.ParseSort(c.Sort)
+	if col == "due_date" || col == "priority" {
+		if c.Due != "infinity" && !field.ValidDate(c.Due) {
+			return false
+		}
+	}
+	return col != "priority" || (c.Rank >= 1 && c.Rank <= 4)
+}
+
+// List returns a page of the user's tasks.
+func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) (*page.Page[*Task], error) {
+	sort := cmp.Or(p.Sort, "due_date")
+	col, order := page.ParseSort(sort)
+	l, err := page.NewList(p.Limit, p.Cursor, func(t listedTask) taskCursor {
+		c := taskCursor{Sort: sort, Due: t.due, Rank: t.rank, ID: t.ID}
+		switch col {
+		case "created_at":
+			c.Time = t.CreatedAt
+		case "updated_at":
+			c.Time = t.UpdatedAt
+		}
+		return c
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !slices.Contains(Sorts, sort) {
-		return nil, "", apperr.Field("sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
+		return nil, apperr.Field("sort", "must be one of "+strings.Join(Sorts, ", "), p.Sort)
 	}
-	var cur taskCursor
-	hasCursor, err := page.Decode(p.Cursor, &cur)
-	if err != nil {
-		return nil, "", err
-	}
-	if hasCursor && cur.Sort != sort {
-		return nil, "", apperr.Field("cursor", "belongs to another sort order; start again without a cursor", nil)
-	}
-	// A cursor is opaque but not trusted: its sort keys become query
-	// arguments cast to date and smallint, which fail in Postgres.
-	if hasCursor && !validCursor(&cur) {
-		return nil, "", apperr.Field("cursor", "is not a cursor this API returned", nil)
+	if l.After != nil && l.After.Sort != sort {
+		return nil, apperr.Field("cursor", "belongs to another sort order; start again without a cursor", nil)
 	}
 
-	args := []any{userID}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	where := []string{"user_id = $1"}
+	l.Where("user_id = @user_id", pgx.NamedArgs{"user_id": userID})
 	if len(p.Status) > 0 {
-		for _, s := range p.Status {
+		ss := make([]string, len(p.Status))
+		for i, s := range p.Status {
 			if !slices.Contains(blocknote.Statuses, s) {
-				return nil, "", apperr.Field("status", "must be one of not_started, in_progress, completed, deferred", string(s))
+				return nil, apperr.Field("status", "must be one of not_started, in_progress, completed, deferred", string(s))
 			}
+			ss[i] = string(s)
 		}
-		if len(p.Status) == 1 {
-			where = append(where, "status = "+arg(string(p.Status[0])))
+		if len(ss) == 1 {
+			l.Where("status = @status", pgx.NamedArgs{"status": ss[0]})
 		} else {
-			ss := make([]string, len(p.Status))
-			for i, s := range p.Status {
-				ss[i] = string(s)
-			}
-			where = append(where, "status = ANY("+arg(ss)+"::text[])")
+			l.Where("status = ANY(@status::text[])", pgx.NamedArgs{"status": ss})
 		}
 	}
 	if len(p.Priority) > 0 {
@@ -113,149 +138,78 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) ([
 		for _, pr := range p.Priority {
 			r := map[string]int32{"high": 1, "medium": 2, "low": 3, "none": 4}[pr]
 			if r == 0 {
-				return nil, "", apperr.Field("priority", "must be one of high, medium, low, none", pr)
+				return nil, apperr.Field("priority", "must be one of high, medium, low, none", pr)
 			}
 			ranks = append(ranks, r)
 		}
-		where = append(where, "priority_rank = ANY("+arg(ranks)+"::smallint[])")
-	}
-	date := func(name, s string) (string, error) {
-		if _, err := field.Date(name, s); err != nil {
-			return "", err
-		}
-		return s, nil
+		l.Where("priority_rank = ANY(@priority_ranks::smallint[])", pgx.NamedArgs{"priority_ranks": ranks})
 	}
 	if p.DueAfter != "" {
-		d, err := date("due_after", p.DueAfter)
-		if err != nil {
-			return nil, "", err
+		if _, err := field.Date("due_after", p.DueAfter); err != nil {
+			return nil, err
 		}
-		where = append(where, "due_sort >= "+arg(d)+"::date", "due_date IS NOT NULL")
+		l.Where("due_sort >= @due_after::date AND due_date IS NOT NULL", pgx.NamedArgs{"due_after": p.DueAfter})
 	}
 	if p.DueBefore != "" {
-		d, err := date("due_before", p.DueBefore)
-		if err != nil {
-			return nil, "", err
+		if _, err := field.Date("due_before", p.DueBefore); err != nil {
+			return nil, err
 		}
-		where = append(where, "due_sort <= "+arg(d)+"::date")
+		l.Where("due_sort <= @due_before::date", pgx.NamedArgs{"due_before": p.DueBefore})
 	}
 	if p.Overdue {
-		today := p.Today
-		if today == "" {
-			today = time.Now().UTC().Format(time.DateOnly)
-		}
-		where = append(where, "due_sort < "+arg(today)+"::date", "status IN ('not_started', 'in_progress')")
+		today := cmp.Or(p.Today, time.Now().UTC().Format(time.DateOnly))
+		l.Where("due_sort < @today::date AND status IN ('not_started', 'in_progress')", pgx.NamedArgs{"today": today})
 	}
 	if p.NoDueDate {
-		where = append(where, "due_date IS NULL")
+		l.Where("due_date IS NULL")
 	}
 	if p.NoteID != nil {
-		where = append(where, "note_id = "+arg(*p.NoteID))
+		l.Where("note_id = @note_id", pgx.NamedArgs{"note_id": *p.NoteID})
 	}
 	switch {
 	case p.ParentTaskID != nil:
-		where = append(where, "parent_task_id = "+arg(*p.ParentTaskID))
+		l.Where("parent_task_id = @parent_task_id", pgx.NamedArgs{"parent_task_id": *p.ParentTaskID})
 	case p.TopLevel:
-		where = append(where, "parent_task_id IS NULL")
+		l.Where("parent_task_id IS NULL")
 	}
 	if len(p.Source) > 0 {
 		for _, s := range p.Source {
 			if !slices.Contains(blocknote.Sources, s) {
-				return nil, "", apperr.Field("source", "must be one of "+strings.Join(blocknote.Sources, ", "), s)
+				return nil, apperr.Field("source", "must be one of "+strings.Join(blocknote.Sources, ", "), s)
 			}
 		}
-		where = append(where, "source = ANY("+arg(p.Source)+"::text[])")
+		l.Where("source = ANY(@sources::text[])", pgx.NamedArgs{"sources": p.Source})
 	}
 	if p.GoalID != nil {
-		where = append(where, "goal_id = "+arg(*p.GoalID))
+		l.Where("goal_id = @goal_id", pgx.NamedArgs{"goal_id": *p.GoalID})
 	}
 	if err := field.Text("q", p.Q, MaxQueryLength); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if s := strings.TrimSpace(p.Q); s != "" {
-		where = append(where, "search @@ websearch_to_tsquery('simple', "+arg(s)+")")
+		l.Where("search @@ websearch_to_tsquery('simple', @q)", pgx.NamedArgs{"q": s})
 	}
 
-	col, desc := strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
-	var keys []string
-	switch col {
-	case "due_date":
-		keys = []string{"due_sort"}
-	case "priority":
-		keys = []string{"priority_rank", "due_sort"}
-	default:
-		keys = []string{col}
-	}
-	keys = append(keys, "id")
-	op, dir := ">", "ASC"
-	if desc {
-		op, dir = "<", "DESC"
-	}
-	if hasCursor {
-		var vals []string
-		switch col {
-		case "due_date":
-			vals = []string{arg(cur.Due) + "::date"}
-		case "priority":
-			vals = []string{arg(cur.Rank) + "::smallint", arg(cur.Due) + "::date"}
-		default:
-			vals = []string{arg(cur.Time)}
-		}
-		vals = append(vals, arg(cur.ID))
-		where = append(where, fmt.Sprintf("(%s) %s (%s)", strings.Join(keys, ", "), op, strings.Join(vals, ", ")))
-	}
-	order := make([]string, len(keys))
-	for i, k := range keys {
-		order[i] = k + " " + dir
-	}
-	sql := `SELECT ` + taskColumns + `, due_sort::text, priority_rank FROM tasks WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ` + arg(limit+1)
-	rows, err := q.Query(ctx, sql, args...)
+	l.OrderBy(order, sortColumns(col)...)
+	// The cursor keeps due_sort and priority_rank as the database computes
+	// them.
+	out, err := l.Fetch(ctx, q, `SELECT `+taskColumns+`, due_sort::text, priority_rank FROM tasks`,
+		func(r pgx.Row) (t listedTask, err error) {
+			t.Task, err = scanTask(r, &t.due, &t.rank)
+			return t, err
+		})
 	if err != nil {
-		return nil, "", fmt.Errorf("list tasks: %w", err)
+		return nil, fmt.Errorf("list tasks: %w", err)
 	}
-	defer rows.Close()
-	var out []*Task
-	var last taskCursor
-	for rows.Next() {
-		var due string
-		var rank int
-		t, err := scanTask(rows, &due, &rank)
-		if err != nil {
-			return nil, "", fmt.Errorf("list tasks: %w", err)
-		}
-		if len(out) < limit {
-			last = taskCursor{Sort: sort, Due: due, Rank: rank, ID: t.ID}
-			switch col {
-			case "created_at":
-				last.Time = t.CreatedAt
-			case "updated_at":
-				last.Time = t.UpdatedAt
-			}
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list tasks: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = page.Encode(last)
-	}
-	return out, next, nil
+	res := page.Map(out, func(t listedTask) *Task { return t.Task })
+	return &res, nil
 }
 
-// validCursor checks the keys a cursor made by List can hold: due_sort as
-// text (a date, or infinity for no due date) and a priority rank 1-4.
-func validCursor(c *taskCursor) bool {
-	col := strings.TrimPrefix(c.Sort, "-")
-	if col == "due_date" || col == "priority" {
-		if c.Due != "infinity" && !field.ValidDate(c.Due) {
-			return false
-		}
-	}
-	return col != "priority" || (c.Rank >= 1 && c.Rank <= 4)
+// listedTask is a task with its sort keys.
+type listedTask struct {
+	*Task
+	due  string
+	rank int
 }
 
 // Get returns one task.

@@ -14,6 +14,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/page"
 )
 
 // SourceDirect is the source of tasks created through the tasks API.
@@ -37,7 +38,7 @@ func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Task, error) 
 }
 
 // List returns a page of the user's tasks.
-func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) ([]*Task, string, error) {
+func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) (*page.Page[*Task], error) {
 	return List(ctx, s.db.Pool, userID, p)
 }
 

@@ -136,8 +136,9 @@ func TestHooksQueueRiverJobsInTheSaveTransaction(t *testing.T) {
 
 	_, err = b.notes.Create(ctx, b.userID, &note.CreateParams{Title: "refuse"})
 	require.Error(t, err)
-	list, _, err := b.notes.List(ctx, b.userID, &note.ListParams{AnyArchived: true})
+	res, err := b.notes.List(ctx, b.userID, &note.ListParams{AnyArchived: true})
 	require.NoError(t, err)
+	list := res.Items
 	require.Len(t, list, 1, "the refused note was not created")
 }
 
@@ -175,14 +176,16 @@ func TestUnlinkGoals(t *testing.T) {
 	content := bytes.ReplaceAll(fixture(t, "tasks-document.json"), []byte("5e0c1d8a-7b7e-4d53-9a55-2f1f4c1b9a10"), []byte(goal.String()))
 	n, err := b.notes.Create(ctx, b.userID, &note.CreateParams{Content: content})
 	require.NoError(t, err)
-	ts, _, err := b.tasks.List(ctx, b.userID, &task.ListParams{GoalID: &goal})
+	res, err := b.tasks.List(ctx, b.userID, &task.ListParams{GoalID: &goal})
 	require.NoError(t, err)
+	ts := res.Items
 	require.Len(t, ts, 1)
 
 	err = b.db.InTx(ctx, func(tx db.Tx) error { return b.tasks.UnlinkGoals(ctx, tx, b.userID, []uuid.UUID{goal}) })
 	require.NoError(t, err)
-	ts, _, err = b.tasks.List(ctx, b.userID, &task.ListParams{GoalID: &goal})
+	res, err = b.tasks.List(ctx, b.userID, &task.ListParams{GoalID: &goal})
 	require.NoError(t, err)
+	ts = res.Items
 	require.Empty(t, ts)
 	got, err := b.notes.Get(ctx, b.userID, n.ID)
 	require.NoError(t, err)
@@ -291,8 +294,9 @@ func TestLargeNotesGetTheirSearchVectorFromAJob(t *testing.T) {
 		return v
 	}
 	search := func(q string) []uuid.UUID {
-		ns, _, err := b.notes.List(ctx, b.userID, &note.ListParams{Q: q})
+		res, err := b.notes.List(ctx, b.userID, &note.ListParams{Q: q})
 		require.NoError(t, err)
+		ns := res.Items
 		var ids []uuid.UUID
 		for _, n := range ns {
 			ids = append(ids, n.ID)
@@ -467,7 +471,7 @@ func TestTaskFieldRulesInCore(t *testing.T) {
 	requireField(err, "description")
 	_, err = b.tasks.Create(ctx, b.userID, &task.CreateParams{Fields: blocknote.TaskFields{Title: " "}})
 	requireField(err, "title")
-	_, _, err = b.tasks.List(ctx, b.userID, &task.ListParams{Q: "\xff"})
+	_, err = b.tasks.List(ctx, b.userID, &task.ListParams{Q: "\xff"})
 	requireField(err, "q")
 
 	// The Inbox note was not broken by what was refused: it still takes tasks.
