@@ -17,6 +17,7 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/page"
 )
 
 // Limits of a query.
@@ -81,13 +82,9 @@ type Passage struct {
 	BlockIDs   []string
 }
 
-// filter is the SQL that narrows the chunks searched.
-type filter struct {
-	sql  string
-	args []any
-}
-
-func (s *Service) checkSearch(p *SearchParams) (*filter, error) {
+// checkSearch checks a request and returns the filter that narrows the
+// chunks searched; its conditions may name @user_id, which the queries give.
+func (s *Service) checkSearch(p *SearchParams) (*page.Filter, error) {
 	p.Query = strings.TrimSpace(p.Query)
 	if err := field.Required("query", p.Query); err != nil {
 		return nil, err
@@ -123,31 +120,29 @@ func (s *Service) checkSearch(p *SearchParams) (*filter, error) {
 			return nil, apperr.Field(fmt.Sprintf("sources[%d]", i), "must be notes or documents", src)
 		}
 	}
-	// $1 is the user id in every query that uses the filter.
-	f := &filter{}
-	arg := func(v any) string {
-		f.args = append(f.args, v)
-		return "$" + strconv.Itoa(len(f.args)+1)
-	}
+	f := &page.Filter{}
 	var noteCond string
+	args := pgx.NamedArgs{}
 	if notes {
 		noteCond = "c.note_id IS NOT NULL"
 		if len(p.NoteIDs) > 0 {
-			noteCond = "c.note_id = ANY(" + arg(p.NoteIDs) + "::uuid[])"
+			noteCond = "c.note_id = ANY(@note_ids::uuid[])"
+			args["note_ids"] = p.NoteIDs
 		}
 		if len(p.Tags) > 0 {
-			noteCond += " AND c.note_id IN (SELECT n.id FROM notes n WHERE n.user_id = $1 AND n.tags && " + arg(p.Tags) + "::text[])"
+			noteCond += " AND c.note_id IN (SELECT n.id FROM notes n WHERE n.user_id = @user_id AND n.tags && @tags::text[])"
+			args["tags"] = p.Tags
 		}
 	}
 	switch {
 	case notes && docs:
 		if noteCond != "c.note_id IS NOT NULL" {
-			f.sql = " AND ((" + noteCond + ") OR c.document_id IS NOT NULL)"
+			f.Where("("+noteCond+") OR c.document_id IS NOT NULL", args)
 		}
 	case notes:
-		f.sql = " AND " + noteCond
+		f.Where(noteCond, args)
 	case docs:
-		f.sql = " AND c.document_id IS NOT NULL"
+		f.Where("c.document_id IS NOT NULL")
 	}
 	return f, nil
 }
@@ -244,7 +239,7 @@ func (s *Service) queryVector(ctx context.Context, q string) (*embedded, error) 
 // index scan (iterative scans, relaxed order, re-sorted exactly after); a
 // user with an index of their own is searched through it, and for a user
 // with few chunks the planner reads them exactly through the user_id index.
-func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, f *filter, n int) ([]ranked, error) {
+func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
 	emb, err := s.queryVector(ctx, q)
 	if err != nil {
 		return nil, err
@@ -257,15 +252,12 @@ func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, 
 // rows take ~1 ms; 2,000 stay within a few).
 const exactSearchChunks = 2000
 
-func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, dim int, v []float32, f *filter, n int) ([]ranked, error) {
+func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, dim int, v []float32, f *page.Filter, n int) ([]ranked, error) {
 	typ, _, _ := vectorType(dim)
 	var qv any = pgvector.NewVector(v)
 	if strings.HasPrefix(typ, "halfvec") {
 		qv = pgvector.NewHalfVector(v)
 	}
-	args := append([]any{userID}, f.args...)
-	args = append(args, qv, model, n)
-	k := len(args)
 	own := s.hasUserIndex(ctx, userID, model, dim)
 	expr := indexedVector("c.embedding", typ, own)
 	// A user with few chunks is searched exactly: reading their rows
@@ -279,10 +271,11 @@ func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, d
 		exact = " + 0"
 	}
 	sql := fmt.Sprintf(`WITH nearest AS MATERIALIZED (
-			SELECT c.id, %[6]s <=> $%[2]d::%[1]s AS distance FROM chunks c
-			WHERE c.user_id = $1 AND c.embedding_model = $%[3]d AND NOT c.hidden%[4]s
-			ORDER BY (%[6]s <=> $%[2]d::%[1]s)%[7]s LIMIT $%[5]d)
-		SELECT id, distance FROM nearest ORDER BY distance, id`, typ, k-2, k-1, f.sql, k, expr, exact)
+			SELECT c.id, %[3]s <=> @query_vector::%[1]s AS distance FROM chunks c
+			WHERE c.user_id = @user_id AND c.embedding_model = @model AND NOT c.hidden AND %[2]s
+			ORDER BY (%[3]s <=> @query_vector::%[1]s)%[4]s LIMIT @n)
+		SELECT id, distance FROM nearest ORDER BY distance, id`, typ, f.SQL(), expr, exact)
+	args := f.Args(pgx.NamedArgs{"user_id": userID, "query_vector": qv, "model": model, "n": n})
 	ef := max(s.cfg.EfSearch, n)
 	var out []ranked
 	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
@@ -292,7 +285,7 @@ func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, d
 		}
 		// A plan made for these values: the planner can tell a user with
 		// few chunks from one with many, and match a user's own index.
-		rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+		rows, err := tx.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, args)
 		if err != nil {
 			return fmt.Errorf("vector search: %w", err)
 		}
@@ -339,7 +332,7 @@ func (s *Service) chunkCount(ctx context.Context, userID uuid.UUID) (float64, er
 // contain, each word weighted by its inverse document frequency among the
 // user's chunks (BM25's idf), a word in the passage itself counting more
 // than one in its title or headings.
-func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f *filter, n int) ([]ranked, error) {
+func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
 	var lexemes []string
 	if err := s.db.Pool.QueryRow(ctx, `SELECT coalesce(tsvector_to_array(to_tsvector('simple', $1)), '{}')`, q).Scan(&lexemes); err != nil {
 		return nil, fmt.Errorf("read query words: %w", err)
@@ -360,24 +353,22 @@ func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f 
 	if err != nil {
 		return nil, err
 	}
-	args := append([]any{userID}, f.args...)
-	args = append(args, terms, termHits, total, n)
-	k := len(args)
 	sql := fmt.Sprintf(`
 		WITH terms AS (
 			SELECT i, q, CASE WHEN numnode(q) = 1 THEN (q::text || ':A')::tsquery ELSE q END AS qa
-			FROM (SELECT i, plainto_tsquery('simple', t) AS q FROM unnest($%[1]d::text[]) WITH ORDINALITY AS x(t, i)) x
+			FROM (SELECT i, plainto_tsquery('simple', t) AS q FROM unnest(@terms::text[]) WITH ORDINALITY AS x(t, i)) x
 			WHERE numnode(q) > 0),
 		hits AS (
 			SELECT terms.i, h.id, h.a FROM terms CROSS JOIN LATERAL (
 				SELECT c.id, c.search @@ terms.qa AS a FROM chunks c
-				WHERE c.user_id = $1 AND c.search @@ terms.q AND NOT c.hidden%[2]s
-				LIMIT $%[3]d) h),
+				WHERE c.user_id = @user_id AND c.search @@ terms.q AND NOT c.hidden AND %[1]s
+				LIMIT @term_hits) h),
 		df AS (SELECT i, count(*)::float8 AS n FROM hits GROUP BY i)
-		SELECT hits.id, sum(ln(1 + (greatest($%[4]d::float8, df.n) - df.n + 0.5) / (df.n + 0.5)) * CASE WHEN hits.a THEN 1.0 ELSE 0.4 END) AS score
+		SELECT hits.id, sum(ln(1 + (greatest(@total::float8, df.n) - df.n + 0.5) / (df.n + 0.5)) * CASE WHEN hits.a THEN 1.0 ELSE 0.4 END) AS score
 		FROM hits JOIN df USING (i)
-		GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT $%[5]d`, k-3, f.sql, k-2, k-1, k)
-	rows, err := s.db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+		GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT @n`, f.SQL())
+	args := f.Args(pgx.NamedArgs{"user_id": userID, "terms": terms, "term_hits": termHits, "total": total, "n": n})
+	rows, err := s.db.Pool.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, args)
 	if err != nil {
 		return nil, fmt.Errorf("text search: %w", err)
 	}
