@@ -13,8 +13,8 @@ const (
 	MaxLimit     = 200
 )
 
-// Limit checks a requested page size; 0 means the default.
-func Limit(n int) (int, error) {
+// checkLimit checks a requested page size; 0 means the default.
+func checkLimit(n int) (int, error) {
 	switch {
 	case n == 0:
 		return DefaultLimit, nil
@@ -24,15 +24,15 @@ func Limit(n int) (int, error) {
 	return n, nil
 }
 
-// Encode makes an opaque cursor from a sort key.
-func Encode(key any) string {
+// encode makes an opaque cursor from a sort key.
+func encode(key any) string {
 	raw, _ := json.Marshal(key)
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// Decode reads a cursor made by Encode into key; an empty cursor leaves key
+// decode reads a cursor made by encode into key; an empty cursor leaves key
 // untouched and returns false.
-func Decode(cursor string, key any) (bool, error) {
+func decode(cursor string, key any) (bool, error) {
 	if cursor == "" {
 		return false, nil
 	}

@@ -73,13 +73,13 @@ type List[T any, K Key] struct {
 // last item becomes the next cursor. A limit out of bounds or a cursor this
 // API did not make is a field error on limit or cursor.
 func NewList[T any, K Key](limit int, cursor string, key func(T) K) (*List[T, K], error) {
-	limit, err := Limit(limit)
+	limit, err := checkLimit(limit)
 	if err != nil {
 		return nil, err
 	}
 	l := &List[T, K]{key: key, limit: limit}
 	var after K
-	ok, err := Decode(cursor, &after)
+	ok, err := decode(cursor, &after)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (l *List[T, K]) Fetch(ctx context.Context, q Querier, query string, scan fu
 	}
 	if len(out.Items) > l.limit {
 		out.Items = out.Items[:l.limit]
-		out.NextCursor = Encode(l.key(out.Items[l.limit-1]))
+		out.NextCursor = encode(l.key(out.Items[l.limit-1]))
 	}
 	return out, nil
 }
