@@ -304,7 +304,8 @@ func TestUnavailableProviderKeepsNotesWorking(t *testing.T) {
 	host := plugin.New(cfg, slog.New(slog.DiscardHandler))
 	host.Start(context.Background())
 	t.Cleanup(host.Stop)
-	e := newEnv(t, envOptions{host: host, providers: &ai.Providers{Embedding: "broken", Chat: "broken", Transcription: "broken"}})
+	// The only model provider configured, so it does every kind of work.
+	e := newEnv(t, envOptions{models: host, plugins: cfg})
 	ctx := context.Background()
 	user := e.newUser()
 
