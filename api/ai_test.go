@@ -27,7 +27,7 @@ type aiBundle struct {
 // setupAI runs the API with the real local plugin and workers.
 func setupAI(t *testing.T, configure func(*config.Config)) *aiBundle {
 	t.Helper()
-	e := apitest.New(t, apitest.Options{Plugins: aitest.LocalHost(t), Workers: true, Configure: configure})
+	e := apitest.New(t, apitest.Options{Models: aitest.LocalHost(t), Workers: true, Configure: configure})
 	return &aiBundle{e: e, u: e.NewUser()}
 }
 

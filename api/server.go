@@ -17,28 +17,19 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
-	"github.com/consilium-hq/consilium/core/ai"
-	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/config"
-	"github.com/consilium-hq/consilium/core/db"
-	"github.com/consilium-hq/consilium/core/note"
-	"github.com/consilium-hq/consilium/core/plan"
-	"github.com/consilium-hq/consilium/core/task"
 )
 
-// Deps are what the API needs. Later capabilities add their services here.
+// Deps are what the API needs: the service graph (a new service is added
+// to core/app, and its routes find it here) and the HTTP settings.
 type Deps struct {
+	// App is the service graph (core/app); its services serve the routes.
+	// A nil AI leaves the AI routes out.
+	*app.App
 	HTTP      config.HTTP
 	RateLimit config.RateLimit
 	Logger    *slog.Logger
-	DB        *db.DB
-	Auth      *auth.Service
-	Notes     *note.Service
-	Tasks     *task.Service
-	Plan      *plan.Service
-	// AI serves retrieval, documents, transcription and agents; nil leaves
-	// those routes out.
-	AI *ai.Service
 	// Plugins reports the plugin host's state to superusers; nil answers
 	// an empty list.
 	Plugins PluginStates

@@ -9,32 +9,24 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
-	"github.com/consilium-hq/consilium/core/db"
 )
 
-// Services are the core services that workers call.
-type Services struct {
-	// DB runs the workers that only write derived rows (note search).
-	DB     *db.DB
-	Auth   *auth.Service
-	AI     *ai.Service
-	Logger *slog.Logger
-}
-
-// Workers registers every worker. Later capabilities add theirs here.
-func Workers(s Services) *river.Workers {
+// Workers registers the worker of every job kind the graph's services
+// queue; a nil service (in a test's partial graph) registers none of its
+// own. Later capabilities add theirs here.
+func Workers(a *app.App) *river.Workers {
 	w := river.NewWorkers()
-	river.AddWorker(w, &PruneSessionsWorker{auth: s.Auth, logger: s.Logger})
-	if s.DB != nil {
-		river.AddWorker(w, &RefreshNoteSearchWorker{db: s.DB})
+	river.AddWorker(w, &PruneSessionsWorker{auth: a.Auth, logger: a.Logger})
+	if a.DB != nil {
+		river.AddWorker(w, &RefreshNoteSearchWorker{db: a.DB})
 	}
-	if s.AI != nil {
-		river.AddWorker(w, &EmbedNoteWorker{ai: s.AI})
-		river.AddWorker(w, &ProcessDocumentWorker{ai: s.AI})
-		river.AddWorker(w, &BuildVectorIndexWorker{ai: s.AI})
+	if a.AI != nil {
+		river.AddWorker(w, &EmbedNoteWorker{ai: a.AI})
+		river.AddWorker(w, &ProcessDocumentWorker{ai: a.AI})
+		river.AddWorker(w, &BuildVectorIndexWorker{ai: a.AI})
 	}
 	return w
 }
@@ -66,17 +58,34 @@ type ClientOptions struct {
 	// whose jobs go to a queue of its own must not work the jobs of the
 	// other servers of its package, which share the database.
 	OnlyQueues bool
+	// FetchCooldown and FetchPollInterval override River's (zero keeps
+	// them): tests that queue hundreds of jobs fetch again sooner.
+	FetchCooldown, FetchPollInterval time.Duration
+}
+
+// Client is the app.JobsFunc of the composition root: the River client of
+// the graph's pool with the workers of its services (the graph's logger
+// when o has none).
+func Client(o ClientOptions) app.JobsFunc {
+	return func(a *app.App) (*river.Client[pgx.Tx], error) {
+		if o.Logger == nil {
+			o.Logger = a.Logger
+		}
+		return NewClient(a.DB.Pool, Workers(a), o)
+	}
 }
 
 // NewClient builds the River client. An insert-only client still knows the
 // workers so that inserting an unknown kind fails fast.
 func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*river.Client[pgx.Tx], error) {
 	cfg := &river.Config{
-		Workers:         workers,
-		Logger:          o.Logger,
-		SoftStopTimeout: 15 * time.Second,
-		JobTimeout:      time.Minute,
-		TestOnly:        o.TestOnly,
+		Workers:           workers,
+		Logger:            o.Logger,
+		SoftStopTimeout:   15 * time.Second,
+		JobTimeout:        time.Minute,
+		TestOnly:          o.TestOnly,
+		FetchCooldown:     o.FetchCooldown,
+		FetchPollInterval: o.FetchPollInterval,
 	}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{}

@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/blocknote/blocknotetest"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
@@ -26,7 +27,7 @@ func TestRefreshNoteSearchWorker(t *testing.T) {
 	pool := dbtest.Pool(t)
 	d := db.New(pool)
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Workers:  jobs.Workers(jobs.Services{DB: d}),
+		Workers:  jobs.Workers(&app.App{DB: d}),
 		Queues:   map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
 		TestOnly: true,
 	})

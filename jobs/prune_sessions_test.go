@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
@@ -51,7 +52,7 @@ func TestPruneSessionsRunsPeriodically(t *testing.T) {
 			VALUES ($1, `+s.expires+`, $2) RETURNING id`, userID, s.revoked).Scan(s.id))
 	}
 
-	rc, err := jobs.NewClient(pool, jobs.Workers(jobs.Services{Auth: authSvc, Logger: logger}),
+	rc, err := jobs.NewClient(pool, jobs.Workers(&app.App{Auth: authSvc, Logger: logger}),
 		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: true, TestOnly: true})
 	require.NoError(t, err)
 	events, unsubscribe := rc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)

@@ -18,19 +18,15 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 
 	"github.com/consilium-hq/consilium/api"
-	"github.com/consilium-hq/consilium/core/ai"
-	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
-	"github.com/consilium-hq/consilium/core/plan"
-	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
@@ -49,17 +45,12 @@ func Config(t testing.TB) *config.Config {
 	return &cfg
 }
 
-// Env is a running API.
+// Env is a running API: the service graph (built by core/app, as a
+// process builds it) and the HTTP server in front of it.
 type Env struct {
+	*app.App
 	T      testing.TB
 	Config *config.Config
-	DB     *db.DB
-	Auth   *auth.Service
-	Notes  *note.Service
-	Tasks  *task.Service
-	Plan   *plan.Service
-	AI     *ai.Service
-	River  *river.Client[pgx.Tx]
 	Server *httptest.Server
 	Client *http.Client
 	// Ready is what /readyz calls; tests may replace it before requests.
@@ -80,10 +71,11 @@ type Options struct {
 	// NoteHooks and TaskHooks run after note saves and task index changes.
 	NoteHooks []note.Hook
 	TaskHooks []task.Hook
-	// Plugins are the model plugins of the AI routes (providers from the
-	// config's ai section, default "local"); nil: model calls fail as
-	// unavailable.
-	Plugins *plugin.Host
+	// Models are the model providers of the AI routes: a plugin host
+	// (aitest.LocalHost) or a scripted model (modeltest). Work the config's
+	// ai section names no provider for goes to the one named "local". Nil:
+	// model calls fail as unavailable.
+	Models model.Source
 	// Workers works this server's AI jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
@@ -108,38 +100,31 @@ func New(t testing.TB, o Options) *Env {
 	if pool == nil {
 		pool = dbtest.Pool(t)
 	}
-	d := db.New(pool)
-	authSvc, err := auth.New(context.Background(), auth.Options{DB: d, Config: cfg.Auth, Logger: logger})
+	queue := "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	a, err := app.New(context.Background(), app.Options{
+		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
+		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks,
+		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
+			Queues: []string{queue}, OnlyQueues: true}),
+	})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	e := &Env{T: t, Config: cfg, DB: d, Auth: authSvc}
-	noteHooks := append([]note.Hook{func(ctx context.Context, tx db.Tx, c *note.Change) error { return e.AI.NoteHook(ctx, tx, c) }}, o.NoteHooks...)
-	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: noteHooks, SearchJobs: true})
-	e.AI = newAI(t, cfg, d, e.Notes, o, logger)
-	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, AI: e.AI, Logger: logger}),
-		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true, Queues: []string{e.AI.Queue()}, OnlyQueues: true})
-	if err != nil {
-		t.Fatalf("apitest: %v", err)
-	}
-	d.SetJobs(rc)
-	e.River = rc
+	e := &Env{App: a, T: t, Config: cfg}
 	if o.Workers {
-		if err := rc.Start(context.Background()); err != nil {
+		if err := a.River.Start(context.Background()); err != nil {
 			t.Fatalf("apitest: start workers: %v", err)
 		}
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_ = rc.Stop(ctx)
+			_ = a.River.Stop(ctx)
 		})
 	}
-	e.Tasks = task.NewService(d, e.Notes)
-	e.Plan = plan.NewService(d, e.Tasks)
-	e.Ready = db.NewMigrator(d.Pool, logger).Ready
+	e.Ready = db.NewMigrator(a.DB.Pool, logger).Ready
 	srv := api.New(api.Deps{
-		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc, Notes: e.Notes, Tasks: e.Tasks, Plan: e.Plan,
-		AI: e.AI, Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
+		App: a, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
+		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
 	})
 	if o.Routes != nil {
 		o.Routes(srv.API())
@@ -154,28 +139,9 @@ func New(t testing.TB, o Options) *Env {
 	return e
 }
 
-// newAI builds the AI service; its jobs go to a queue of this server's own.
-func newAI(t testing.TB, cfg *config.Config, d *db.DB, notes *note.Service, o Options, logger *slog.Logger) *ai.Service {
-	providers, err := ai.Resolve(cfg.AI, cfg.Plugins)
-	if err != nil {
-		t.Fatalf("apitest: %v", err)
-	}
-	for _, p := range []*string{&providers.Embedding, &providers.Chat, &providers.Transcription} {
-		if *p == "" {
-			*p = "local"
-		}
-	}
-	opts := ai.Options{DB: d, Notes: notes, Config: cfg.AI, Providers: providers, Logger: logger}
-	if o.Plugins != nil {
-		opts.Models = o.Plugins
-	}
-	opts.Queue = "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	svc, err := ai.New(opts)
-	if err != nil {
-		t.Fatalf("apitest: %v", err)
-	}
-	return svc
-}
+// LocalProvider is the model provider of the work the config names none
+// for: the name aitest runs the local plugin under.
+const LocalProvider = "local"
 
 // Response is a completed request.
 type Response struct {

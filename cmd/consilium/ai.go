@@ -44,7 +44,7 @@ func newAICmd() *cobra.Command {
 					return err
 				}
 				var id uuid.UUID
-				err = a.pool.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, addr).Scan(&id)
+				err = a.DB.Pool.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, addr).Scan(&id)
 				if errors.Is(err, pgx.ErrNoRows) {
 					return fmt.Errorf("no user with the email %s", addr)
 				}
@@ -53,7 +53,7 @@ func newAICmd() *cobra.Command {
 				}
 				p.UserID = &id
 			}
-			res, err := a.ai.Reindex(ctx, p)
+			res, err := a.AI.Reindex(ctx, p)
 			if err != nil {
 				return err
 			}

@@ -2,23 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
-	"github.com/consilium-hq/consilium/core/ai"
-	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
-	"github.com/consilium-hq/consilium/core/note"
-	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/plugin"
-	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
@@ -41,27 +33,21 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// app is the wired process: pool, services and River client.
-type app struct {
-	cfg    *config.Config
-	logger *slog.Logger
-	pool   *pgxpool.Pool
-	db     *db.DB
-	auth   *auth.Service
-	notes  *note.Service
-	tasks  *task.Service
-	plan   *plan.Service
-	ai     *ai.Service
-	river  *river.Client[pgx.Tx]
-	mig    *db.Migrator
+// process is a running consilium: the service graph (built by core/app,
+// the one composition root, which the API tests use too), the plugin host
+// behind its models, and the migrator behind /readyz.
+type process struct {
+	*app.App
+	cfg *config.Config
+	mig *db.Migrator
 	// plugins is created here (the AI workers need it) and started by the
 	// commands that run plugins (serve, worker).
 	plugins *plugin.Host
 }
 
-// openApp migrates (or checks migrations), opens the pool and wires the
-// services. work selects a River client that works jobs.
-func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work bool) (*app, error) {
+// openApp migrates (or checks migrations), opens the pool and builds the
+// graph. work selects a River client that works jobs.
+func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work bool) (*process, error) {
 	if err := prepareSchema(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
@@ -69,37 +55,19 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, pool: pool, db: db.New(pool), mig: db.NewMigrator(pool, logger)}
-	a.auth, err = auth.New(ctx, auth.Options{DB: a.db, Config: cfg.Auth, Logger: logger})
+	// The providers are picked from, and the host runs, the configured
+	// plugins plus the offline one when none is a model provider.
+	cfg.Plugins = withDefaultLLM(cfg.Plugins, logger)
+	p := &process{cfg: cfg, mig: db.NewMigrator(pool, logger), plugins: plugin.New(cfg.Plugins, logger, plugin.WithVersion(version))}
+	p.App, err = app.New(ctx, app.Options{
+		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins,
+		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work}),
+	})
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	pluginCfg := withDefaultLLM(cfg.Plugins, logger)
-	a.plugins = plugin.New(pluginCfg, logger, plugin.WithVersion(version))
-	providers, err := ai.Resolve(cfg.AI, pluginCfg)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	// The AI hook queues embedding jobs in every note save's transaction.
-	aiHook := func(ctx context.Context, tx db.Tx, c *note.Change) error { return a.ai.NoteHook(ctx, tx, c) }
-	a.notes = note.NewService(a.db, note.Options{Indexer: task.NewIndex(), SearchJobs: true, Hooks: []note.Hook{aiHook}})
-	a.tasks = task.NewService(a.db, a.notes)
-	a.plan = plan.NewService(a.db, a.tasks)
-	a.ai, err = ai.New(ai.Options{DB: a.db, Notes: a.notes, Config: cfg.AI, Models: a.plugins, Providers: providers, Logger: logger})
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	workers := jobs.Workers(jobs.Services{DB: a.db, Auth: a.auth, AI: a.ai, Logger: logger})
-	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("river: %w", err)
-	}
-	a.db.SetJobs(a.river)
-	return a, nil
+	return p, nil
 }
 
 // prepareSchema migrates when database.auto_migrate is set and otherwise
@@ -117,6 +85,6 @@ func prepareSchema(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 	return m.CheckMigrated(ctx)
 }
 
-func (a *app) close() { a.pool.Close() }
+func (p *process) close() { p.DB.Pool.Close() }
 
 func defaultLog() config.Log { return config.Default().Log }

@@ -39,14 +39,14 @@ func newServeCmd() *cobra.Command {
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
 			if withWorker {
-				if err := a.river.Start(ctx); err != nil {
+				if err := a.River.Start(ctx); err != nil {
 					return fmt.Errorf("start river: %w", err)
 				}
 			}
 
 			srv := api.New(api.Deps{
-				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Plan: a.plan, AI: a.ai, Plugins: a.plugins, Ready: a.mig.Ready, Version: version,
+				App: a.App, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
+				Plugins: a.plugins, Ready: a.mig.Ready, Version: version,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {
@@ -89,12 +89,12 @@ func newServeCmd() *cobra.Command {
 
 // stopRiver lets running jobs finish; past the deadline it cancels them so
 // they are released and retried by another worker.
-func stopRiver(ctx context.Context, a *app) {
-	if err := a.river.Stop(ctx); err != nil {
-		a.logger.Warn("river did not stop in time: cancelling running jobs", "error", err)
+func stopRiver(ctx context.Context, a *process) {
+	if err := a.River.Stop(ctx); err != nil {
+		a.Logger.Warn("river did not stop in time: cancelling running jobs", "error", err)
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = a.river.StopAndCancel(cctx)
+		_ = a.River.StopAndCancel(cctx)
 	}
 }
 
@@ -118,7 +118,7 @@ func newWorkerCmd() *cobra.Command {
 			defer a.close()
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
-			if err := a.river.Start(ctx); err != nil {
+			if err := a.River.Start(ctx); err != nil {
 				return fmt.Errorf("start river: %w", err)
 			}
 			logger.Info("worker started", "max_workers", cfg.Jobs.MaxWorkers, "version", version)

@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/consilium-hq/consilium/core/config"
-	"github.com/consilium-hq/consilium/core/plugin"
 )
 
 // DefaultAgentName is the agent configured when ai.agents is empty.
@@ -70,8 +69,8 @@ func (s *Service) Agents() []Agent {
 		if s.models == nil || out[i].Provider == "" {
 			continue
 		}
-		if c, err := s.models.LLM(out[i].Provider); err == nil {
-			out[i].Available = c.State().State == plugin.StateRunning
+		if c, err := s.models.Model(out[i].Provider); err == nil {
+			out[i].Available = c.Available()
 		}
 	}
 	return out

@@ -486,7 +486,7 @@ func BenchmarkEmbeddingJobs(b *testing.B) {
 	host := benchHost(b)
 	gen := newTextGen()
 	for range b.N {
-		e := newEnv(b, envOptions{host: host, paused: true, workers: config.Default().Jobs.MaxWorkers, riverDefaults: true})
+		e := newEnv(b, envOptions{models: host, paused: true, workers: config.Default().Jobs.MaxWorkers, riverDefaults: true})
 		user := e.newUser()
 		ctx := context.Background()
 		rng := rand.New(rand.NewPCG(3, 4))

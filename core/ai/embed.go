@@ -13,6 +13,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -103,10 +104,14 @@ func (s *Service) embed(ctx context.Context, texts []string) (*embedded, error) 
 	if err != nil {
 		return nil, err
 	}
+	em, err := model.Embedder(c)
+	if err != nil {
+		return nil, err
+	}
 	out := &embedded{vectors: make([][]float32, 0, len(texts))}
 	for i := 0; i < len(texts); i += embedBatch {
 		batch := texts[i:min(len(texts), i+embedBatch)]
-		resp, err := c.Embed(ctx, &sdk.EmbedRequest{Model: s.cfg.EmbeddingModel, Texts: batch})
+		resp, err := em.Embed(ctx, &sdk.EmbedRequest{Model: s.cfg.EmbeddingModel, Texts: batch})
 		if err != nil {
 			return nil, err
 		}

@@ -12,22 +12,24 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/ai/aitest"
+	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
-// env is the real pipeline: notes and tasks services with the AI hook, the
-// AI service on a plugin host, and a River client working its own queue.
+// env is the real pipeline, built by the composition root as a process
+// builds it: notes and tasks with the AI hook, the AI service on a model
+// source, and a River client working the env's own queue.
 type env struct {
 	t     testing.TB
 	db    *db.DB
@@ -39,9 +41,12 @@ type env struct {
 }
 
 type envOptions struct {
-	// host runs the plugins (default: the local plugin).
-	host      *plugin.Host
-	providers *ai.Providers
+	// models are the model providers (default: a host running the local
+	// plugin under aitest.LocalName).
+	models model.Source
+	// plugins are the configured plugins the providers are picked from
+	// (default: none, so every kind of work goes to aitest.LocalName).
+	plugins   plugin.Config
 	configure func(*config.AI)
 	// paused leaves the workers stopped until startWorkers.
 	paused bool
@@ -55,39 +60,26 @@ type envOptions struct {
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	cfg := config.Default()
+	// The graph's auth service hashes one password at start.
+	cfg.Auth.Password = config.Password{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}
+	cfg.Plugins = o.plugins
+	cfg.Jobs.MaxWorkers = cmp.Or(o.workers, 4)
 	if o.configure != nil {
 		o.configure(&cfg.AI)
 	}
-	if o.host == nil {
-		o.host = aitest.LocalHost(t)
+	if o.models == nil {
+		o.models = aitest.LocalHost(t)
 	}
-	providers := ai.Providers{Embedding: aitest.LocalName, Chat: aitest.LocalName, Transcription: aitest.LocalName}
-	if o.providers != nil {
-		providers = *o.providers
-	}
-	e := &env{t: t, db: db.New(dbtest.Pool(t)), queue: "ai_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")}
-	var svc *ai.Service
-	e.notes = note.NewService(e.db, note.Options{Indexer: task.NewIndex(), Hooks: []note.Hook{
-		func(ctx context.Context, tx db.Tx, c *note.Change) error { return svc.NoteHook(ctx, tx, c) },
-	}})
-	e.tasks = task.NewService(e.db, e.notes)
-	svc, err := ai.New(ai.Options{DB: e.db, Notes: e.notes, Config: cfg.AI, Models: o.host, Providers: providers,
-		Queue: e.queue, Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	e.ai = svc
-	rc := &river.Config{
-		Workers:  jobs.Workers(jobs.Services{AI: svc, Logger: slog.New(slog.DiscardHandler)}),
-		Queues:   map[string]river.QueueConfig{e.queue: {MaxWorkers: cmp.Or(o.workers, 4)}},
-		Logger:   slog.New(slog.DiscardHandler),
-		TestOnly: true,
-	}
+	queue := "ai_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	jo := jobs.ClientOptions{Config: cfg.Jobs, Work: true, TestOnly: true, Queues: []string{queue}, OnlyQueues: true}
 	if !o.riverDefaults {
 		// Fetch again soon after a job: tests queue hundreds.
-		rc.FetchCooldown, rc.FetchPollInterval = 5*time.Millisecond, 50*time.Millisecond
+		jo.FetchCooldown, jo.FetchPollInterval = 5*time.Millisecond, 50*time.Millisecond
 	}
-	e.river, err = river.NewClient(riverpgxv5.New(e.db.Pool), rc)
+	a, err := app.New(context.Background(), app.Options{Config: &cfg, Pool: dbtest.Pool(t), Logger: slog.New(slog.DiscardHandler),
+		Models: o.models, DefaultProvider: aitest.LocalName, AIQueue: queue, Jobs: jobs.Client(jo)})
 	require.NoError(t, err)
-	e.db.SetJobs(e.river)
+	e := &env{t: t, db: a.DB, notes: a.Notes, tasks: a.Tasks, ai: a.AI, river: a.River, queue: queue}
 	if !o.paused {
 		e.startWorkers()
 	}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +59,9 @@ func (e *env) chunkTexts(noteID uuid.UUID) []string {
 
 func TestBurstOfSavesEmbedsOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{paused: true})
+	m, o := scripted()
+	o.paused = true
+	e := newEnv(t, o)
 	ctx := context.Background()
 	user := e.newUser()
 	n := e.createNote(user, "Garden", "Plant tomatoes in May.")
@@ -71,6 +75,14 @@ func TestBurstOfSavesEmbedsOnce(t *testing.T) {
 	e.waitIdle()
 	require.Equal(t, []string{"completed/1"}, e.embedJobs(n.ID), "the note is embedded once")
 	require.Equal(t, []string{"Plant tomatoes in May, round 9.\nWater the basil daily."}, e.chunkTexts(n.ID))
+	var noteTexts [][]string
+	for _, r := range m.EmbedRequests() {
+		if slices.ContainsFunc(r.Texts, func(s string) bool { return strings.Contains(s, "Plant tomatoes") }) {
+			noteTexts = append(noteTexts, r.Texts)
+		}
+	}
+	require.Equal(t, [][]string{{ai.EmbedText("Garden", "", "Plant tomatoes in May, round 9.\nWater the basil daily.")}}, noteTexts,
+		"the model is asked once, for the last version")
 
 	var status string
 	var blockIDs []string
@@ -89,7 +101,8 @@ func TestBurstOfSavesEmbedsOnce(t *testing.T) {
 // chunks end up reflecting the last save, whatever the timing.
 func TestSavesWhileEmbeddingAreNotLost(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
+	_, o := scripted()
+	e := newEnv(t, o)
 	ctx := context.Background()
 	user := e.newUser()
 	n := e.createNote(user, "Diary", "Day 0.")
@@ -304,7 +317,8 @@ func TestUnavailableProviderKeepsNotesWorking(t *testing.T) {
 	host := plugin.New(cfg, slog.New(slog.DiscardHandler))
 	host.Start(context.Background())
 	t.Cleanup(host.Stop)
-	e := newEnv(t, envOptions{host: host, providers: &ai.Providers{Embedding: "broken", Chat: "broken", Transcription: "broken"}})
+	// The only model provider configured, so it does every kind of work.
+	e := newEnv(t, envOptions{models: host, plugins: cfg})
 	ctx := context.Background()
 	user := e.newUser()
 
@@ -356,7 +370,9 @@ func TestUnavailableProviderKeepsNotesWorking(t *testing.T) {
 // plan).
 func TestUserIndexForHeavyUsers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{configure: func(c *config.AI) { c.TenantIndexThreshold = 5 }})
+	_, o := scripted()
+	o.configure = func(c *config.AI) { c.TenantIndexThreshold = 5 }
+	e := newEnv(t, o)
 	ctx := context.Background()
 	user, small := e.newUser(), e.newUser()
 	for i := range 6 {

@@ -16,15 +16,11 @@ import (
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/sdk"
 )
-
-// Models gives model clients by plugin name; *plugin.Host is one.
-type Models interface {
-	LLM(name string) (*plugin.LLM, error)
-}
 
 // Providers name the llm plugins that do each kind of work (see Resolve).
 type Providers struct {
@@ -38,9 +34,10 @@ type Options struct {
 	DB     *db.DB
 	Notes  *note.Service
 	Config config.AI
-	// Models reaches the plugins; nil makes every model call unavailable
-	// (notes and documents are still saved, and their jobs retry).
-	Models    Models
+	// Models are the model providers (the plugin host, or a scripted
+	// model in tests); nil makes every model call unavailable (notes and
+	// documents are still saved, and their jobs retry).
+	Models    model.Source
 	Providers Providers
 	// Queue is the River queue of the AI jobs (default: the default queue).
 	Queue  string
@@ -52,7 +49,7 @@ type Service struct {
 	db        *db.DB
 	notes     *note.Service
 	cfg       config.AI
-	models    Models
+	models    model.Source
 	providers Providers
 	queue     string
 	logger    *slog.Logger
@@ -140,15 +137,15 @@ func Resolve(cfg config.AI, plugins plugin.Config) (Providers, error) {
 	return p, nil
 }
 
-// llm returns the named plugin's client.
-func (s *Service) llm(name, what string) (*plugin.LLM, error) {
+// llm returns the named model provider.
+func (s *Service) llm(name, what string) (model.LLM, error) {
 	if name == "" {
 		return nil, &sdk.Error{Code: sdk.CodeTemporary, Message: "no model provider is configured for " + what, Err: plugin.ErrUnavailable}
 	}
 	if s.models == nil {
 		return nil, &sdk.Error{Code: sdk.CodeTemporary, Message: "model plugins are not running in this process", Err: plugin.ErrUnavailable}
 	}
-	return s.models.LLM(name)
+	return s.models.Model(name)
 }
 
 // insertOpts are the options of every AI job: its queue, and no duplicate
@@ -178,7 +175,7 @@ func userError(what string, err error) error {
 	}
 	var e *sdk.Error
 	if !errors.As(err, &e) {
-		if errors.Is(err, plugin.ErrUnknownPlugin) {
+		if errors.Is(err, model.ErrUnknown) {
 			return &apperr.Error{Code: apperr.Unavailable, Message: what + " is not available: its model provider is not configured", Err: err}
 		}
 		if errors.Is(err, context.Canceled) {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -63,7 +64,11 @@ func (s *Service) Transcribe(ctx context.Context, userID uuid.UUID, p *Transcrib
 	if err != nil {
 		return nil, userError("Transcription", err)
 	}
-	resp, err := c.Transcribe(ctx, &sdk.TranscribeRequest{Model: s.cfg.TranscriptionModel, Image: p.Image, MIMEType: mime, Language: p.Language})
+	tr, err := model.Transcriber(c)
+	if err != nil {
+		return nil, userError("Transcription", err)
+	}
+	resp, err := tr.Transcribe(ctx, &sdk.TranscribeRequest{Model: s.cfg.TranscriptionModel, Image: p.Image, MIMEType: mime, Language: p.Language})
 	if err != nil {
 		return nil, userError("Transcription", err)
 	}

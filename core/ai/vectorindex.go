@@ -222,6 +222,14 @@ func (s *Service) maybeTenantIndex(ctx context.Context, tx db.Tx, userID uuid.UU
 	if _, ok := s.indexed.Load(vectorIndexName(model, dim, &userID)); ok {
 		return nil
 	}
+	// Jobs of one user that run at once each count their own chunks and
+	// the committed ones only: the last few to commit could each count
+	// fewer than the threshold, and none would queue the index. A lock per
+	// user for the rest of the transaction orders the counts (each a fresh
+	// snapshot under read committed), so the last to count sees them all.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('tenant-index:' || $1::text, 0))`, userID); err != nil {
+		return err
+	}
 	var heavy bool
 	err := tx.QueryRow(ctx, `SELECT count(*) >= $3 FROM (SELECT 1 FROM chunks WHERE user_id = $1 AND embedding_model = $2 LIMIT $3) x`,
 		userID, model, n).Scan(&heavy)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -99,13 +100,16 @@ func (m *managed) unavailable() error {
 }
 
 // LLM calls an llm plugin through the host. It implements sdk.LLM,
-// sdk.Embedder and sdk.Transcriber.
+// sdk.Embedder and sdk.Transcriber (a plugin without one of them answers
+// its calls with CodeUnimplemented), and model.LLM, the core's seam.
 type LLM struct{ m *managed }
 
 var (
 	_ sdk.LLM         = (*LLM)(nil)
 	_ sdk.Embedder    = (*LLM)(nil)
 	_ sdk.Transcriber = (*LLM)(nil)
+	_ model.LLM       = (*LLM)(nil)
+	_ model.Source    = (*Host)(nil)
 )
 
 // Name is the plugin's configured name.
@@ -113,6 +117,9 @@ func (c *LLM) Name() string { return c.m.cfg.Name }
 
 // State reports the plugin.
 func (c *LLM) State() PluginState { return c.m.snapshot() }
+
+// Available reports whether the plugin is running.
+func (c *LLM) Available() bool { return c.m.snapshot().State == StateRunning }
 
 func (c *LLM) Describe(ctx context.Context, req *sdk.DescribeRequest) (out *sdk.Manifest, err error) {
 	r := *req

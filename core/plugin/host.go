@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -180,6 +181,17 @@ func (h *Host) LLM(name string) (*LLM, error) {
 		return nil, err
 	}
 	return &LLM{m: m}, nil
+}
+
+// Model returns the llm plugin configured under name as the core services
+// see a model provider; Host is their model.Source. A name that is no llm
+// plugin's is model.ErrUnknown (and ErrUnknownPlugin).
+func (h *Host) Model(name string) (model.LLM, error) {
+	c, err := h.LLM(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", model.ErrUnknown, err)
+	}
+	return c, nil
 }
 
 // Integration returns the integration plugin configured under name. The

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -438,9 +439,14 @@ func TestLLMThroughTheHost(t *testing.T) {
 	pc := item("echo", testBinaries.plugin)
 	pc.Kind = sdk.KindLLM
 	b := setup(t, testConfig(pc))
-	llm, err := b.host.LLM("echo")
+	// Through the core's seam, as core/ai and core/chat reach it.
+	var src model.Source = b.host
+	llm, err := src.Model("echo")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !llm.Available() {
+		t.Fatal("a running plugin is not available")
 	}
 	var words []string
 	resp, err := llm.Chat(context.Background(), &sdk.ChatRequest{Model: "echo", Stream: true,
@@ -449,12 +455,44 @@ func TestLLMThroughTheHost(t *testing.T) {
 	if err != nil || resp.Message.Content != "plan my day" || strings.Join(words, "|") != "plan| my| day" {
 		t.Fatalf("chat: %+v %v (streamed %v)", resp, err, words)
 	}
-	emb, err := llm.Embed(context.Background(), &sdk.EmbedRequest{Model: "echo", Texts: []string{"ab", "abc"}})
+	embedder, err := model.Embedder(llm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := embedder.Embed(context.Background(), &sdk.EmbedRequest{Model: "echo", Texts: []string{"ab", "abc"}})
 	if err != nil || emb.Dimension != 3 || len(emb.Vectors) != 2 || emb.Vectors[1][0] != 3 {
 		t.Fatalf("embed: %+v %v", emb, err)
 	}
-	if _, err := llm.Transcribe(context.Background(), &sdk.TranscribeRequest{Image: []byte{1}}); sdk.CodeOf(err) != sdk.CodeUnimplemented {
+	// The host's client always has Transcribe; the plugin without one
+	// answers CodeUnimplemented, as model.Transcriber does for a provider
+	// that has none.
+	tr, err := model.Transcriber(llm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Transcribe(context.Background(), &sdk.TranscribeRequest{Image: []byte{1}}); sdk.CodeOf(err) != sdk.CodeUnimplemented {
 		t.Fatalf("transcribe: %v", err)
+	}
+	for _, name := range []string{"nope", "tp-missing"} {
+		if _, err := src.Model(name); !errors.Is(err, model.ErrUnknown) || !errors.Is(err, ErrUnknownPlugin) {
+			t.Fatalf("Model(%q): %v, want model.ErrUnknown", name, err)
+		}
+	}
+	b.host.Stop()
+	if llm.Available() {
+		t.Fatal("a stopped plugin is available")
+	}
+	if _, err := llm.Chat(context.Background(), &sdk.ChatRequest{}, nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("chat after Stop: %v", err)
+	}
+}
+
+// TestModelOfAnotherKind: an integration plugin is no model provider.
+func TestModelOfAnotherKind(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testConfig(item("tp", testBinaries.plugin)))
+	if _, err := b.host.Model("tp"); !errors.Is(err, model.ErrUnknown) || !strings.Contains(err.Error(), "not llm") {
+		t.Fatalf("Model(integration): %v", err)
 	}
 }
 

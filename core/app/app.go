@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/model"
+	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/plan"
+	"github.com/consilium-hq/consilium/core/task"
+)
+
+// App is the service graph of one process.
+type App struct {
+	DB     *db.DB
+	Auth   *auth.Service
+	Notes  *note.Service
+	Tasks  *task.Service
+	Plan   *plan.Service
+	AI     *ai.Service
+	River  *river.Client[pgx.Tx]
+	Logger *slog.Logger
+}
+
+// JobsFunc builds the River client of a finished graph, knowing the
+// workers of its services; jobs.Client returns one.
+type JobsFunc func(a *App) (*river.Client[pgx.Tx], error)
+
+// Options are what differs between the processes and tests that build the
+// graph.
+type Options struct {
+	// Config is the whole configuration: auth, ai, jobs, and the plugins
+	// the AI providers are picked from (see ai.Resolve). Required.
+	Config *config.Config
+	// Pool is the database; the caller opens and closes it. Required.
+	Pool *pgxpool.Pool
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Jobs builds the River client (jobs.Client). Required: services insert
+	// their jobs in their own transactions.
+	Jobs JobsFunc
+	// Models are the model providers: the plugin host in a process, a
+	// scripted model (modeltest) or a test's own host in tests. Nil: every
+	// model call answers unavailable, and everything else works.
+	Models model.Source
+	// DefaultProvider is the model provider of the work that neither the
+	// ai section names nor ai.Resolve finds among the configured plugins.
+	// Tests that hand in Models of their own name the provider here; a
+	// process leaves it empty and declares its plugins.
+	DefaultProvider string
+	// AIQueue is the River queue of the AI jobs (default: River's default
+	// queue). Tests give each graph a queue of its own, so that graphs on
+	// one database never work each other's jobs.
+	AIQueue string
+	// NoteHooks and TaskHooks run after the graph's own hooks on every
+	// note save and task index change, in the same transaction.
+	NoteHooks []note.Hook
+	TaskHooks []task.Hook
+}
+
+// New builds the graph. It starts nothing: the caller starts River (and
+// the plugin host behind Models) when it works jobs.
+func New(ctx context.Context, o Options) (*App, error) {
+	if o.Config == nil || o.Pool == nil || o.Jobs == nil {
+		return nil, errors.New("app.New: Config, Pool and Jobs are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg := o.Config
+	a := &App{DB: db.New(o.Pool), Logger: o.Logger}
+	var err error
+	a.Auth, err = auth.New(ctx, auth.Options{DB: a.DB, Config: cfg.Auth, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	a.Notes = note.NewService(a.DB, note.Options{
+		Indexer:    task.NewIndex(append(a.taskHooks(), o.TaskHooks...)...),
+		Hooks:      append(a.noteHooks(), o.NoteHooks...),
+		SearchJobs: true,
+	})
+	a.Tasks = task.NewService(a.DB, a.Notes)
+	a.Plan = plan.NewService(a.DB, a.Tasks)
+
+	providers, err := ai.Resolve(cfg.AI, cfg.Plugins)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []*string{&providers.Embedding, &providers.Chat, &providers.Transcription} {
+		if *p == "" {
+			*p = o.DefaultProvider
+		}
+	}
+	a.AI, err = ai.New(ai.Options{DB: a.DB, Notes: a.Notes, Config: cfg.AI, Models: o.Models, Providers: providers,
+		Queue: o.AIQueue, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+
+	a.River, err = o.Jobs(a)
+	if err != nil {
+		return nil, fmt.Errorf("river: %w", err)
+	}
+	a.DB.SetJobs(a.River)
+	return a, nil
+}
