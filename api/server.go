@@ -24,6 +24,7 @@ import (
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
+	"github.com/consilium-hq/consilium/core/user"
 )
 
 // Deps are what the API needs. Later capabilities add their services here.
@@ -116,7 +117,7 @@ func New(d Deps) *Server {
 	authed.UseMiddleware(authenticate(api, d.Auth, limits))
 
 	registerAuth(public, authed, d.Auth, limits)
-	registerUsers(authed, d.DB)
+	registerUsers(authed, user.NewService(d.DB))
 	registerNotes(authed, d.Notes)
 	registerTags(authed, d.Notes)
 	registerTasks(authed, d.Tasks)

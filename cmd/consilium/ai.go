@@ -1,11 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/consilium-hq/consilium/core/ai"
@@ -39,19 +36,11 @@ func newAICmd() *cobra.Command {
 			defer a.close()
 			p := ai.ReindexParams{Force: force}
 			if email != "" {
-				addr, err := user.NormalizeEmail("user", email)
+				u, err := user.NewService(a.db).ByEmail(ctx, email)
 				if err != nil {
 					return err
 				}
-				var id uuid.UUID
-				err = a.pool.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, addr).Scan(&id)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return fmt.Errorf("no user with the email %s", addr)
-				}
-				if err != nil {
-					return err
-				}
-				p.UserID = &id
+				p.UserID = &u.ID
 			}
 			res, err := a.ai.Reindex(ctx, p)
 			if err != nil {

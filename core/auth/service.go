@@ -117,7 +117,7 @@ func (s *Service) Register(ctx context.Context, p *RegisterParams) (*Tokens, err
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPassword(p.Password); err != nil {
+	if err := CheckPassword(p.Password); err != nil {
 		return nil, err
 	}
 	name, err := user.CheckFullName("full_name", p.FullName)
@@ -141,16 +141,6 @@ func (s *Service) Register(ctx context.Context, p *RegisterParams) (*Tokens, err
 		return nil, err
 	}
 	return out, nil
-}
-
-func checkPassword(pw string) error {
-	if len([]rune(pw)) < MinPasswordLength {
-		return apperr.Field("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength), nil)
-	}
-	if len(pw) > maxPasswordLength {
-		return apperr.Field("password", fmt.Sprintf("must be at most %d bytes", maxPasswordLength), nil)
-	}
-	return nil
 }
 
 // LoginParams sign in with a password.
