@@ -5,7 +5,6 @@ SHELL := /bin/bash
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-PLUGINS   := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help
@@ -14,9 +13,7 @@ help: ## List the targets
 
 .PHONY: build
 build: ## Build bin/consilium and the shipped plugins into bin/plugins/
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/consilium ./cmd/consilium
-	@mkdir -p bin/plugins
-	@for p in $(PLUGINS); do echo "$(GO) build -o bin/plugins/$$p ./plugins/$$p"; $(GO) build -ldflags "$(LDFLAGS)" -o bin/plugins/$$p ./plugins/$$p || exit 1; done
+	@GO="$(GO)" LDFLAGS="$(LDFLAGS)" bash scripts/build.sh
 
 .PHONY: run
 run: build ## Build, get a database (DATABASE_URL or a private cluster under .data/), migrate and serve API + workers

@@ -107,7 +107,7 @@ func New(d Deps) *Server {
 	authed.UseMiddleware(authenticate(api, d.Auth, limits))
 
 	registerAuth(public, authed, d.Auth, limits)
-	registerUsers(authed, d.DB)
+	registerUsers(authed, d.Users)
 	registerNotes(authed, d.Notes)
 	registerTags(authed, d.Notes)
 	registerTasks(authed, d.Tasks)

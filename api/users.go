@@ -9,7 +9,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/user"
 )
 
@@ -68,7 +67,7 @@ type preferencesBody struct {
 	Body Preferences
 }
 
-func registerUsers(authed huma.API, d *db.DB) {
+func registerUsers(authed huma.API, users *user.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-current-user", Method: http.MethodGet, Path: "/users/me",
 		Summary: "The signed-in user", Tags: []string{"users"},
@@ -82,22 +81,7 @@ func registerUsers(authed huma.API, d *db.DB) {
 		Description: "Only the fields sent change. The email follows the registration rules (trimmed, unique regardless of case).",
 		Errors:      []int{http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct{ Body UpdateUserRequest }) (*userOutput, error) {
-		var p user.UpdateParams
-		if in.Body.Email != nil {
-			email, err := user.NormalizeEmail("email", *in.Body.Email)
-			if err != nil {
-				return nil, err
-			}
-			p.Email = &email
-		}
-		if in.Body.FullName != nil {
-			name, err := user.CheckFullName("full_name", *in.Body.FullName)
-			if err != nil {
-				return nil, err
-			}
-			p.FullName = &name
-		}
-		u, err := user.Update(ctx, d.Pool, principal(ctx).User.ID, &p)
+		u, err := users.UpdateProfile(ctx, principal(ctx).User.ID, &user.ProfileChange{Email: in.Body.Email, FullName: in.Body.FullName})
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +107,7 @@ func registerUsers(authed huma.API, d *db.DB) {
 		if err != nil {
 			return nil, err
 		}
-		u, err := user.SetPreferences(ctx, d.Pool, principal(ctx).User.ID, raw)
+		u, err := users.ReplacePreferences(ctx, principal(ctx).User.ID, raw)
 		if err != nil {
 			return nil, err
 		}

@@ -8,11 +8,13 @@
 #              postgres://postgres@127.0.0.1:55432/consilium?sslmode=disable
 #            The database "consilium" is created if missing. Runs scripts/pgvector.sh
 #            first. A warm call (cluster already running) is fast (well under 1 s).
+#            Also writes .data/dev.env (see below).
 #   status   Print "running <url>" (exit 0) or "stopped [<url>]" (exit 3) on stdout
 #            (exit 4, nothing on stdout, if the data directory is not readable).
 #   stop     Stop the cluster (pg_ctl stop -m fast). No error if it is not running.
 #   psql     Start the cluster if needed and open psql on the consilium database;
 #            extra arguments are passed to psql.
+#   secret   Print the development JWT secret (.data/jwt-secret, made on first use).
 #
 # Only the requested value goes to stdout; progress and errors go to stderr.
 #
@@ -23,6 +25,12 @@
 #   <repo>/.data/pg.port   TCP port on 127.0.0.1 (first free one from 55432, chosen once)
 #   <repo>/.data/pg.log    server log (also initdb output)
 #   <repo>/.data/pg.lock   serializes concurrent devdb.sh invocations
+#   <repo>/.data/jwt-secret  the development JWT secret (make run signs tokens with it)
+#   <repo>/.data/dev.env   DATABASE_URL=<url> and CONSILIUM_AUTH_JWT_SECRET=<secret>,
+#                          rewritten whenever url or psql starts or finds the cluster:
+#                          bin/consilium run in this checkout without --config,
+#                          CONSILIUM_CONFIG or DATABASE_URL reads these two settings,
+#                          so `./bin/consilium user create ...` beside `make run` works
 #   <datadir>/consilium.conf  settings managed by this script, rewritten on every start
 #                          (included from postgresql.conf; use ALTER SYSTEM to override)
 #
@@ -47,6 +55,8 @@ readonly PG_LINK="${DATA}/pg"
 readonly PORT_FILE="${DATA}/pg.port"
 readonly LOG_LINK="${DATA}/pg.log"
 readonly LOCK_FILE="${DATA}/pg.lock"
+readonly SECRET_FILE="${DATA}/jwt-secret"
+readonly DEV_ENV="${DATA}/dev.env"
 
 log() { printf '%s: %s\n' "${PROG}" "$*" >&2; }
 die() { printf '%s: error: %s\n' "${PROG}" "$*" >&2; exit 1; }
@@ -528,14 +538,50 @@ ensure_running() {
   ensure_db
 }
 
+# The development JWT secret, made once (48 random bytes, base64).
+ensure_secret() {
+  [[ -s "${SECRET_FILE}" ]] && return 0
+  mkdir -p -- "${DATA}"
+  (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"${SECRET_FILE}.tmp.$$")
+  mv -f -- "${SECRET_FILE}.tmp.$$" "${SECRET_FILE}"
+}
+
+# .data/dev.env: where bin/consilium finds this cluster (see the header).
+write_dev_env() {
+  ensure_secret
+  local want
+  want=$(
+    cat <<EOF
+# Written by scripts/devdb.sh: the development cluster of this checkout.
+# bin/consilium reads these two settings when it is given no --config,
+# CONSILIUM_CONFIG or DATABASE_URL. Rewritten on every start: do not edit.
+DATABASE_URL=$(make_url "${PORT}")
+CONSILIUM_AUTH_JWT_SECRET=$(<"${SECRET_FILE}")
+EOF
+  )
+  if [[ -f "${DEV_ENV}" && "$(<"${DEV_ENV}")" == "${want}" ]]; then
+    return 0
+  fi
+  (umask 077 && printf '%s\n' "${want}" >"${DEV_ENV}.tmp.$$")
+  mv -f -- "${DEV_ENV}.tmp.$$" "${DEV_ENV}"
+}
+
 cmd_url() {
   ensure_running
+  write_dev_env
   release_lock
   make_url "${PORT}"
 }
 
+cmd_secret() {
+  ensure_secret
+  cat -- "${SECRET_FILE}"
+  echo
+}
+
 cmd_psql() {
   ensure_running
+  write_dev_env
   release_lock
   exec "${PG_BIN}/psql" "$(make_url "${PORT}")" "$@"
 }
@@ -603,6 +649,7 @@ usage: scripts/devdb.sh <command> [args]
   status    print "running <url>" (exit 0) or "stopped [<url>]" (exit 3)
   stop      stop the cluster (no error if it is not running)
   psql      open psql on the ${DB_NAME} database (extra args go to psql)
+  secret    print the development JWT secret (made on first use)
 EOF
 }
 
@@ -614,6 +661,7 @@ main() {
   status) cmd_status ;;
   stop) cmd_stop ;;
   psql) cmd_psql "$@" ;;
+  secret) cmd_secret ;;
   -h | --help | help)
     usage
     return 0

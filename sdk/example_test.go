@@ -78,7 +78,7 @@ func ExampleManifest_Validate() {
 		Auth: sdk.Auth{Type: sdk.AuthOAuth2}}
 	fmt.Println(m.Validate())
 	// Output:
-	// manifest.name: "My Plugin" must match ^[a-z][a-z0-9_-]{0,62}$
+	// manifest.name: "My Plugin" must be lower case letters, digits, '-' or '_', starting with a letter, at most 63 characters
 	// manifest.auth.oauth2: is required when auth.type is oauth2
 }
 

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"time"
 )
 
 // Manifest describes a plugin of either kind: who it is, how users
 // authenticate, what it can do and how fast it may be called.
 type Manifest struct {
-	// Name is the plugin's identifier: lower case letters, digits, '-' and '_'.
+	// Name is the plugin's identifier (ValidName: lower case letters,
+	// digits, '-' and '_', starting with a letter).
 	Name        string
 	DisplayName string
 	Description string
@@ -147,8 +147,6 @@ func (m *Manifest) Implements(method string) bool {
 	return false
 }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-
 // Validate checks the fields a plugin author fills in. It returns every
 // problem found, joined.
 func (m *Manifest) Validate() error {
@@ -156,8 +154,8 @@ func (m *Manifest) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("manifest.%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if !nameRE.MatchString(m.Name) {
-		bad("name", "%q must match %s", m.Name, nameRE)
+	if !ValidName(m.Name) {
+		bad("name", "%q must be %s", m.Name, NameRule)
 	}
 	if m.DisplayName == "" {
 		bad("display_name", "is empty")
@@ -186,8 +184,8 @@ func (m *Manifest) Validate() error {
 	}
 	seen := map[string]bool{}
 	for i, f := range m.Config {
-		if !nameRE.MatchString(f.Key) {
-			bad(fmt.Sprintf("config[%d].key", i), "%q must match %s", f.Key, nameRE)
+		if !ValidName(f.Key) {
+			bad(fmt.Sprintf("config[%d].key", i), "%q must be %s", f.Key, NameRule)
 		}
 		if seen[f.Key] {
 			bad(fmt.Sprintf("config[%d].key", i), "%q is declared twice", f.Key)

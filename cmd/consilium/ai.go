@@ -1,15 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/consilium-hq/consilium/core/ai"
-	"github.com/consilium-hq/consilium/core/user"
 )
 
 func newAICmd() *cobra.Command {
@@ -39,19 +35,11 @@ func newAICmd() *cobra.Command {
 			defer a.close()
 			p := ai.ReindexParams{Force: force}
 			if email != "" {
-				addr, err := user.NormalizeEmail("user", email)
+				u, err := a.Users.ByEmail(ctx, email)
 				if err != nil {
 					return err
 				}
-				var id uuid.UUID
-				err = a.DB.Pool.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, addr).Scan(&id)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return fmt.Errorf("no user with the email %s", addr)
-				}
-				if err != nil {
-					return err
-				}
-				p.UserID = &id
+				p.UserID = &u.ID
 			}
 			res, err := a.AI.Reindex(ctx, p)
 			if err != nil {

@@ -14,13 +14,10 @@ import (
 	"github.com/consilium-hq/consilium/jobs"
 )
 
-// loadConfig reads --config (or $CONSILIUM_CONFIG) and the environment.
+// loadConfig reads --config (or $CONSILIUM_CONFIG) and the environment
+// (see configSource).
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
-	path, _ := cmd.Flags().GetString("config")
-	if path == "" {
-		path = os.Getenv("CONSILIUM_CONFIG")
-	}
-	return config.Load(path, nil)
+	return config.Load(configSource(cmd))
 }
 
 func newLogger(c config.Log) *slog.Logger {

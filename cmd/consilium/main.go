@@ -3,10 +3,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/consilium-hq/consilium/core/apperr"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -14,7 +18,7 @@ var version = "dev"
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "consilium:", err)
+		fmt.Fprintln(os.Stderr, "consilium:", errorText(err))
 		os.Exit(1)
 	}
 }
@@ -48,4 +52,22 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), "consilium", version)
 		},
 	}
+}
+
+// errorText is how an error reads on the command line: an application
+// error from core by its message, bad input by what is wrong with which
+// field ("email: must be an email address such as ada@example.com").
+func errorText(err error) string {
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Err != nil {
+		return err.Error()
+	}
+	if e.Code != apperr.Invalid || len(e.Fields) == 0 {
+		return e.Message
+	}
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Where() + ": " + f.Message
+	}
+	return strings.Join(parts, "; ")
 }

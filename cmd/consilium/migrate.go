@@ -50,9 +50,5 @@ func newMigrateCmd() *cobra.Command {
 // loadDBConfig loads the config but only insists on what migrations need,
 // so `migrate` works before auth secrets are configured.
 func loadDBConfig(cmd *cobra.Command) (*config.Config, error) {
-	path, _ := cmd.Flags().GetString("config")
-	if path == "" {
-		path = os.Getenv("CONSILIUM_CONFIG")
-	}
-	return config.LoadDatabaseOnly(path, nil)
+	return config.LoadDatabaseOnly(configSource(cmd))
 }

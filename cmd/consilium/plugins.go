@@ -19,14 +19,16 @@ import (
 	"github.com/consilium-hq/consilium/sdk/scaffold"
 )
 
-// pluginsConfig returns the `plugins` section of the loaded config and a
-// logger.
+// pluginsConfig returns the plugins serve would run (the `plugins` section
+// of the loaded config, with the offline local plugin when it names no
+// model provider) and a logger.
 func pluginsConfig(cmd *cobra.Command) (plugin.Config, *slog.Logger, error) {
 	cfg, err := loadConfig(cmd)
 	if err != nil {
 		return plugin.Config{}, nil, err
 	}
-	return cfg.Plugins, newLogger(cfg.Log), nil
+	logger := newLogger(cfg.Log)
+	return withDefaultLLM(cfg.Plugins, logger), logger, nil
 }
 
 func newPluginsCmd() *cobra.Command {

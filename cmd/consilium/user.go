@@ -29,10 +29,6 @@ func newUserCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			email, err := user.NormalizeEmail("email", args[0])
-			if err != nil {
-				return err
-			}
 			password := os.Getenv("CONSILIUM_NEW_PASSWORD")
 			if passwordStdin {
 				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -41,22 +37,20 @@ func newUserCmd() *cobra.Command {
 				}
 				password = strings.TrimRight(line, "\r\n")
 			}
-			if len([]rune(password)) < auth.MinPasswordLength {
-				return fmt.Errorf("password: must be at least %d characters (pass it with --password-stdin or $CONSILIUM_NEW_PASSWORD)", auth.MinPasswordLength)
+			if password == "" {
+				return errors.New("no password: pass it with --password-stdin or $CONSILIUM_NEW_PASSWORD")
+			}
+			if err := auth.CheckPassword(password); err != nil {
+				return err
 			}
 			hash, err := auth.HashPassword(password, cfg.Auth.Password)
 			if err != nil {
 				return err
 			}
-			return withPool(cmd.Context(), cfg.Database.URL, func(ctx context.Context, d *db.DB) error {
-				u, err := user.Create(ctx, d.Pool, &user.CreateParams{Email: email, PasswordHash: hash, FullName: fullName})
+			return withUsers(cmd.Context(), cfg.Database.URL, func(ctx context.Context, users *user.Service) error {
+				u, err := users.Create(ctx, &user.NewUser{Email: args[0], PasswordHash: hash, FullName: fullName, Superuser: superuser})
 				if err != nil {
 					return err
-				}
-				if superuser {
-					if _, err := d.Pool.Exec(ctx, `UPDATE users SET is_superuser = true WHERE id = $1`, u.ID); err != nil {
-						return err
-					}
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "created user %s (%s)\n", u.ID, u.Email)
 				return nil
@@ -67,7 +61,7 @@ func newUserCmd() *cobra.Command {
 	create.Flags().BoolVar(&superuser, "superuser", false, "give the user admin rights")
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 
-	setFlag := func(use, short, column string) *cobra.Command {
+	setFlag := func(use, short, column string, flags func(*bool) user.Flags) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " EMAIL true|false",
 			Short: short,
@@ -85,28 +79,29 @@ func newUserCmd() *cobra.Command {
 				default:
 					return errors.New("the second argument must be true or false")
 				}
-				return withPool(cmd.Context(), cfg.Database.URL, func(ctx context.Context, d *db.DB) error {
-					tag, err := d.Pool.Exec(ctx, `UPDATE users SET `+column+` = $2, updated_at = now() WHERE email = $1`, args[0], value)
+				return withUsers(cmd.Context(), cfg.Database.URL, func(ctx context.Context, users *user.Service) error {
+					u, err := users.SetFlags(ctx, args[0], flags(&value))
 					if err != nil {
 						return err
 					}
-					if tag.RowsAffected() == 0 {
-						return fmt.Errorf("no user with email %s", args[0])
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s = %t\n", args[0], column, value)
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s = %t\n", u.Email, column, value)
 					return nil
 				})
 			},
 		}
 	}
 	cmd.AddCommand(create,
-		setFlag("set-active", "Activate or deactivate a user (inactive users are refused everywhere)", "is_active"),
-		setFlag("set-superuser", "Grant or revoke admin rights", "is_superuser"),
+		setFlag("set-active", "Activate or deactivate a user (inactive users are refused everywhere)", "is_active",
+			func(v *bool) user.Flags { return user.Flags{Active: v} }),
+		setFlag("set-superuser", "Grant or revoke admin rights", "is_superuser",
+			func(v *bool) user.Flags { return user.Flags{Superuser: v} }),
 	)
 	return cmd
 }
 
-func withPool(ctx context.Context, url string, fn func(context.Context, *db.DB) error) error {
+// withUsers opens a small pool on a migrated database and hands fn the
+// users service.
+func withUsers(ctx context.Context, url string, fn func(context.Context, *user.Service) error) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -118,5 +113,5 @@ func withPool(ctx context.Context, url string, fn func(context.Context, *db.DB) 
 	if err := db.NewMigrator(pool, newLogger(defaultLog())).CheckMigrated(ctx); err != nil {
 		return err
 	}
-	return fn(ctx, db.New(pool))
+	return fn(ctx, user.NewService(db.New(pool)))
 }

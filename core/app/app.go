@@ -18,12 +18,14 @@ import (
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plan"
 	"github.com/consilium-hq/consilium/core/task"
+	"github.com/consilium-hq/consilium/core/user"
 )
 
 // App is the service graph of one process.
 type App struct {
 	DB     *db.DB
 	Auth   *auth.Service
+	Users  *user.Service
 	Notes  *note.Service
 	Tasks  *task.Service
 	Plan   *plan.Service
@@ -84,6 +86,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.Users = user.NewService(a.DB)
 	a.Notes = note.NewService(a.DB, note.Options{
 		Indexer:    task.NewIndex(append(a.taskHooks(), o.TaskHooks...)...),
 		Hooks:      append(a.noteHooks(), o.NoteHooks...),

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/config"
 )
 
@@ -20,6 +21,19 @@ const MinPasswordLength = 8
 const maxPasswordLength = 1024
 
 var b64 = base64.RawStdEncoding
+
+// CheckPassword is the rule a new password obeys, whoever sets it (register,
+// the command line): at least MinPasswordLength characters, at most
+// maxPasswordLength bytes.
+func CheckPassword(pw string) error {
+	if len([]rune(pw)) < MinPasswordLength {
+		return apperr.Field("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength), nil)
+	}
+	if len(pw) > maxPasswordLength {
+		return apperr.Field("password", fmt.Sprintf("must be at most %d bytes", maxPasswordLength), nil)
+	}
+	return nil
+}
 
 // HashPassword returns an argon2id hash in the PHC string format, so that
 // parameters can change later without invalidating stored hashes.

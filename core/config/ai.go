@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/consilium-hq/consilium/sdk"
 )
 
 // AgentTools are the tools an agent may be given: each acts on the user's
@@ -20,9 +22,7 @@ var AgentTools = []string{
 }
 
 var (
-	agentNameRE  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-	pluginNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-	pgMemoryRE   = regexp.MustCompile(`^[1-9][0-9]*(kB|MB|GB)$`)
+	pgMemoryRE = regexp.MustCompile(`^[1-9][0-9]*(kB|MB|GB)$`)
 )
 
 func (a *AI) problems() []string {
@@ -34,7 +34,7 @@ func (a *AI) problems() []string {
 		"embedding_provider": a.EmbeddingProvider, "chat_provider": a.ChatProvider,
 		"transcription_provider": a.TranscriptionProvider,
 	} {
-		if name != "" && !pluginNameRE.MatchString(name) {
+		if name != "" && !sdk.ValidName(name) {
 			bad(key, "must be the name of an llm plugin under plugins.items (or local), got %q", name)
 		}
 	}
@@ -56,14 +56,14 @@ func (a *AI) problems() []string {
 	seen := map[string]int{}
 	for i, ag := range a.Agents {
 		key := fmt.Sprintf("agents[%d]", i)
-		if !agentNameRE.MatchString(ag.Name) {
-			bad(key+".name", "must be lower case letters, digits, '-' or '_', starting with a letter, got %q", ag.Name)
+		if !sdk.ValidName(ag.Name) {
+			bad(key+".name", "must be %s, got %q", sdk.NameRule, ag.Name)
 		} else if j, dup := seen[ag.Name]; dup {
 			bad(key+".name", "%q is already used by agents[%d]", ag.Name, j)
 		} else {
 			seen[ag.Name] = i
 		}
-		if ag.Provider != "" && !pluginNameRE.MatchString(ag.Provider) {
+		if ag.Provider != "" && !sdk.ValidName(ag.Provider) {
 			bad(key+".provider", "must be the name of an llm plugin, got %q", ag.Provider)
 		}
 		if len(ag.Description) > 1000 {

@@ -3,12 +3,14 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/sdk"
 )
 
 var validEnv = []string{
@@ -95,6 +97,36 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 			require.Contains(t, err.Error(), tc.key)
 		})
 	}
+}
+
+// TestNamesFollowOneRule: agent, provider and plugin names are all checked
+// by sdk.ValidName, and a bad one is explained by sdk.NameRule.
+func TestNamesFollowOneRule(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `ai:
+  chat_provider: Open AI
+  agents:
+    - {name: planner}
+    - {name: My Agent}
+    - {name: writer, provider: "-openai"}
+plugins:
+  items:
+    - {name: Bad Name, kind: llm, path: /bin/true}
+    - {name: `+strings.Repeat("x", 64)+`, kind: llm, path: /bin/true}
+`)
+	_, err := config.Load(path, validEnv)
+	require.Error(t, err)
+	got := err.Error()
+	for _, want := range []string{
+		`ai.chat_provider: must be the name of an llm plugin under plugins.items (or local), got "Open AI"`,
+		`ai.agents[1].name: must be ` + sdk.NameRule + `, got "My Agent"`,
+		`ai.agents[2].provider: must be the name of an llm plugin, got "-openai"`,
+		`plugins.items[0].name: must be ` + sdk.NameRule + `, got "Bad Name"`,
+		`plugins.items[1].name: must be ` + sdk.NameRule,
+	} {
+		require.Contains(t, got, want)
+	}
+	require.NotContains(t, got, "agents[0]", "a valid name is accepted")
 }
 
 func TestLoadDatabaseOnly(t *testing.T) {

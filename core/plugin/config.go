@@ -113,7 +113,6 @@ type ValidationError struct {
 func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
 
 var (
-	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 	envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
@@ -146,8 +145,8 @@ func (c Config) Validate() error {
 	seen := map[string]int{}
 	for i, p := range c.Items {
 		key := fmt.Sprintf("items[%d]", i)
-		if !nameRE.MatchString(p.Name) {
-			bad(key+".name", "must be lower case letters, digits, '-' or '_', starting with a letter, got %q", p.Name)
+		if !sdk.ValidName(p.Name) {
+			bad(key+".name", "must be %s, got %q", sdk.NameRule, p.Name)
 		} else if j, dup := seen[p.Name]; dup {
 			bad(key+".name", "%q is already used by items[%d]", p.Name, j)
 		} else {

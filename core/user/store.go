@@ -43,6 +43,7 @@ type CreateParams struct {
 	Email        string
 	PasswordHash string // empty: authentication is delegated
 	FullName     string
+	Superuser    bool
 }
 
 // Create inserts a user; a taken email is a conflict.
@@ -56,9 +57,9 @@ func Create(ctx context.Context, q Querier, p *CreateParams) (*User, error) {
 		hash = &p.PasswordHash
 	}
 	u, err := scanUser(q.QueryRow(ctx, `
-		INSERT INTO users (id, email, password_hash, full_name)
-		VALUES ($1, $2, $3, $4)
-		RETURNING `+userColumns, id, p.Email, hash, p.FullName))
+		INSERT INTO users (id, email, password_hash, full_name, is_superuser)
+		VALUES ($1, $2, $3, $4, $5)
+		RETURNING `+userColumns, id, p.Email, hash, p.FullName, p.Superuser))
 	if db.IsUniqueViolation(err, "users_email_key") {
 		return nil, errEmailTaken
 	}
@@ -78,21 +79,16 @@ func ByEmail(ctx context.Context, q Querier, email string) (*User, error) {
 	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
 }
 
-// UpdateParams changes only the fields that are not nil.
-type UpdateParams struct {
-	FullName *string
-	Email    *string
-}
-
-// Update changes a user's profile.
-func Update(ctx context.Context, q Querier, id uuid.UUID, p *UpdateParams) (*User, error) {
+// update changes a user's profile: the fields of c that are not nil, as
+// they are (the service checks them).
+func update(ctx context.Context, q Querier, id uuid.UUID, c *ProfileChange) (*User, error) {
 	u, err := scanUser(q.QueryRow(ctx, `
 		UPDATE users SET
 			full_name  = coalesce($2, full_name),
 			email      = coalesce($3, email),
 			updated_at = now()
 		WHERE id = $1
-		RETURNING `+userColumns, id, p.FullName, p.Email))
+		RETURNING `+userColumns, id, c.FullName, c.Email))
 	if db.IsUniqueViolation(err, "users_email_key") {
 		return nil, errEmailTaken
 	}
@@ -102,16 +98,28 @@ func Update(ctx context.Context, q Querier, id uuid.UUID, p *UpdateParams) (*Use
 	return u, err
 }
 
-// SetPreferences replaces the preferences object whole.
-func SetPreferences(ctx context.Context, q Querier, id uuid.UUID, prefs json.RawMessage) (*User, error) {
-	prefs, err := CheckPreferences(prefs)
-	if err != nil {
-		return nil, err
-	}
+// setPreferences replaces the preferences object whole with prefs, checked
+// by the service.
+func setPreferences(ctx context.Context, q Querier, id uuid.UUID, prefs json.RawMessage) (*User, error) {
 	return scanUser(q.QueryRow(ctx, `
 		UPDATE users SET preferences = $2, updated_at = now()
 		WHERE id = $1
 		RETURNING `+userColumns, id, prefs))
+}
+
+// setFlags changes the admin flags of the user with this email.
+func setFlags(ctx context.Context, q Querier, email string, f Flags) (*User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `
+		UPDATE users SET
+			is_active    = coalesce($2, is_active),
+			is_superuser = coalesce($3, is_superuser),
+			updated_at   = now()
+		WHERE email = $1
+		RETURNING `+userColumns, email, f.Active, f.Superuser))
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return nil, fmt.Errorf("set flags of user %s: %w", email, err)
+	}
+	return u, err
 }
 
 // EnsureExternal returns the user with this id, creating it on first sight

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/template"
 
@@ -37,12 +36,10 @@ type Params struct {
 	SDKPath string
 }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-
 // Write creates the project and returns the paths written.
 func Write(p Params) ([]string, error) {
-	if !nameRE.MatchString(p.Name) {
-		return nil, fmt.Errorf("name %q must be lower case letters, digits, '-' or '_', starting with a letter", p.Name)
+	if !sdk.ValidName(p.Name) {
+		return nil, fmt.Errorf("name %q must be %s", p.Name, sdk.NameRule)
 	}
 	if p.Kind == "" {
 		p.Kind = sdk.KindIntegration
