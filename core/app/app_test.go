@@ -93,8 +93,8 @@ func TestHooks(t *testing.T) {
 	require.Equal(t, 1, jobCount, "a refused save queues nothing")
 	require.Equal(t, 1, notes)
 
-	tasks, _, err := a.Tasks.List(ctx, user, &task.ListParams{})
+	tasks, err := a.Tasks.List(ctx, user, &task.ListParams{})
 	require.NoError(t, err)
-	require.Len(t, tasks, 1)
-	require.Equal(t, n.ID, tasks[0].NoteID)
+	require.Len(t, tasks.Items, 1)
+	require.Equal(t, n.ID, tasks.Items[0].NoteID)
 }
