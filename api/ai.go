@@ -82,6 +82,11 @@ type Agent struct {
 	Available   bool     `json:"available" doc:"Whether its provider is running right now."`
 }
 
+// AgentList is every agent configured for chat.
+type AgentList struct {
+	Agents []Agent `json:"agents"`
+}
+
 func registerAI(authed huma.API, svc *ai.Service) {
 	limits := svc.Limits()
 	registerDocuments(authed, svc, limits.MaxUploadBytes)
@@ -95,7 +100,8 @@ func registerAI(authed huma.API, svc *ai.Service) {
 			"Each passage names its source and, for notes, the blocks it comes from. With answer: true the configured " +
 			"chat model writes an answer that cites the passages by index. If the embedding model is unavailable, " +
 			"full-text results come back with a warning; if the chat model is, the request fails with 503.",
-		Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		RequestBody: jsonExample(map[string]any{"query": "When is the plumber coming?", "k": 5}),
+		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *struct{ Body RAGQuery }) (*struct{ Body RAGResult }, error) {
 		b := in.Body
 		res, err := svc.Query(ctx, principal(ctx).User.ID, &ai.QueryParams{Answer: b.Answer, SearchParams: ai.SearchParams{
@@ -133,17 +139,8 @@ func registerAI(authed huma.API, svc *ai.Service) {
 
 	registerTranscribe(authed, svc, limits.MaxImageBytes)
 
-	listAgents := func(ctx context.Context, _ *struct{}) (*struct {
-		Body struct {
-			Agents []Agent `json:"agents"`
-		}
-	}, error) {
-		out := &struct {
-			Body struct {
-				Agents []Agent `json:"agents"`
-			}
-		}{}
-		out.Body.Agents = []Agent{}
+	listAgents := func(ctx context.Context, _ *struct{}) (*struct{ Body AgentList }, error) {
+		out := &struct{ Body AgentList }{Body: AgentList{Agents: []Agent{}}}
 		for _, a := range svc.Agents() {
 			out.Body.Agents = append(out.Body.Agents, Agent{Name: a.Name, Description: a.Description, Provider: a.Provider,
 				Model: a.Model, Tools: nonNil(a.Tools), Available: a.Available})

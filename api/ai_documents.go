@@ -40,6 +40,12 @@ func toDocument(d *ai.Document) Document {
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, ProcessedAt: d.ProcessedAt}
 }
 
+// DocumentList is a page of documents.
+type DocumentList struct {
+	Items      []Document `json:"items"`
+	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+}
+
 // DocumentTextRequest adds a document given as text.
 type DocumentTextRequest struct {
 	Title     string `json:"title,omitempty" maxLength:"500" example:"Meeting transcript"`
@@ -72,8 +78,12 @@ func registerDocuments(authed huma.API, svc *ai.Service, maxUpload int64) {
 		// them).
 		SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"multipart/form-data": {Schema: reg.Schema(reflect.TypeFor[DocumentUpload](), true, "DocumentUpload")},
-			"application/json":    {Schema: reg.Schema(reflect.TypeFor[DocumentTextRequest](), true, "DocumentTextRequest")},
+			"multipart/form-data": {Schema: reg.Schema(reflect.TypeFor[DocumentUpload](), true, "DocumentUpload"),
+				// A plain-text file, so the example can hold it.
+				Example: map[string]any{"title": "Plumbing", "file": "The plumber comes on Tuesday at 9."}},
+			"application/json": {Schema: reg.Schema(reflect.TypeFor[DocumentTextRequest](), true, "DocumentTextRequest"),
+				Example: map[string]any{"title": "Kick-off notes", "media_type": "text/markdown",
+					"text": "# Kick-off\n\nThe plumber comes on Tuesday at 9. Sam books the venue by Friday."}},
 		}},
 		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
@@ -100,22 +110,12 @@ func registerDocuments(authed huma.API, svc *ai.Service, maxUpload int64) {
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
 		Cursor string `query:"cursor" doc:"next_cursor of the previous page."`
 		Status string `query:"status" enum:"pending,processing,ready,failed" doc:"Only documents with this status."`
-	}) (*struct {
-		Body struct {
-			Items      []Document `json:"items"`
-			NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-		}
-	}, error) {
+	}) (*struct{ Body DocumentList }, error) {
 		page, err := svc.ListDocuments(ctx, principal(ctx).User.ID, in.Limit, in.Cursor, in.Status)
 		if err != nil {
 			return nil, err
 		}
-		out := &struct {
-			Body struct {
-				Items      []Document `json:"items"`
-				NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
-			}
-		}{}
+		out := &struct{ Body DocumentList }{}
 		out.Body.Items = make([]Document, 0, len(page.Items))
 		for _, d := range page.Items {
 			out.Body.Items = append(out.Body.Items, toDocument(d))

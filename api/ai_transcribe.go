@@ -25,9 +25,9 @@ type TranscribeForm struct {
 
 // Transcription is the text read from an image.
 type Transcription struct {
-	Text   string            `json:"text" doc:"The text as read, checkboxes written [ ] and [x]."`
-	Blocks BlockNoteDocument `json:"blocks" doc:"The text as BlockNote blocks: headings, paragraphs, list items, and task lines as checkListItem blocks (checked for [x] and ☑)."`
-	Note   *NoteJSON         `json:"note,omitempty" doc:"The note created, with create_note."`
+	Text   string      `json:"text" doc:"The text as read, checkboxes written [ ] and [x]."`
+	Blocks NoteContent `json:"blocks" doc:"The text as BlockNote blocks: headings, paragraphs, list items, and task lines as checkListItem blocks (checked for [x] and ☑)."`
+	Note   *NoteJSON   `json:"note,omitempty" doc:"The note created, with create_note."`
 }
 
 func registerTranscribe(authed huma.API, svc *ai.Service, maxImage int64) {
@@ -44,7 +44,11 @@ func registerTranscribe(authed huma.API, svc *ai.Service, maxImage int64) {
 		BodyReadTimeout:  uploadReadTimeout,
 		SkipValidateBody: true,
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"multipart/form-data": {Schema: reg.Schema(reflect.TypeFor[TranscribeForm](), true, "TranscribeForm")},
+			"multipart/form-data": {Schema: reg.Schema(reflect.TypeFor[TranscribeForm](), true, "TranscribeForm"),
+				// An image cannot be written into the document: the example
+				// names what goes there.
+				Example: map[string]any{"image": "(the bytes of a PNG, JPEG or WebP image)", "create_note": true,
+					"title": "Weekly plan", "tags": "inbox,scans", "language": "en"}},
 		}},
 		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *struct {
@@ -75,7 +79,7 @@ func registerTranscribe(authed huma.API, svc *ai.Service, maxImage int64) {
 		if err != nil {
 			return nil, err
 		}
-		out := &struct{ Body Transcription }{Body: Transcription{Text: tr.Text, Blocks: BlockNoteDocument(ai.MarshalBlocks(tr.Blocks))}}
+		out := &struct{ Body Transcription }{Body: Transcription{Text: tr.Text, Blocks: NoteContent(ai.MarshalBlocks(tr.Blocks))}}
 		if tr.Note != nil {
 			n := toNoteJSON(tr.Note)
 			out.Body.Note = &n
