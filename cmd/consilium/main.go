@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newPluginsCmd(),
 		newAICmd(),
+		newOpenAPICmd(),
 	)
 	return root
 }
