@@ -133,10 +133,10 @@ func declareErrors(api huma.API, op *huma.Operation, authed bool) {
 var errorDescriptions = map[int]string{
 	http.StatusBadRequest:            "Bad Request: the body is not valid JSON, or is missing.",
 	http.StatusUnauthorized:          "Unauthorized: no valid bearer token (or wrong credentials).",
-	http.StatusForbidden:             "Forbidden.",
+	http.StatusForbidden:             "Forbidden: the account is deactivated, or the operation is not open to it (see its description).",
 	http.StatusNotFound:              "Not Found: no such resource of the signed-in user (another user's id answers this too).",
 	http.StatusRequestTimeout:        "Request Timeout: the body arrived too slowly.",
-	http.StatusConflict:              "Conflict.",
+	http.StatusConflict:              "Conflict: the change collides with what exists (see the operation's description).",
 	http.StatusPreconditionFailed:    "Precondition Failed: If-Match names a version that is no longer current.",
 	http.StatusRequestEntityTooLarge: "Content Too Large: the body is over the operation's size limit.",
 	http.StatusUnsupportedMediaType:  "Unsupported Media Type: send application/json.",
@@ -159,7 +159,8 @@ func constrained(s *huma.Schema) bool {
 // finishDocument corrects what Huma's schema generation leaves wrong in
 // the whole document: a nullable enum (a *string with an enum tag) lists
 // its values but not null, so every null the server answers would fail
-// the schema; null joins the enum.
+// the schema; null joins the enum. It runs once every operation of New is
+// registered.
 func finishDocument(oapi *huma.OpenAPI) {
 	seen := map[*huma.Schema]bool{}
 	var walk func(s *huma.Schema)
