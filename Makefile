@@ -31,6 +31,10 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) ./...
 	cd sdk && $(GO) run $(STATICCHECK) ./...
 
+.PHONY: lint-openapi
+lint-openapi: ## Redocly's recommended rules on the served OpenAPI document (installs the pinned @redocly/cli with npm)
+	@bash scripts/openapi-lint.sh
+
 .PHONY: bench
 bench: ## Measure the hot paths through the full HTTP stack on real Postgres
 	@bash scripts/bench.sh

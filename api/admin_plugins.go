@@ -39,10 +39,13 @@ type AdminPlugin struct {
 	NextAttemptAt   *time.Time `json:"next_attempt_at,omitempty"`
 }
 
+// AdminPluginList is every configured plugin.
+type AdminPluginList struct {
+	Plugins []AdminPlugin `json:"plugins"`
+}
+
 type adminPluginsOutput struct {
-	Body struct {
-		Plugins []AdminPlugin `json:"plugins"`
-	}
+	Body AdminPluginList
 }
 
 func toAdminPlugin(s plugin.PluginState) AdminPlugin {

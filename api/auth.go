@@ -100,8 +100,9 @@ func limitByIP(api huma.API, l *limits) func(huma.Context, func(huma.Context)) {
 	}
 }
 
-// TokenResponse is returned by register, login and refresh.
-type TokenResponse struct {
+// AuthTokens are what register, login and refresh answer: a signed-in
+// session's token pair and its user.
+type AuthTokens struct {
 	AccessToken  string `json:"access_token" doc:"JWT to send as 'Authorization: Bearer …'."`
 	RefreshToken string `json:"refresh_token" doc:"Opaque token for POST /api/auth/refresh; it rotates on every use."`
 	TokenType    string `json:"token_type" enum:"bearer" example:"bearer"`
@@ -110,18 +111,18 @@ type TokenResponse struct {
 }
 
 type tokenOutput struct {
-	Body TokenResponse
+	Body AuthTokens
 }
 
 // registerOutput is the 201 of register: the created resource is the
 // signed-in user.
 type registerOutput struct {
 	Location string `header:"Location" doc:"The new account: /api/users/me."`
-	Body     TokenResponse
+	Body     AuthTokens
 }
 
 func toTokenOutput(t *auth.Tokens) *tokenOutput {
-	return &tokenOutput{Body: TokenResponse{
+	return &tokenOutput{Body: AuthTokens{
 		AccessToken:  t.AccessToken,
 		RefreshToken: t.RefreshToken,
 		TokenType:    "bearer",
@@ -169,6 +170,9 @@ type logoutInput struct {
 	Body LogoutRequest
 }
 
+// exampleRefreshToken shows the form of a refresh token in the document.
+const exampleRefreshToken = "Q2hhbmdlLW1lLWZvci15b3VyLW93bi10b2tlbi0wMDE"
+
 func clientOf(ctx context.Context, userAgent string) auth.Client {
 	c := auth.Client{UserAgent: userAgent}
 	if ri := requestInfoFrom(ctx); ri != nil {
@@ -184,7 +188,11 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(public, huma.Operation{
 		OperationID: "register", Method: http.MethodPost, Path: "/auth/register",
 		Summary: "Create an account", Tags: []string{"auth"}, DefaultStatus: http.StatusCreated,
-		Description: "Creates a user and signs it in. In Supabase mode this answers 403: sign-up is delegated.",
+		Description: "Creates an account and signs it in: the answer is the token pair (send access_token as " +
+			"`Authorization: Bearer …`) with the new user. The email is trimmed and unique regardless of case (409 " +
+			"when it is taken); the password needs at least 8 characters. In Supabase mode this answers 403: sign-up " +
+			"is delegated.",
+		RequestBody: jsonExample(map[string]any{"email": "ada@example.com", "password": "correct horse battery staple", "full_name": "Ada Lovelace"}),
 		Middlewares: perIP, Errors: append([]int{http.StatusConflict, http.StatusUnprocessableEntity}, authErrors...),
 	}, func(ctx context.Context, in *struct {
 		UserAgent string `header:"User-Agent"`
@@ -203,7 +211,9 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(public, huma.Operation{
 		OperationID: "login", Method: http.MethodPost, Path: "/auth/login",
 		Summary: "Sign in with email and password", Tags: []string{"auth"},
-		Description: "A wrong password and an unknown email give the same 401. Failed logins are limited per " +
+		RequestBody: jsonExample(map[string]any{"email": "ada@example.com", "password": "correct horse battery staple"}),
+		Description: "Signs in and answers the token pair with the user, like register. A wrong password and an " +
+			"unknown email give the same 401. Failed logins are limited per " +
 			"account and client address (429 with Retry-After); an address that has not been failing is never " +
 			"refused, so others cannot lock the owner out.",
 		Middlewares: perIP, Errors: append([]int{http.StatusUnauthorized}, authErrors...),
@@ -230,7 +240,9 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(public, huma.Operation{
 		OperationID: "refresh-token", Method: http.MethodPost, Path: "/auth/refresh",
 		Summary: "Exchange a refresh token for a new token pair", Tags: []string{"auth"},
-		Description: "Refresh tokens rotate on every use. Presenting one again within a few seconds of its rotation " +
+		RequestBody: jsonExample(map[string]any{"refresh_token": exampleRefreshToken}),
+		Description: "Answers a new token pair (and the user) for the refresh token of a sign-in: call it before the " +
+			"access token expires, or when a request answers 401. Refresh tokens rotate on every use. Presenting one again within a few seconds of its rotation " +
 			"(auth.refresh_reuse_interval, 10s by default: two tabs, a retried request) answers the same new refresh " +
 			"token with a fresh access token. Presenting it later revokes the whole session (every token descended " +
 			"from the same sign-in) and answers 401.",
@@ -249,7 +261,9 @@ func registerAuth(public, authed huma.API, svc *auth.Service, l *limits) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/auth/logout",
 		Summary: "Sign out", Tags: []string{"auth"}, DefaultStatus: http.StatusNoContent,
-		Description: "Ends the session: its access and refresh tokens are refused from now on.",
+		Description: "Ends the session of the bearer token: its access and refresh tokens are refused from now on. " +
+			"The body may be empty.",
+		RequestBody: jsonExample(map[string]any{"refresh_token": exampleRefreshToken}),
 	}, func(ctx context.Context, in *logoutInput) (*struct{}, error) {
 		if err := svc.Logout(ctx, principal(ctx), in.Body.RefreshToken); err != nil {
 			return nil, err

@@ -20,7 +20,7 @@ import (
 func loginFrom(t *testing.T, e *apitest.Env, ip, email, password string, headers ...string) int {
 	t.Helper()
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: e.Validated(&http.Transport{DialContext: dialer.DialContext})}
 	defer client.CloseIdleConnections()
 	body, err := json.Marshal(map[string]any{"email": email, "password": password})
 	require.NoError(t, err)

@@ -23,20 +23,20 @@ import (
 
 // NoteJSON is a note with its content.
 type NoteJSON struct {
-	ID          uuid.UUID         `json:"id"`
-	UserID      uuid.UUID         `json:"user_id"`
-	Title       string            `json:"title" example:"Week plan"`
-	Content     BlockNoteDocument `json:"content"`
-	ParentID    *uuid.UUID        `json:"parent_id" doc:"The note this one is nested under; null at the top level."`
-	Tags        []string          `json:"tags" example:"[\"work\",\"health\"]"`
-	LinkedNotes []uuid.UUID       `json:"linked_notes" doc:"Notes the content links to (links whose href is note://<uuid>), derived from the content."`
-	IsPinned    bool              `json:"is_pinned"`
-	IsArchived  bool              `json:"is_archived"`
-	Metadata    JSONObject        `json:"metadata"`
-	IsInbox     bool              `json:"is_inbox" doc:"True on the Inbox note, which receives tasks created without a note."`
-	Version     int               `json:"version" doc:"Increases by one on every change; sent as the ETag."`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	ID          uuid.UUID   `json:"id"`
+	UserID      uuid.UUID   `json:"user_id"`
+	Title       string      `json:"title" example:"Week plan"`
+	Content     NoteContent `json:"content"`
+	ParentID    *uuid.UUID  `json:"parent_id" nullable:"true" doc:"The note this one is nested under; null at the top level."`
+	Tags        []string    `json:"tags" example:"[\"work\",\"health\"]"`
+	LinkedNotes []uuid.UUID `json:"linked_notes" doc:"Notes the content links to (links whose href is note://<uuid>), derived from the content."`
+	IsPinned    bool        `json:"is_pinned"`
+	IsArchived  bool        `json:"is_archived"`
+	Metadata    JSONObject  `json:"metadata"`
+	IsInbox     bool        `json:"is_inbox" doc:"True on the Inbox note, which receives tasks created without a note."`
+	Version     int         `json:"version" doc:"Increases by one on every change; sent as the ETag."`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // NoteSummaryJSON is a note in a list: a short plain-text preview instead
@@ -46,7 +46,7 @@ type NoteSummaryJSON struct {
 	UserID      uuid.UUID   `json:"user_id"`
 	Title       string      `json:"title"`
 	Preview     string      `json:"preview" doc:"The start of the note's text, on one line (at most 200 characters)."`
-	ParentID    *uuid.UUID  `json:"parent_id"`
+	ParentID    *uuid.UUID  `json:"parent_id" nullable:"true" doc:"The note this one is nested under; null at the top level."`
 	Tags        []string    `json:"tags"`
 	LinkedNotes []uuid.UUID `json:"linked_notes"`
 	IsPinned    bool        `json:"is_pinned"`
@@ -67,7 +67,7 @@ func nonNil[T any](s []T) []T {
 
 func toNoteJSON(n *note.Note) NoteJSON {
 	return NoteJSON{
-		ID: n.ID, UserID: n.UserID, Title: n.Title, Content: BlockNoteDocument(n.Content), ParentID: n.ParentID,
+		ID: n.ID, UserID: n.UserID, Title: n.Title, Content: NoteContent(n.Content), ParentID: n.ParentID,
 		Tags: nonNil(n.Tags), LinkedNotes: nonNil(n.LinkedNotes), IsPinned: n.IsPinned, IsArchived: n.IsArchived,
 		Metadata: JSONObject(n.Metadata), IsInbox: n.SystemKey == note.SystemKeyInbox, Version: n.Version,
 		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
@@ -256,8 +256,22 @@ func registerNotes(authed huma.API, notes *note.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "create-note", Method: http.MethodPost, Path: "/notes",
 		Summary: "Create a note", Tags: noteTags, DefaultStatus: http.StatusCreated,
-		Description: "Task blocks in the content are indexed at once (see GET /tasks). A malformed document " +
-			"answers 422 naming the block path, e.g. body.content[3].children[0].props.status.",
+		Description: "Creates a note; every field may be left out (an untitled, empty note). content is a BlockNote " +
+			"document as the editor gives it, or in BlockNote's partial form (a block needs only its type; string " +
+			"content is plain text), saved in full form. Task blocks in the content (checkListItem, task) are " +
+			"indexed at once (see GET /tasks). A malformed document answers 422 naming the block path, e.g. " +
+			"body.content[3].children[0].props.status. Answers 201 with the note, its Location and ETag.",
+		RequestBody: jsonExample(map[string]any{
+			"title": "Week plan",
+			"content": []any{
+				map[string]any{"type": "heading", "props": map[string]any{"level": 2}, "content": "This week"},
+				map[string]any{"type": "checkListItem", "content": "Book the dentist"},
+				map[string]any{"type": "task", "props": map[string]any{"status": "in_progress", "priority": "high", "dueDate": "2026-03-06"},
+					"content": "Draft the quarterly report"},
+				map[string]any{"type": "paragraph", "content": []any{"Ask ", map[string]any{"type": "text", "text": "Sam", "styles": map[string]any{"bold": true}}, " about the venue."}},
+			},
+			"tags": []string{"work"},
+		}),
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
 		Middlewares: huma.Middlewares{largeDocumentBody(authed, NoteCreateRequest{})},
 		Errors:      []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
@@ -281,8 +295,9 @@ func registerNotes(authed huma.API, notes *note.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-note", Method: http.MethodGet, Path: "/notes/{note_id}",
 		Summary: "Get a note", Tags: noteTags,
-		Description: "The note with its content. The ETag header carries its version.",
-		Errors:      []int{http.StatusNotFound},
+		Description: "The note with its content, ready to load into the editor. The ETag header carries its version, " +
+			"to send back as If-Match with a change.",
+		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *notePath) (*noteOutput, error) {
 		id, err := parseID(in.NoteID, "note")
 		if err != nil {
@@ -306,7 +321,12 @@ func registerNotes(authed huma.API, notes *note.Service) {
 			"Sending content re-indexes the note's tasks in the same transaction. With If-Match, a stale version answers 412.",
 		MaxBodyBytes: noteMaxBody, SkipValidateBody: true,
 		Middlewares: huma.Middlewares{largeDocumentBody(authed, NoteUpdateRequest{})},
-		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{
+			"title":     "Week plan (revised)",
+			"content":   []any{map[string]any{"type": "checkListItem", "props": map[string]any{"checked": true}, "content": "Book the dentist"}},
+			"is_pinned": true,
+		}),
+		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		NoteID  string `path:"note_id" doc:"The note's id." format:"uuid"`
 		IfMatch string `header:"If-Match" doc:"The ETag of the version this change is based on; a stale one answers 412."`
@@ -381,18 +401,18 @@ func registerNotes(authed huma.API, notes *note.Service) {
 
 // NoteVersionJSON is one version in a note's history.
 type NoteVersionJSON struct {
-	NoteID       uuid.UUID          `json:"note_id"`
-	Version      int                `json:"version"`
-	Title        string             `json:"title"`
-	Content      *BlockNoteDocument `json:"content,omitempty" doc:"Present when one version is asked for."`
-	ParentID     *uuid.UUID         `json:"parent_id"`
-	Tags         []string           `json:"tags"`
-	IsPinned     bool               `json:"is_pinned"`
-	IsArchived   bool               `json:"is_archived"`
-	Metadata     JSONObject         `json:"metadata"`
-	Change       string             `json:"change" enum:"create,update,restore,task_create,task_update,task_delete" doc:"What made this version."`
-	RestoredFrom *int               `json:"restored_from,omitempty" doc:"On a restore: the version brought back."`
-	CreatedAt    time.Time          `json:"created_at"`
+	NoteID       uuid.UUID    `json:"note_id"`
+	Version      int          `json:"version"`
+	Title        string       `json:"title"`
+	Content      *NoteContent `json:"content,omitempty" doc:"Present when one version is asked for."`
+	ParentID     *uuid.UUID   `json:"parent_id" nullable:"true" doc:"The note's parent in this version; null at the top level."`
+	Tags         []string     `json:"tags"`
+	IsPinned     bool         `json:"is_pinned"`
+	IsArchived   bool         `json:"is_archived"`
+	Metadata     JSONObject   `json:"metadata"`
+	Change       string       `json:"change" enum:"create,update,restore,task_create,task_update,task_delete" doc:"What made this version."`
+	RestoredFrom *int         `json:"restored_from,omitempty" doc:"On a restore: the version brought back."`
+	CreatedAt    time.Time    `json:"created_at"`
 }
 
 func toVersionJSON(v *note.Version) NoteVersionJSON {
@@ -402,7 +422,7 @@ func toVersionJSON(v *note.Version) NoteVersionJSON {
 		RestoredFrom: v.RestoredFrom, CreatedAt: v.CreatedAt,
 	}
 	if v.Content != nil {
-		c := BlockNoteDocument(v.Content)
+		c := NoteContent(v.Content)
 		out.Content = &c
 	}
 	return out
@@ -441,6 +461,8 @@ func registerNoteVersions(authed huma.API, notes *note.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-note-version", Method: http.MethodGet, Path: "/notes/{note_id}/versions/{version}",
 		Summary: "One version of a note", Tags: noteTags,
+		Description: "One version from the note's history with its content as it was then, to show or compare " +
+			"before restoring it.",
 		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *versionPath) (*struct{ Body NoteVersionJSON }, error) {
 		id, err := parseID(in.NoteID, "note")

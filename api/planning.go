@@ -22,7 +22,7 @@ type Goal struct {
 	Title        string     `json:"title" example:"Run a half marathon"`
 	Description  string     `json:"description"`
 	Timeframe    string     `json:"timeframe" enum:"long_term,yearly,quarterly,monthly,weekly,daily"`
-	ParentGoalID *uuid.UUID `json:"parent_goal_id"`
+	ParentGoalID *uuid.UUID `json:"parent_goal_id" nullable:"true" doc:"The goal this one is a sub-goal of; null for a root goal."`
 	Status       string     `json:"status" enum:"not_started,in_progress,completed,deferred,abandoned"`
 	Progress     int        `json:"progress" minimum:"0" maximum:"100" doc:"0-100. In auto mode: derived from the goal's tasks (weighted by size, deferred ones left out) and child goals."`
 	ProgressMode string     `json:"progress_mode" enum:"manual,auto" doc:"auto is the default once a goal has tasks or child goals."`
@@ -140,7 +140,7 @@ type Reflection struct {
 	UserID         uuid.UUID  `json:"user_id"`
 	Content        string     `json:"content"`
 	ReflectionType string     `json:"reflection_type" enum:"daily,weekly,monthly,quarterly,yearly,goal_review"`
-	GoalID         *uuid.UUID `json:"goal_id"`
+	GoalID         *uuid.UUID `json:"goal_id" nullable:"true" doc:"The goal a goal_review is about; null otherwise."`
 	PeriodStart    *string    `json:"period_start" format:"date"`
 	PeriodEnd      *string    `json:"period_end" format:"date"`
 	Metadata       JSONObject `json:"metadata"`
@@ -212,7 +212,9 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	tags := []string{"planning"}
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-goals", Method: http.MethodGet, Path: "/goals", Tags: tags,
-		Summary: "List goals", Description: "Newest first, with cursor pagination.",
+		Summary: "List goals",
+		Description: "The signed-in user's goals, newest first, each with its progress, task counts and number of " +
+			"sub-goals; filtered by timeframe, status, parent, due date or text. Page with next_cursor.",
 	}, func(ctx context.Context, in *struct {
 		Timeframe    string `query:"timeframe" enum:"long_term,yearly,quarterly,monthly,weekly,daily"`
 		Status       string `query:"status" enum:"not_started,in_progress,completed,deferred,abandoned"`
@@ -249,6 +251,12 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "create-goal", Method: http.MethodPost, Path: "/goals", Tags: tags,
 		Summary: "Create a goal", DefaultStatus: http.StatusCreated,
+		Description: "Creates a goal; title is required. parent_goal_id nests it under another of your goals (one " +
+			"that names none answers 422). Its progress is what you set (progress_mode manual), or, by default once " +
+			"it has tasks or sub-goals, rolled up from them on every read (auto). Tasks join a goal through their " +
+			"goal_id. Answers 201 with the goal, its Location and ETag.",
+		RequestBody: jsonExample(map[string]any{"title": "Run a half marathon", "description": "Finish in under two hours.",
+			"timeframe": "quarterly", "priority": "high", "due_date": "2026-06-30"}),
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct{ Body GoalRequest }) (*goalCreatedOutput, error) {
 		f, err := in.Body.fields()
@@ -266,6 +274,8 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-goal", Method: http.MethodGet, Path: "/goals/{goal_id}", Tags: tags,
 		Summary: "Get a goal with its progress", Errors: []int{http.StatusNotFound},
+		Description: "The goal with its progress (in auto mode rolled up from its tasks and sub-goals on this read), " +
+			"its task counts and number of sub-goals. The ETag header carries its version, to send back as If-Match.",
 	}, func(ctx context.Context, in *GoalPathParam) (*goalOutput, error) {
 		id, err := in.id()
 		if err != nil {
@@ -282,8 +292,10 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 		OperationID: "update-goal", Method: http.MethodPut, Path: "/goals/{goal_id}", Tags: tags,
 		Summary: "Change a goal",
 		Description: "Changes only the fields sent. With If-Match, a stale version answers 412. A parent that would make a cycle " +
-			"(the goal itself or any of its sub-goals, at any depth) answers 422: goals nest without a depth limit.",
-		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
+			"(the goal itself or any of its sub-goals, at any depth) answers 422: goals nest without a depth limit. " +
+			"null clears parent_goal_id (a root goal) or due_date.",
+		RequestBody: jsonExample(map[string]any{"status": "in_progress", "progress": 40}),
+		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		GoalPathParam
 		IfMatch string `header:"If-Match"`
@@ -349,7 +361,9 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-reflections", Method: http.MethodGet, Path: "/reflections", Tags: tags,
-		Summary: "List reflections", Description: "Newest first. from/to compare with the reflection's period_start, or the day it was written.",
+		Summary: "List reflections",
+		Description: "The signed-in user's reflections, newest first, filtered by type, goal, date or text. from/to " +
+			"compare with the reflection's period_start, or the day it was written. Page with next_cursor.",
 	}, func(ctx context.Context, in *struct {
 		ReflectionType string `query:"reflection_type" enum:"daily,weekly,monthly,quarterly,yearly,goal_review"`
 		GoalID         string `query:"goal_id" format:"uuid"`
@@ -384,6 +398,12 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "create-reflection", Method: http.MethodPost, Path: "/reflections", Tags: tags,
 		Summary: "Write a reflection", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusUnprocessableEntity},
+		Description: "Writes a reflection on a day, week, month, quarter or year (reflection_type), or a goal_review " +
+			"about goal_id; content and reflection_type are required. period_start and period_end (YYYY-MM-DD) " +
+			"place it in time; the planning summary shows the reflections of its period. Answers 201 with the " +
+			"reflection and its Location.",
+		RequestBody: jsonExample(map[string]any{"content": "A calm week: the report went out on time, and two runs were enough.",
+			"reflection_type": "weekly", "period_start": "2026-03-02", "period_end": "2026-03-08"}),
 	}, func(ctx context.Context, in *struct{ Body ReflectionRequest }) (*reflectionCreatedOutput, error) {
 		f, err := in.Body.fields()
 		if err != nil {
@@ -399,6 +419,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-reflection", Method: http.MethodGet, Path: "/reflections/{reflection_id}", Tags: tags,
 		Summary: "Get a reflection", Errors: []int{http.StatusNotFound},
+		Description: "One reflection of the signed-in user, with its type, period and goal.",
 	}, func(ctx context.Context, in *ReflectionPathParam) (*struct{ Body Reflection }, error) {
 		id, err := in.id()
 		if err != nil {
@@ -413,8 +434,10 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 
 	huma.Register(authed, huma.Operation{
 		OperationID: "update-reflection", Method: http.MethodPut, Path: "/reflections/{reflection_id}", Tags: tags,
-		Summary: "Change a reflection", Description: "Changes only the fields sent.",
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Summary:     "Change a reflection",
+		Description: "Changes only the fields sent; null clears goal_id, period_start or period_end.",
+		RequestBody: jsonExample(map[string]any{"content": "A calm week: the report went out on time; next week, three runs."}),
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		ReflectionPathParam
 		Body ReflectionRequest
@@ -437,6 +460,7 @@ func registerPlanning(authed huma.API, svc *plan.Service, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "delete-reflection", Method: http.MethodDelete, Path: "/reflections/{reflection_id}", Tags: tags,
 		Summary: "Delete a reflection", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
+		Description: "Deletes the reflection for good; it has no history.",
 	}, func(ctx context.Context, in *ReflectionPathParam) (*struct{}, error) {
 		id, err := in.id()
 		if err != nil {

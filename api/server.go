@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"reflect"
-	"strconv"
 	"sync"
 	"time"
 
@@ -66,16 +64,16 @@ func New(d Deps) *Server {
 
 	mux := http.NewServeMux()
 	cfg := huma.DefaultConfig("Consilium API", d.Version)
-	cfg.Info.Description = "The REST API of Consilium, a self-hostable backend for personal planning with AI: " +
-		"notes written in a block editor, the tasks inside them, goals, reflections and AI agents. " +
-		"Every path is under /api; every error is application/problem+json."
+	cfg.Info.Description = overview
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	cfg.OpenAPIPath = "/openapi"
 	cfg.DocsPath = "" // served by registerDocs with vendored assets: no CDN
 	cfg.SchemasPath = "/schemas"
 	cfg.CreateHooks = nil // no $schema field or describedBy Link in bodies
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT",
-			Description: "Access token from POST /api/auth/login (or Supabase Auth in Supabase mode)."},
+			Description: "The access_token of POST /api/auth/register, /login or /refresh (or a Supabase Auth " +
+				"access token in Supabase mode), sent as `Authorization: Bearer <access_token>`. It lasts 15 minutes."},
 	}
 	api := humago.NewWithPrefix(mux, apiPrefix, cfg)
 
@@ -97,12 +95,13 @@ func New(d Deps) *Server {
 		// operation says outright that it needs no token.
 		op.Security = []map[string][]string{}
 		bodyLimit(op)
+		declareErrors(api, op, false)
 	})
 	authed := huma.NewGroup(api)
 	authed.UseSimpleModifier(func(op *huma.Operation) {
 		op.Security = []map[string][]string{{"bearer": {}}}
 		bodyLimit(op)
-		declareErrors(api, op, http.StatusUnauthorized, http.StatusTooManyRequests)
+		declareErrors(api, op, true)
 	})
 	authed.UseMiddleware(authenticate(api, d.Auth, limits))
 
@@ -116,6 +115,8 @@ func New(d Deps) *Server {
 	if d.AI != nil {
 		registerAI(authed, d.AI)
 	}
+
+	finishDocument(api.OpenAPI())
 
 	registerDocs(mux)
 	registerHealth(mux, d.Ready)
@@ -151,37 +152,6 @@ func registerHealth(mux *http.ServeMux, ready func(context.Context) error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}`))
 	})
-}
-
-// declareErrors adds error statuses to an operation's responses. Group
-// modifiers run after huma.Register has turned op.Errors into responses,
-// so appending to op.Errors alone there documents nothing.
-func declareErrors(api huma.API, op *huma.Operation, codes ...int) {
-	op.Errors = appendMissing(op.Errors, codes...)
-	schema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(Problem{}), true, "Problem")
-	ct := (&Problem{}).ContentType("application/json")
-	if op.Responses == nil {
-		op.Responses = map[string]*huma.Response{}
-	}
-	for _, code := range codes {
-		if _, ok := op.Responses[strconv.Itoa(code)]; !ok {
-			op.Responses[strconv.Itoa(code)] = &huma.Response{Description: http.StatusText(code),
-				Content: map[string]*huma.MediaType{ct: {Schema: schema}}}
-		}
-	}
-}
-
-func appendMissing(list []int, codes ...int) []int {
-	for _, c := range codes {
-		found := false
-		for _, have := range list {
-			found = found || have == c
-		}
-		if !found {
-			list = append(list, c)
-		}
-	}
-	return list
 }
 
 func mustSub(fsys fs.FS, dir string) fs.FS {

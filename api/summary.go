@@ -22,7 +22,7 @@ type SummaryTask struct {
 	Priority    *string    `json:"priority" enum:"high,medium,low"`
 	DueDate     *string    `json:"due_date" format:"date"`
 	CompletedAt *time.Time `json:"completed_at"`
-	GoalID      *uuid.UUID `json:"goal_id"`
+	GoalID      *uuid.UUID `json:"goal_id" nullable:"true" doc:"The goal the task serves; null when none."`
 }
 
 // SummaryTaskList is an exact count and the first tasks (see items).

@@ -30,10 +30,10 @@ type TaskJSON struct {
 	DueDate         *string    `json:"due_date" format:"date" example:"2026-03-02"`
 	DueTime         *string    `json:"due_time" pattern:"^([01][0-9]|2[0-3]):[0-5][0-9]$" example:"09:30"`
 	Size            *float64   `json:"size" doc:"Effort, in whatever unit the user counts (greater than 0)."`
-	ParentTaskID    *uuid.UUID `json:"parent_task_id" doc:"The task whose block encloses this one (a subtask)."`
+	ParentTaskID    *uuid.UUID `json:"parent_task_id" nullable:"true" doc:"The task whose block encloses this one (a subtask); null for a task that is no subtask."`
 	Source          string     `json:"source" enum:"direct,note,planning,chat,email,clickup,external"`
 	SourceReference *string    `json:"source_reference" doc:"The task's id in the outside system it came from."`
-	GoalID          *uuid.UUID `json:"goal_id" doc:"The goal this task serves: the block's props.goalId when it names one of your goals; null otherwise (an id that names no goal of yours stays in the note, unlinked)."`
+	GoalID          *uuid.UUID `json:"goal_id" nullable:"true" doc:"The goal this task serves: the block's props.goalId when it names one of your goals; null otherwise (an id that names no goal of yours stays in the note, unlinked)."`
 	CompletedAt     *time.Time `json:"completed_at" doc:"When the task became completed; null while it is not."`
 	Metadata        JSONObject `json:"metadata"`
 	Version         int        `json:"version" doc:"Increases by one whenever the task changes; sent as the ETag."`
@@ -227,7 +227,9 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		Summary: "Create a task", Tags: taskTags, DefaultStatus: http.StatusCreated,
 		Description: "Creates the task block: appended to note_id, or as the last subtask of parent_task_id, or " +
 			"else in the user's Inbox note (created on first use). The note gets a new version. The response names " +
-			"the note_id and block_id.",
+			"the note_id and block_id, its Location and ETag.",
+		RequestBody: jsonExample(map[string]any{"title": "Book the dentist", "priority": "high", "due_date": "2026-03-06",
+			"due_time": "09:30", "size": 1}),
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		Body TaskCreateRequest
@@ -257,6 +259,8 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-task", Method: http.MethodGet, Path: "/tasks/{task_id}",
 		Summary: "Get a task", Tags: taskTags,
+		Description: "One task as the index shows it, with the note and block it lives in. The ETag header carries " +
+			"its version, to send back as If-Match with a change.",
 		Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *taskPath) (*taskOutput, error) {
 		id, err := parseID(in.TaskID, "task")
@@ -277,7 +281,8 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 			"note (the rest of the document is untouched) and the note gets a new version. A checkListItem that " +
 			"must hold more than done/not done (in_progress, deferred, a priority, a due date, ...) becomes a task " +
 			"block with the same id, content and children. With If-Match, a stale task version answers 412.",
-		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{"status": "in_progress", "priority": nil, "due_date": "2026-03-13"}),
+		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
 		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`
@@ -316,7 +321,8 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		Summary: "Change a task's status", Tags: taskTags,
 		Description: "Sets the status in the task's block (checked on a checkListItem; in_progress or deferred turn " +
 			"a checkListItem into a task block). With If-Match, a stale task version answers 412.",
-		Errors: []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{"status": "completed"}),
+		Errors:      []int{http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		TaskID  string `path:"task_id" doc:"The task's id." format:"uuid"`
 		IfMatch string `header:"If-Match" doc:"The ETag of the task version this change is based on; a stale one answers 412."`

@@ -71,6 +71,8 @@ func registerUsers(authed huma.API, users *user.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-current-user", Method: http.MethodGet, Path: "/users/me",
 		Summary: "The signed-in user", Tags: []string{"users"},
+		Description: "The account of the bearer token: id, email, name, whether it is active and a superuser, and " +
+			"its preferences.",
 	}, func(ctx context.Context, _ *struct{}) (*userOutput, error) {
 		return &userOutput{Body: toUserJSON(principal(ctx).User)}, nil
 	})
@@ -78,7 +80,9 @@ func registerUsers(authed huma.API, users *user.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "update-current-user", Method: http.MethodPut, Path: "/users/me",
 		Summary: "Change the signed-in user's name or email", Tags: []string{"users"},
-		Description: "Only the fields sent change. The email follows the registration rules (trimmed, unique regardless of case).",
+		Description: "Only the fields sent change. The email follows the registration rules (trimmed, unique regardless " +
+			"of case: 409 when another account has it).",
+		RequestBody: jsonExample(map[string]any{"full_name": "Ada King"}),
 		Errors:      []int{http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct{ Body UpdateUserRequest }) (*userOutput, error) {
 		u, err := users.UpdateProfile(ctx, principal(ctx).User.ID, &user.ProfileChange{Email: in.Body.Email, FullName: in.Body.FullName})
@@ -91,6 +95,8 @@ func registerUsers(authed huma.API, users *user.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "get-preferences", Method: http.MethodGet, Path: "/users/preferences",
 		Summary: "The signed-in user's preferences", Tags: []string{"users"},
+		Description: "The preferences object as last replaced: timezone and week_start, which Consilium reads, and " +
+			"whatever keys the frontend keeps there. An account that never set any answers {}.",
 	}, func(ctx context.Context, _ *struct{}) (*preferencesBody, error) {
 		return &preferencesBody{Body: toUserJSON(principal(ctx).User).Preferences}, nil
 	})
@@ -101,6 +107,7 @@ func registerUsers(authed huma.API, users *user.Service) {
 		Description: "The object sent replaces the stored one whole. At most 64 KiB; timezone and week_start must " +
 			"hold what they say (a bad one answers 422 naming it, e.g. body.timezone), other keys are free-form.",
 		MaxBodyBytes: user.MaxPreferencesBytes,
+		RequestBody:  jsonExample(map[string]any{"timezone": "Europe/Zurich", "week_start": "monday", "theme": "dark"}),
 		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *preferencesBody) (*preferencesBody, error) {
 		raw, err := json.Marshal(in.Body)

@@ -135,7 +135,7 @@ func New(t testing.TB, o Options) *Env {
 	e.Server.Listener = api.ProblemListener(e.Server.Listener)
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)
-	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: e.Validated(&http.Transport{MaxIdleConnsPerHost: 64})}
 	return e
 }
 

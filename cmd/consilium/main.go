@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newPluginsCmd(),
 		newAICmd(),
+		newOpenAPICmd(),
 	)
 	return root
 }

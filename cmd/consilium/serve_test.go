@@ -96,6 +96,16 @@ func TestServeMigratesServesAndShutsDownGracefully(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusCreated, res.StatusCode)
 
+	// consilium openapi prints the document serve answers.
+	res, err = http.Get(base + "/api/openapi.json")
+	require.NoError(t, err)
+	served, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	printed, err := runCLI(t, "openapi")
+	require.NoError(t, err)
+	require.JSONEq(t, string(served), printed)
+
 	// The http section reaches the server: headers over the limit answer 431, as problem+json.
 	req, err := http.NewRequest("GET", base+"/healthz", nil)
 	require.NoError(t, err)
