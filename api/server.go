@@ -19,6 +19,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/note"
@@ -39,6 +40,10 @@ type Deps struct {
 	// AI serves retrieval, documents, transcription and agents; nil leaves
 	// those routes out.
 	AI *ai.Service
+	// Chat serves conversations and their streams (Hub: this process's
+	// event hub); nil Chat leaves those routes out.
+	Chat *chat.Service
+	Hub  *chat.Hub
 	// Plugins reports the plugin host's state to superusers; nil answers
 	// an empty list.
 	Plugins PluginStates
@@ -124,6 +129,11 @@ func New(d Deps) *Server {
 	registerAdminPlugins(authed, d.Plugins)
 	if d.AI != nil {
 		registerAI(authed, d.AI)
+	}
+	if d.Chat != nil {
+		registerChat(authed, d.Chat, d.Hub)
+		mux.Handle("GET "+apiPrefix+"/chat/{conversation_id}", &chatSockets{svc: d.Chat, hub: d.Hub, auth: d.Auth,
+			limits: limits, origins: d.HTTP.CORSOrigins, logger: d.Logger})
 	}
 
 	registerDocs(mux)

@@ -11,17 +11,22 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 )
 
 // Services are the core services that workers call.
 type Services struct {
-	// DB runs the workers that only write derived rows (note search).
+	// DB runs the workers that only write derived rows (note search) or
+	// prune (chat events).
 	DB     *db.DB
 	Auth   *auth.Service
 	AI     *ai.Service
-	Logger *slog.Logger
+	// Chat and ChatRunner work chat runs; nil Chat leaves them out.
+	Chat       *chat.Service
+	ChatRunner chat.Runner
+	Logger     *slog.Logger
 }
 
 // Workers registers every worker. Later capabilities add theirs here.
@@ -30,11 +35,15 @@ func Workers(s Services) *river.Workers {
 	river.AddWorker(w, &PruneSessionsWorker{auth: s.Auth, logger: s.Logger})
 	if s.DB != nil {
 		river.AddWorker(w, &RefreshNoteSearchWorker{db: s.DB})
+		river.AddWorker(w, &PruneChatWorker{db: s.DB, logger: s.Logger})
 	}
 	if s.AI != nil {
 		river.AddWorker(w, &EmbedNoteWorker{ai: s.AI})
 		river.AddWorker(w, &ProcessDocumentWorker{ai: s.AI})
 		river.AddWorker(w, &BuildVectorIndexWorker{ai: s.AI})
+	}
+	if s.Chat != nil {
+		river.AddWorker(w, &RunTurnWorker{chat: s.Chat, runner: s.ChatRunner})
 	}
 	return w
 }
@@ -46,6 +55,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(cfg.SessionPruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return auth.PruneSessionsArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "auth.prune_sessions", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(chat.PruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return chat.PruneArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "chat.prune", RunOnStart: true},
 		),
 	}
 }

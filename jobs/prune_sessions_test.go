@@ -51,7 +51,7 @@ func TestPruneSessionsRunsPeriodically(t *testing.T) {
 			VALUES ($1, `+s.expires+`, $2) RETURNING id`, userID, s.revoked).Scan(s.id))
 	}
 
-	rc, err := jobs.NewClient(pool, jobs.Workers(jobs.Services{Auth: authSvc, Logger: logger}),
+	rc, err := jobs.NewClient(pool, jobs.Workers(jobs.Services{DB: db.New(pool), Auth: authSvc, Logger: logger}),
 		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: true, TestOnly: true})
 	require.NoError(t, err)
 	events, unsubscribe := rc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)

@@ -25,6 +25,7 @@ import (
 	"github.com/consilium-hq/consilium/api"
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
@@ -59,6 +60,8 @@ type Env struct {
 	Tasks  *task.Service
 	Plan   *plan.Service
 	AI     *ai.Service
+	Chat   *chat.Service
+	Hub    *chat.Hub
 	River  *river.Client[pgx.Tx]
 	Server *httptest.Server
 	Client *http.Client
@@ -84,7 +87,9 @@ type Options struct {
 	// config's ai section, default "local"); nil: model calls fail as
 	// unavailable.
 	Plugins *plugin.Host
-	// Workers works this server's AI jobs. Every server's AI jobs go to a
+	// ChatRunner answers chat runs (default chat.NoModelRunner).
+	ChatRunner chat.Runner
+	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
 	Workers bool
@@ -117,7 +122,16 @@ func New(t testing.TB, o Options) *Env {
 	noteHooks := append([]note.Hook{func(ctx context.Context, tx db.Tx, c *note.Change) error { return e.AI.NoteHook(ctx, tx, c) }}, o.NoteHooks...)
 	e.Notes = note.NewService(d, note.Options{Indexer: task.NewIndex(o.TaskHooks...), Hooks: noteHooks, SearchJobs: true})
 	e.AI = newAI(t, cfg, d, e.Notes, o, logger)
-	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, AI: e.AI, Logger: logger}),
+	// Chat: its runs go to the AI queue of this server (see Workers).
+	e.Hub = chat.NewHub(pool, logger)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	e.Hub.Start(hubCtx)
+	e.Chat = chat.NewService(chat.Options{DB: d, Agents: e.AI, Hub: e.Hub, Queue: e.AI.Queue(), Logger: logger})
+	runner := o.ChatRunner
+	if runner == nil {
+		runner = chat.NoModelRunner{}
+	}
+	rc, err := jobs.NewClient(d.Pool, jobs.Workers(jobs.Services{DB: d, Auth: authSvc, AI: e.AI, Chat: e.Chat, ChatRunner: runner, Logger: logger}),
 		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true, Queues: []string{e.AI.Queue()}, OnlyQueues: true})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
@@ -140,6 +154,7 @@ func New(t testing.TB, o Options) *Env {
 	srv := api.New(api.Deps{
 		HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger, DB: d, Auth: authSvc, Notes: e.Notes, Tasks: e.Tasks, Plan: e.Plan,
 		AI: e.AI, Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
+		Chat: e.Chat, Hub: e.Hub,
 	})
 	if o.Routes != nil {
 		o.Routes(srv.API())
@@ -150,6 +165,9 @@ func New(t testing.TB, o Options) *Env {
 	e.Server.Listener = api.ProblemListener(e.Server.Listener)
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)
+	// First of the cleanups: a stopped hub ends the chat streams, which
+	// the server's Close would otherwise wait for.
+	t.Cleanup(func() { stopHub(); e.Hub.Wait() })
 	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	return e
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/note"
@@ -52,7 +53,11 @@ type app struct {
 	tasks  *task.Service
 	plan   *plan.Service
 	ai     *ai.Service
-	river  *river.Client[pgx.Tx]
+	chat   *chat.Service
+	// hub streams chat events to this process's sockets and hears run
+	// cancels for its workers; serve and worker start it.
+	hub   *chat.Hub
+	river *river.Client[pgx.Tx]
 	mig    *db.Migrator
 	// plugins is created here (the AI workers need it) and started by the
 	// commands that run plugins (serve, worker).
@@ -92,7 +97,11 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 		pool.Close()
 		return nil, err
 	}
-	workers := jobs.Workers(jobs.Services{DB: a.db, Auth: a.auth, AI: a.ai, Logger: logger})
+	// Chat (issue 11): runs are answered by NoModelRunner until the
+	// orchestrator lands.
+	a.hub = chat.NewHub(pool, logger)
+	a.chat = chat.NewService(chat.Options{DB: a.db, Agents: a.ai, Hub: a.hub, Logger: logger})
+	workers := jobs.Workers(jobs.Services{DB: a.db, Auth: a.auth, AI: a.ai, Chat: a.chat, ChatRunner: chat.NoModelRunner{}, Logger: logger})
 	a.river, err = jobs.NewClient(pool, workers, jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work})
 	if err != nil {
 		pool.Close()

@@ -38,6 +38,7 @@ func newServeCmd() *cobra.Command {
 			defer a.close()
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
+			a.hub.Start(ctx)
 			if withWorker {
 				if err := a.river.Start(ctx); err != nil {
 					return fmt.Errorf("start river: %w", err)
@@ -47,6 +48,7 @@ func newServeCmd() *cobra.Command {
 			srv := api.New(api.Deps{
 				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
 				DB: a.db, Auth: a.auth, Notes: a.notes, Tasks: a.tasks, Plan: a.plan, AI: a.ai, Plugins: a.plugins, Ready: a.mig.Ready, Version: version,
+				Chat: a.chat, Hub: a.hub,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {
@@ -118,6 +120,7 @@ func newWorkerCmd() *cobra.Command {
 			defer a.close()
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
+			a.hub.Start(ctx) // hears run.cancel for the turns worked here
 			if err := a.river.Start(ctx); err != nil {
 				return fmt.Errorf("start river: %w", err)
 			}
