@@ -114,11 +114,13 @@ type MessageList struct {
 	NextCursor string        `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
-type conversationPath struct {
+// ConversationPath is the path of a conversation's operations (exported:
+// Huma reads parameters of embedded structs only when they are).
+type ConversationPath struct {
 	ConversationID string `path:"conversation_id" format:"uuid" doc:"The conversation's id."`
 }
 
-func (p *conversationPath) id() (uuid.UUID, error) { return parseID(p.ConversationID, "conversation") }
+func (p *ConversationPath) id() (uuid.UUID, error) { return parseID(p.ConversationID, "conversation") }
 
 type runPath struct {
 	ConversationID string `path:"conversation_id" format:"uuid" doc:"The conversation's id."`
@@ -213,7 +215,7 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 		Summary:     "Get a conversation",
 		Description: "Another user's conversation answers 404, as one that does not exist.",
 		Errors:      []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *conversationPath) (*struct{ Body Conversation }, error) {
+	}, func(ctx context.Context, in *ConversationPath) (*struct{ Body Conversation }, error) {
 		id, err := in.id()
 		if err != nil {
 			return nil, err
@@ -231,7 +233,7 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 		Description: "Only the fields sent change; metadata is replaced whole. A change that changes nothing keeps updated_at.",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		conversationPath
+		ConversationPath
 		Body ConversationRequest
 	}) (*struct{ Body Conversation }, error) {
 		id, err := in.id()
@@ -251,7 +253,7 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 		Description: "Deletes the conversation with its messages, runs and events. Its open streams end with an error " +
 			"event {code: not_found}; a run still working finds nothing left to write to and stops.",
 		Errors: []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *conversationPath) (*struct{}, error) {
+	}, func(ctx context.Context, in *ConversationPath) (*struct{}, error) {
 		id, err := in.id()
 		if err != nil {
 			return nil, err
@@ -267,7 +269,7 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 			"their text streams as message.delta events meanwhile.",
 		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
-		conversationPath
+		ConversationPath
 		Order  string `query:"order" enum:"desc,asc" default:"desc" doc:"desc: newest first; asc: oldest first."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
 		Cursor string `query:"cursor" doc:"next_cursor of the previous page (with the same order)."`
@@ -300,7 +302,7 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 			"one over 32,000 characters answers 422 naming the field; a deleted conversation 404.",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *struct {
-		conversationPath
+		ConversationPath
 		Body SendMessageRequest
 	}) (*struct{ Body SentMessage }, error) {
 		id, err := in.id()

@@ -31,6 +31,12 @@ func (o *optionalParam[T]) Receiver() reflect.Value { return reflect.ValueOf(o).
 
 func (o *optionalParam[T]) OnParamSet(isSet bool, _ any) { o.Set = isSet }
 
+// Schema is T's: the wrapper is not what the client sends.
+func (o optionalParam[T]) Schema(r huma.Registry) *huma.Schema {
+	s := *r.Schema(reflect.TypeFor[T](), true, "")
+	return &s
+}
+
 const (
 	// streamWriteTimeout bounds one write to a stream: a client that
 	// takes nothing for this long is gone, and its stream is closed.
@@ -41,7 +47,7 @@ const (
 )
 
 type streamInput struct {
-	conversationPath
+	ConversationPath
 	AfterSeq    optionalParam[int64] `query:"after_seq" minimum:"0" doc:"Stream the events after this seq (the conversation's last_event_seq, or the last seq seen). Absent: only events from now on."`
 	LastEventID string               `header:"Last-Event-ID" doc:"Sent by SSE clients when they reconnect: the last seq seen. Takes precedence over after_seq."`
 }
