@@ -50,7 +50,7 @@ type ChatMessage struct {
 	Role           string     `json:"role" enum:"user,assistant,tool,system"`
 	Content        string     `json:"content"`
 	AgentID        *string    `json:"agent_id" doc:"The agent that wrote the message, or the one a user's message was sent to; null when the user named none."`
-	RunID          *uuid.UUID `json:"run_id" doc:"The run a user's message started, or the run that wrote any other message."`
+	RunID          *uuid.UUID `json:"run_id" nullable:"true" doc:"The run a user's message started, or the run that wrote any other message."`
 	Metadata       JSONObject `json:"metadata" doc:"What the server records with a message: provider, model, tool calls, citations, usage; incomplete: true and stop_reason on an answer that did not finish."`
 	CreatedAt      time.Time  `json:"created_at"`
 }
@@ -89,8 +89,9 @@ type ChatRun struct {
 
 // ChatRunError says why a run did not complete.
 type ChatRunError struct {
-	Code    string `json:"code" example:"unavailable"`
-	Message string `json:"message"`
+	_       struct{} `nullable:"true"` // null on a run that did not fail
+	Code    string   `json:"code" example:"unavailable"`
+	Message string   `json:"message"`
 }
 
 func toChatRun(r *chat.Run) ChatRun {
@@ -398,7 +399,7 @@ type ChatEventEnvelope struct {
 	Type           string     `json:"type"`
 	Seq            *int64     `json:"seq" doc:"The event's place in the conversation (1, 2, ... without gaps); null on a socket's replies (ack, and errors answering a client event)."`
 	ConversationID uuid.UUID  `json:"conversation_id"`
-	RunID          *uuid.UUID `json:"run_id" doc:"The run the event belongs to; null for none."`
+	RunID          *uuid.UUID `json:"run_id" nullable:"true" doc:"The run the event belongs to; null for none."`
 	CreatedAt      time.Time  `json:"created_at"`
 }
 

@@ -489,9 +489,14 @@ func TestNoModelRunner(t *testing.T) {
 	require.NoError(t, err)
 	args := func(s *Sent) RunTurnArgs { return RunTurnArgs{RunID: s.RunID, ConversationID: c.ID, UserID: b.user} }
 
-	require.ErrorIs(t, b.svc.RunTurn(b.ctx, args(second), NoModelRunner{}, TurnJob{}), ErrEarlierRun)
+	// The second waits in its worker for the first to end...
+	secondDone := make(chan error, 1)
+	go func() { secondDone <- b.svc.RunTurn(b.ctx, args(second), NoModelRunner{}, TurnJob{}) }()
+	// ... or, with no hub to wait on, is snoozed at once.
+	noHub := NewService(Options{DB: b.svc.db, Agents: testAgents})
+	require.ErrorIs(t, noHub.RunTurn(b.ctx, args(second), NoModelRunner{}, TurnJob{}), ErrEarlierRun)
 	require.NoError(t, b.svc.RunTurn(b.ctx, args(first), NoModelRunner{}, TurnJob{}))
-	require.NoError(t, b.svc.RunTurn(b.ctx, args(second), NoModelRunner{}, TurnJob{}))
+	require.NoError(t, <-secondDone)
 
 	r, err := b.svc.GetRun(b.ctx, b.user, c.ID, first.RunID)
 	require.NoError(t, err)

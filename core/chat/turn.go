@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/apperr"
@@ -22,10 +23,10 @@ type Runner interface {
 	RunTurn(ctx context.Context, t *Turn) error
 }
 
-// RunError ends a run with a status other than failed (budget_exceeded),
-// or with an error code and message meant for the user.
+// RunError ends a run with an error code and a message meant for the
+// user, as failed or budget_exceeded.
 type RunError struct {
-	Status  string // RunFailed when empty
+	Status  string // RunBudgetExceeded, else the run failed
 	Code    string
 	Message string
 	Err     error
@@ -113,6 +114,9 @@ func (s *Service) RunTurn(ctx context.Context, args RunTurnArgs, runner Runner, 
 		defer stop()
 	}
 	turn, err := s.startRun(ctx, args)
+	if errors.Is(err, ErrEarlierRun) {
+		turn, err = s.waitForEarlierRuns(ctx, args)
+	}
 	if err != nil || turn == nil {
 		return err
 	}
@@ -134,6 +138,39 @@ func (s *Service) RunTurn(ctx context.Context, args RunTurnArgs, runner Runner, 
 		return fmt.Errorf("run %s interrupted: %w", args.RunID, err)
 	}
 	return s.endRun(ctx, turn.Run, "", err)
+}
+
+// earlierRunWait is how long a turn waits in its worker for the runs
+// before it to end, before its job is snoozed (which frees the worker but
+// takes River's scheduler, some seconds, to bring it back).
+const earlierRunWait = 30 * time.Second
+
+// waitForEarlierRuns waits, woken by the conversation's events, for the
+// runs before this one to end, and then starts it.
+func (s *Service) waitForEarlierRuns(ctx context.Context, args RunTurnArgs) (*Turn, error) {
+	if s.hub == nil {
+		return nil, ErrEarlierRun
+	}
+	sub, err := s.hub.Subscribe(ctx, args.UserID, args.ConversationID, nil)
+	if err != nil {
+		return nil, nil // the conversation is gone: nothing to do
+	}
+	defer sub.Close()
+	wctx, cancel := context.WithTimeout(ctx, earlierRunWait)
+	defer cancel()
+	for {
+		// Subscribed before this check: a run that ends after it wakes Next.
+		turn, err := s.startRun(ctx, args)
+		if !errors.Is(err, ErrEarlierRun) {
+			return turn, err
+		}
+		if _, err := sub.Next(wctx); err != nil {
+			if apperr.Is(err, apperr.NotFound) {
+				return nil, nil
+			}
+			return nil, ErrEarlierRun
+		}
+	}
 }
 
 // startRun marks the run running and reads what its turn needs; nil when
@@ -206,7 +243,7 @@ func (s *Service) endRun(ctx context.Context, r *Run, status string, err error) 
 		var ae *apperr.Error
 		switch {
 		case errors.As(err, &re):
-			if re.Status != "" {
+			if re.Status == RunBudgetExceeded {
 				status = re.Status
 			}
 			code, message = re.Code, re.Message
