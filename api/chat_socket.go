@@ -212,7 +212,7 @@ func (s *chatSocket) readLoop() {
 		}
 		if s.h.limits.enabled {
 			if ok, wait := s.h.limits.perUser.allow(s.userID.String()); !ok {
-				s.replyError(nil, "", string(apperr.RateLimited), fmt.Sprintf("too many requests for this account; try again in %s", wait.Round(time.Second)), nil)
+				s.replyError(nil, "", string(apperr.RateLimited), "too many requests for this account; try again in "+retryAfterSeconds(wait)+" s", nil)
 				continue
 			}
 		}

@@ -20,9 +20,9 @@ import (
 type Services struct {
 	// DB runs the workers that only write derived rows (note search) or
 	// prune (chat events).
-	DB     *db.DB
-	Auth   *auth.Service
-	AI     *ai.Service
+	DB   *db.DB
+	Auth *auth.Service
+	AI   *ai.Service
 	// Chat and ChatRunner work chat runs; nil Chat leaves them out.
 	Chat       *chat.Service
 	ChatRunner chat.Runner

@@ -58,7 +58,7 @@ type app struct {
 	// cancels for its workers; serve and worker start it.
 	hub   *chat.Hub
 	river *river.Client[pgx.Tx]
-	mig    *db.Migrator
+	mig   *db.Migrator
 	// plugins is created here (the AI workers need it) and started by the
 	// commands that run plugins (serve, worker).
 	plugins *plugin.Host

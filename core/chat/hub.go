@@ -317,6 +317,7 @@ func (s *Subscription) Next(ctx context.Context) ([]Event, error) {
 		}
 		l, err := readEvents(ctx, s.hub.pool, s.userID, s.convID, s.last, eventBatch)
 		if err != nil {
+			s.wake() // the read did not happen: the next Next makes it
 			return nil, err
 		}
 		if s.last > l.Last || s.last < l.Pruned {

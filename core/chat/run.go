@@ -256,7 +256,7 @@ func (s *Service) CancelRun(ctx context.Context, userID, convID, runID uuid.UUID
 			return err
 		}
 		out, err = scanRun(tx.QueryRow(ctx, `UPDATE chat_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
-			WHERE id = $1 RETURNING `+runColumns, runID))
+			WHERE user_id = $1 AND id = $2 RETURNING `+runColumns, userID, runID))
 		if err != nil {
 			return err
 		}
@@ -276,9 +276,9 @@ func finishRun(ctx context.Context, tx pgx.Tx, r *Run, status, code, message str
 	if code != "" {
 		codeArg, msgArg = &code, &message
 	}
-	done, err := scanRun(tx.QueryRow(ctx, `UPDATE chat_runs SET status = $2, error_code = $3, error_message = $4,
+	done, err := scanRun(tx.QueryRow(ctx, `UPDATE chat_runs SET status = $3, error_code = $4, error_message = $5,
 			finished_at = now(), updated_at = now()
-		WHERE id = $1 RETURNING `+runColumns, r.ID, status, codeArg, msgArg))
+		WHERE user_id = $1 AND id = $2 RETURNING `+runColumns, r.UserID, r.ID, status, codeArg, msgArg))
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/riverqueue/river"
@@ -57,5 +56,3 @@ func (s *Service) Hub() *Hub { return s.hub }
 // errNotFound is the answer for a conversation that does not exist or is
 // another user's: the two are never told apart.
 var errNotFound = apperr.New(apperr.NotFound, "conversation not found")
-
-func notFound(err error) bool { return errors.Is(err, errNotFound) || apperr.Is(err, apperr.NotFound) }

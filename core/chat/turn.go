@@ -187,9 +187,9 @@ func (s *Service) startRun(ctx context.Context, args RunTurnArgs) (*Turn, error)
 			return err
 		}
 		var earlier bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat_runs r JOIN chat_runs me ON me.id = $2
-			WHERE r.conversation_id = $1 AND r.status IN ('queued', 'running') AND r.id <> me.id
-			  AND (r.created_at, r.id) < (me.created_at, me.id))`, args.ConversationID, args.RunID).Scan(&earlier); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chat_runs r JOIN chat_runs me ON me.id = $2 AND me.user_id = $3
+			WHERE r.user_id = $3 AND r.conversation_id = $1 AND r.status IN ('queued', 'running') AND r.id <> me.id
+			  AND (r.created_at, r.id) < (me.created_at, me.id))`, args.ConversationID, args.RunID, args.UserID).Scan(&earlier); err != nil {
 			return fmt.Errorf("start run: %w", err)
 		}
 		if earlier {
