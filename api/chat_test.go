@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -622,7 +621,7 @@ func TestChatResumeAfterDrop(t *testing.T) {
 // is working.
 func TestChatEventsReachAnotherServer(t *testing.T) {
 	t.Parallel()
-	runner := &blockingRunner{started: make(chan uuid.UUID, 4)}
+	runner := &blockingRunner{started: make(chan uuid.UUID, 4), release: make(chan struct{})}
 	worker := setupChat(t, apitest.Options{Workers: true, ChatRunner: runner})
 	other := apitest.New(t, apitest.Options{})
 	conv := worker.conversation(t)
@@ -666,13 +665,13 @@ func TestChatEventsReachAnotherServer(t *testing.T) {
 	run := worker.do(http.MethodGet, "/api/conversations/"+conv+"/runs/"+runID, nil).Map(t)
 	require.Equal(t, "cancelled", run["status"])
 
-	// Closing the socket never stops a run: the next one is answered
-	// with no socket open.
+	// Closing the sockets never stops a run: one running while they
+	// close completes.
+	next := worker.send(t, conv, "quick one")
+	require.Equal(t, next["run_id"], (<-runner.started).String())
 	require.NoError(t, ws.conn.Close(websocket.StatusNormalClosure, ""))
 	sse.close()
-	runner.answer.Store(true)
-	next := worker.send(t, conv, "quick one")
-	<-runner.started
+	close(runner.release)
 	watch := worker.dial(t, worker.e, conv)
 	after := int64(3)
 	watch.subscribe(&after)
@@ -681,20 +680,21 @@ func TestChatEventsReachAnotherServer(t *testing.T) {
 	require.Equal(t, "completed", got[len(got)-1]["status"])
 }
 
-// blockingRunner holds each turn until its run is cancelled, unless
-// answer is set (then it completes at once).
+// blockingRunner holds each turn until its run is cancelled (it fails
+// then) or release is closed (it completes then).
 type blockingRunner struct {
 	started chan uuid.UUID
-	answer  atomic.Bool
+	release chan struct{}
 }
 
 func (r *blockingRunner) RunTurn(ctx context.Context, t *chat.Turn) error {
 	r.started <- t.Run.ID
-	if r.answer.Load() {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.release:
 		return nil
 	}
-	<-ctx.Done()
-	return ctx.Err()
 }
 
 // Socket tickets: single-use, short-lived, for one conversation; without
