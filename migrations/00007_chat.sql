@@ -45,7 +45,7 @@ CREATE TABLE chat_runs (
 CREATE INDEX chat_runs_conversation_idx ON chat_runs (conversation_id, created_at);
 CREATE INDEX chat_runs_user_active_idx ON chat_runs (user_id) WHERE status IN ('queued', 'running');
 
-CREATE TABLE messages (
+CREATE TABLE chat_messages (
     id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id         uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     conversation_id uuid NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -64,11 +64,11 @@ CREATE TABLE messages (
     metadata        jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX messages_conversation_idx ON messages (conversation_id, pos);
-CREATE UNIQUE INDEX messages_client_msg_idx ON messages (user_id, conversation_id, client_msg_id)
+CREATE INDEX chat_messages_conversation_idx ON chat_messages (conversation_id, pos);
+CREATE UNIQUE INDEX chat_messages_client_msg_idx ON chat_messages (user_id, conversation_id, client_msg_id)
     WHERE client_msg_id IS NOT NULL;
 ALTER TABLE chat_runs ADD CONSTRAINT chat_runs_message_fk
-    FOREIGN KEY (message_id) REFERENCES messages(id) ON DELETE CASCADE;
+    FOREIGN KEY (message_id) REFERENCES chat_messages(id) ON DELETE CASCADE;
 
 -- The event log of each conversation, read by sockets and SSE streams
 -- (after a NOTIFY chat_events '<conversation_id>:<last seq>' per batch)
@@ -100,6 +100,6 @@ CREATE INDEX chat_tickets_expires_idx ON chat_tickets (expires_at);
 DROP TABLE chat_tickets;
 DROP TABLE chat_events;
 ALTER TABLE chat_runs DROP CONSTRAINT chat_runs_message_fk;
-DROP TABLE messages;
+DROP TABLE chat_messages;
 DROP TABLE chat_runs;
 DROP TABLE conversations;

@@ -421,6 +421,52 @@ func TestSend(t *testing.T) {
 	require.Len(t, msgs, 3, "refused sends stored nothing")
 }
 
+// The message, its run, its job and its event commit together: when any
+// of them cannot be written, none is. Faults are injected with triggers
+// that refuse this conversation's rows only.
+func TestSendIsOneTransaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.conversation(t)
+	counts := func() []int {
+		var m, r, j, ev int
+		require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT
+			(SELECT count(*) FROM chat_messages WHERE conversation_id = $1),
+			(SELECT count(*) FROM chat_runs WHERE conversation_id = $1),
+			(SELECT count(*) FROM river_job WHERE kind = 'chat.run_turn' AND args->>'conversation_id' = $1::text),
+			(SELECT count(*) FROM chat_events WHERE conversation_id = $1)`, c.ID).Scan(&m, &r, &j, &ev))
+		return []int{m, r, j, ev}
+	}
+	send := func() error {
+		_, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "hello", ClientMsgID: uuid.NewString()})
+		return err
+	}
+	require.NoError(t, send())
+	require.Equal(t, []int{1, 1, 1, 1}, counts())
+
+	name := "chat_fault_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	_, err := b.pool.Exec(b.ctx, `CREATE FUNCTION `+name+`() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected fault'; END $$`)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = b.pool.Exec(context.Background(), `DROP FUNCTION `+name+`() CASCADE`) })
+	for _, table := range []struct{ name, when string }{
+		{"river_job", "NEW.args->>'conversation_id' = '" + c.ID.String() + "'"},
+		{"chat_events", "NEW.conversation_id = '" + c.ID.String() + "'"},
+		{"chat_runs", "NEW.conversation_id = '" + c.ID.String() + "'"},
+	} {
+		_, err := b.pool.Exec(b.ctx, fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s FOR EACH ROW WHEN (%s) EXECUTE FUNCTION %s()`,
+			name, table.name, table.when, name))
+		require.NoError(t, err)
+		err = send()
+		require.ErrorContains(t, err, "injected fault", table.name)
+		require.Equal(t, []int{1, 1, 1, 1}, counts(), "a failed %s insert leaves nothing behind", table.name)
+		_, err = b.pool.Exec(b.ctx, fmt.Sprintf(`DROP TRIGGER %s ON %s`, name, table.name))
+		require.NoError(t, err)
+	}
+	require.NoError(t, send())
+	require.Equal(t, []int{2, 2, 2, 2}, counts())
+}
+
 // blockingRunner holds a turn until its ctx ends.
 type blockingRunner struct{ started chan uuid.UUID }
 

@@ -95,7 +95,7 @@ func (s *Service) ListMessages(ctx context.Context, userID, convID uuid.UUID, f 
 	if _, err := s.GetConversation(ctx, userID, convID); err != nil {
 		return nil, "", err
 	}
-	q := `SELECT ` + messageColumns + `, pos FROM messages WHERE user_id = $1 AND conversation_id = $2`
+	q := `SELECT ` + messageColumns + `, pos FROM chat_messages WHERE user_id = $1 AND conversation_id = $2`
 	args := []any{userID, convID}
 	if after {
 		q += ` AND pos ` + cmp + ` $3`
@@ -141,7 +141,7 @@ type NewMessage struct {
 }
 
 // insertMessage stores a run's message and its message.completed event in
-// tx. It locks the conversation first (see messages.pos).
+// tx. It locks the conversation first (see chat_messages.pos).
 func (s *Service) insertMessage(ctx context.Context, tx db.Tx, run *Run, m *NewMessage) (*Message, error) {
 	switch m.Role {
 	case RoleAssistant, RoleTool, RoleSystem:
@@ -167,7 +167,7 @@ func (s *Service) insertMessage(ctx context.Context, tx db.Tx, run *Run, m *NewM
 		return nil, err
 	}
 	msg, err := scanMessage(tx.QueryRow(ctx, `
-		INSERT INTO messages (id, user_id, conversation_id, role, content, agent_id, run_id, metadata)
+		INSERT INTO chat_messages (id, user_id, conversation_id, role, content, agent_id, run_id, metadata)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+messageColumns,
 		id, run.UserID, run.ConversationID, m.Role, content, agent, run.ID, meta))
 	if err != nil {

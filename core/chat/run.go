@@ -127,7 +127,7 @@ func (s *Service) Send(ctx context.Context, userID, convID uuid.UUID, p *SendPar
 		}
 		runID := uuid.New()
 		msg, err := scanMessage(tx.QueryRow(ctx, `
-			INSERT INTO messages (user_id, conversation_id, role, content, agent_id, run_id, client_msg_id)
+			INSERT INTO chat_messages (user_id, conversation_id, role, content, agent_id, run_id, client_msg_id)
 			VALUES ($1, $2, 'user', $3, $4, $5, $6)
 			ON CONFLICT (user_id, conversation_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
 			RETURNING `+messageColumns, userID, convID, p.Content, p.AgentID, runID, clientID))
@@ -140,7 +140,7 @@ func (s *Service) Send(ctx context.Context, userID, convID uuid.UUID, p *SendPar
 		if _, err := tx.Exec(ctx, `
 			UPDATE conversations SET last_message_at = now(), updated_at = now(),
 				title = CASE WHEN title = '' AND NOT EXISTS (
-					SELECT 1 FROM messages WHERE conversation_id = $2 AND role = 'user' AND id <> $3)
+					SELECT 1 FROM chat_messages WHERE conversation_id = $2 AND role = 'user' AND id <> $3)
 					THEN $4 ELSE title END
 			WHERE user_id = $1 AND id = $2`, userID, convID, msg.ID, autoTitle(p.Content)); err != nil {
 			return fmt.Errorf("send: %w", err)
@@ -169,7 +169,7 @@ func (s *Service) Send(ctx context.Context, userID, convID uuid.UUID, p *SendPar
 // stored: that message and its run, when the content and agent are the
 // same; a conflict when the id was used for another message.
 func (s *Service) repeated(ctx context.Context, userID, convID, clientID uuid.UUID, p *SendParams) (*Sent, error) {
-	msg, err := scanMessage(s.db.Pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages
+	msg, err := scanMessage(s.db.Pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM chat_messages
 		WHERE user_id = $1 AND conversation_id = $2 AND client_msg_id = $3`, userID, convID, clientID))
 	if err != nil {
 		return nil, fmt.Errorf("send: read the first send: %w", err)

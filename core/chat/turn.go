@@ -204,7 +204,7 @@ func (s *Service) startRun(ctx context.Context, args RunTurnArgs) (*Turn, error)
 		if err != nil {
 			return err
 		}
-		msg, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE user_id = $1 AND id = $2`, args.UserID, r.MessageID))
+		msg, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM chat_messages WHERE user_id = $1 AND id = $2`, args.UserID, r.MessageID))
 		if err != nil {
 			return err
 		}
