@@ -216,6 +216,9 @@ func (w *opWalk) check(p *probe, res *probeResult) {
 		if p.refuse != "" {
 			w.rep.add(w.op.ID, p.where, p.kind, res, "accepted what must be refused ("+p.refuse+")")
 		}
+		if w.op.Method == http.MethodGet && strings.HasPrefix(res.ctype, "text/event-stream") {
+			break // a stream (stream-conversation-events): doProbe reads no body
+		}
 		if len(res.body) > 0 && (!strings.HasPrefix(res.ctype, "application/json") || !json.Valid(res.body)) {
 			w.rep.add(w.op.ID, p.where, p.kind, res, "success is not JSON ("+res.ctype+")")
 		}
@@ -304,11 +307,17 @@ func doProbe(e *apitest.Env, req *http.Request) *probeResult {
 		return &probeResult{err: err}
 	}
 	defer res.Body.Close()
+	ctype := res.Header.Get("Content-Type")
+	if strings.HasPrefix(ctype, "text/event-stream") {
+		// A stream never ends by itself: its status and type are the
+		// answer (closing the body ends the stream).
+		return &probeResult{status: res.StatusCode, ctype: ctype}
+	}
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		return &probeResult{status: res.StatusCode, err: err}
 	}
-	return &probeResult{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: raw}
+	return &probeResult{status: res.StatusCode, ctype: ctype, body: raw}
 }
 
 // extraProbes are what every operation gets whatever its document says:
@@ -373,6 +382,15 @@ func newHostileFixtures(t *testing.T, e *apitest.Env, op *apiOperation) *hostile
 	f.ids["reflection_id"] = create("/api/reflections", map[string]any{"content": "probe", "reflection_type": "daily"}, http.StatusCreated)
 	f.ids["document_id"] = create("/api/ai/documents/process", map[string]any{"title": "probe", "text": "probe text"}, http.StatusAccepted)
 	f.ids["version"] = "1"
+	f.ids["conversation_id"] = create("/api/conversations", map[string]any{"title": "probe conversation"}, http.StatusCreated)
+	res := e.Do(http.MethodPost, "/api/conversations/"+f.ids["conversation_id"]+"/messages",
+		map[string]any{"content": "probe", "client_msg_id": uuid.NewString()}, u.Bearer())
+	require.Equal(t, http.StatusAccepted, res.Status, "fixture message: %s", res)
+	f.ids["run_id"] = res.Map(t)["run_id"].(string)
+	// The walk's valid send uses a client_msg_id of its own: the first
+	// send is stored, the later ones answer it.
+	f.ids["client_msg_id"] = uuid.NewString()
+	f.ids["agent_id"] = "assistant"
 	return f
 }
 
@@ -380,9 +398,11 @@ func newHostileFixtures(t *testing.T, e *apitest.Env, op *apiOperation) *hostile
 func fakeFixtures() *hostileFixtures {
 	f := &hostileFixtures{u: &apitest.User{ID: uuid.NewString(), Email: "x@example.com", Password: "password", RefreshToken: "r"},
 		ids: map[string]string{}, marker: "m"}
-	for _, k := range []string{"parent_id", "note_id", "note_ids", "task_id", "parent_task_id", "parent_goal_id", "goal_id", "reflection_id", "document_id"} {
+	for _, k := range []string{"parent_id", "note_id", "note_ids", "task_id", "parent_task_id", "parent_goal_id", "goal_id", "reflection_id", "document_id",
+		"conversation_id", "run_id", "client_msg_id"} {
 		f.ids[k] = uuid.NewString()
 	}
+	f.ids["agent_id"] = "assistant"
 	f.ids["version"] = "1"
 	return f
 }

@@ -97,7 +97,7 @@ func TestOpenAPICreatedLocation(t *testing.T) {
 		require.Contains(t, r.Headers, "Location", "%s answers 201 without declaring Location", op.ID)
 	}
 	require.Equal(t, map[string]bool{"register": true, "create-note": true, "create-task": true,
-		"create-goal": true, "create-reflection": true}, created, "the operations that answer 201")
+		"create-goal": true, "create-reflection": true, "create-conversation": true}, created, "the operations that answer 201")
 
 	u := e.NewUser()
 	for _, c := range []struct {
@@ -108,6 +108,7 @@ func TestOpenAPICreatedLocation(t *testing.T) {
 		{"/api/tasks", "/api/tasks/", map[string]any{"title": "located"}},
 		{"/api/goals", "/api/goals/", map[string]any{"title": "located"}},
 		{"/api/reflections", "/api/reflections/", map[string]any{"content": "located", "reflection_type": "daily"}},
+		{"/api/conversations", "/api/conversations/", map[string]any{"title": "located"}},
 	} {
 		res := e.Do(http.MethodPost, c.path, c.body, u.Bearer())
 		require.Equal(t, http.StatusCreated, res.Status, "%s: %s", c.path, res)

@@ -115,6 +115,11 @@ func New(d Deps) *Server {
 	if d.AI != nil {
 		registerAI(authed, d.AI)
 	}
+	if d.Chat != nil {
+		registerChat(authed, d.Chat, d.Hub)
+		mux.Handle("GET "+apiPrefix+"/chat/{conversation_id}", &chatSockets{svc: d.Chat, hub: d.Hub, auth: d.Auth,
+			limits: limits, origins: d.HTTP.CORSOrigins, logger: d.Logger})
+	}
 
 	finishDocument(api.OpenAPI())
 

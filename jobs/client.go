@@ -11,6 +11,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 )
 
@@ -22,11 +23,15 @@ func Workers(a *app.App) *river.Workers {
 	river.AddWorker(w, &PruneSessionsWorker{auth: a.Auth, logger: a.Logger})
 	if a.DB != nil {
 		river.AddWorker(w, &RefreshNoteSearchWorker{db: a.DB})
+		river.AddWorker(w, &PruneChatWorker{db: a.DB, logger: a.Logger})
 	}
 	if a.AI != nil {
 		river.AddWorker(w, &EmbedNoteWorker{ai: a.AI})
 		river.AddWorker(w, &ProcessDocumentWorker{ai: a.AI})
 		river.AddWorker(w, &BuildVectorIndexWorker{ai: a.AI})
+	}
+	if a.Chat != nil {
+		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner})
 	}
 	return w
 }
@@ -38,6 +43,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(cfg.SessionPruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return auth.PruneSessionsArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "auth.prune_sessions", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(chat.PruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return chat.PruneArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "chat.prune", RunOnStart: true},
 		),
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/consilium-hq/consilium/api"
 	"github.com/consilium-hq/consilium/core/app"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
@@ -76,7 +77,9 @@ type Options struct {
 	// ai section names no provider for goes to the one named "local". Nil:
 	// model calls fail as unavailable.
 	Models model.Source
-	// Workers works this server's AI jobs. Every server's AI jobs go to a
+	// ChatRunner answers chat runs (default chat.NoModelRunner).
+	ChatRunner chat.Runner
+	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
 	Workers bool
@@ -103,7 +106,7 @@ func New(t testing.TB, o Options) *Env {
 	queue := "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks,
+		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
 			Queues: []string{queue}, OnlyQueues: true}),
 	})
@@ -111,6 +114,8 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatalf("apitest: %v", err)
 	}
 	e := &Env{App: a, T: t, Config: cfg}
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	a.Hub.Start(hubCtx)
 	if o.Workers {
 		if err := a.River.Start(context.Background()); err != nil {
 			t.Fatalf("apitest: start workers: %v", err)
@@ -135,6 +140,9 @@ func New(t testing.TB, o Options) *Env {
 	e.Server.Listener = api.ProblemListener(e.Server.Listener)
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)
+	// First of the cleanups: a stopped hub ends the chat streams, which
+	// the server's Close would otherwise wait for.
+	t.Cleanup(func() { stopHub(); a.Hub.Wait() })
 	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: e.Validated(&http.Transport{MaxIdleConnsPerHost: 64})}
 	return e
 }

@@ -38,6 +38,7 @@ func newServeCmd() *cobra.Command {
 			defer a.close()
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
+			a.Hub.Start(ctx)
 			if withWorker {
 				if err := a.River.Start(ctx); err != nil {
 					return fmt.Errorf("start river: %w", err)
@@ -118,6 +119,7 @@ func newWorkerCmd() *cobra.Command {
 			defer a.close()
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
+			a.Hub.Start(ctx) // hears run.cancel for the turns worked here
 			if err := a.River.Start(ctx); err != nil {
 				return fmt.Errorf("start river: %w", err)
 			}

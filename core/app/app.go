@@ -12,6 +12,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/model"
@@ -23,15 +24,21 @@ import (
 
 // App is the service graph of one process.
 type App struct {
-	DB     *db.DB
-	Auth   *auth.Service
-	Users  *user.Service
-	Notes  *note.Service
-	Tasks  *task.Service
-	Plan   *plan.Service
-	AI     *ai.Service
-	River  *river.Client[pgx.Tx]
-	Logger *slog.Logger
+	DB    *db.DB
+	Auth  *auth.Service
+	Users *user.Service
+	Notes *note.Service
+	Tasks *task.Service
+	Plan  *plan.Service
+	AI    *ai.Service
+	// Chat serves conversations and runs; Hub is this process's chat event
+	// hub (one LISTEN connection): the caller starts it in processes that
+	// stream events (serve) or work runs (worker, for run.cancel).
+	Chat       *chat.Service
+	Hub        *chat.Hub
+	ChatRunner chat.Runner
+	River      *river.Client[pgx.Tx]
+	Logger     *slog.Logger
 }
 
 // JobsFunc builds the River client of a finished graph, knowing the
@@ -68,6 +75,9 @@ type Options struct {
 	// note save and task index change, in the same transaction.
 	NoteHooks []note.Hook
 	TaskHooks []task.Hook
+	// ChatRunner answers chat runs (default chat.NoModelRunner, until the
+	// orchestrator lands); tests script their own.
+	ChatRunner chat.Runner
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -108,6 +118,14 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Queue: o.AIQueue, Logger: o.Logger})
 	if err != nil {
 		return nil, err
+	}
+
+	// Chat runs go to the AI queue: a test graph's workers work only theirs.
+	a.Hub = chat.NewHub(o.Pool, o.Logger)
+	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.AI, Hub: a.Hub, Queue: o.AIQueue, Logger: o.Logger})
+	a.ChatRunner = o.ChatRunner
+	if a.ChatRunner == nil {
+		a.ChatRunner = chat.NoModelRunner{}
 	}
 
 	a.River, err = o.Jobs(a)

@@ -1,0 +1,52 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/consilium-hq/consilium/core/chat"
+	"github.com/consilium-hq/consilium/core/db"
+)
+
+// runTurnTimeout bounds one attempt of a turn (model calls and tools
+// included); a turn cut off is retried from its start.
+const runTurnTimeout = 10 * time.Minute
+
+// RunTurnWorker works one chat run: core does the work, Runner answers.
+type RunTurnWorker struct {
+	river.WorkerDefaults[chat.RunTurnArgs]
+	chat   *chat.Service
+	runner chat.Runner
+}
+
+func (w *RunTurnWorker) Timeout(*river.Job[chat.RunTurnArgs]) time.Duration { return runTurnTimeout }
+
+func (w *RunTurnWorker) Work(ctx context.Context, job *river.Job[chat.RunTurnArgs]) error {
+	err := w.chat.RunTurn(ctx, job.Args, w.runner, chat.TurnJob{Final: job.Attempt >= job.MaxAttempts})
+	if errors.Is(err, chat.ErrEarlierRun) {
+		// Turns of a conversation run in order: wait for the one before.
+		return river.JobSnooze(500 * time.Millisecond)
+	}
+	return err
+}
+
+// PruneChatWorker deletes chat events past their retention and expired
+// socket tickets.
+type PruneChatWorker struct {
+	river.WorkerDefaults[chat.PruneArgs]
+	db     *db.DB
+	logger *slog.Logger
+}
+
+func (w *PruneChatWorker) Work(ctx context.Context, job *river.Job[chat.PruneArgs]) error {
+	n, err := chat.Prune(ctx, w.db)
+	if err != nil {
+		return err
+	}
+	w.logger.InfoContext(ctx, "pruned chat events", "deleted", n)
+	return nil
+}
