@@ -191,7 +191,8 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 		Summary: "Start a conversation", DefaultStatus: http.StatusCreated,
 		Description: "An empty conversation. Without a title it takes the first words of its first message. " +
 			"Send messages with send-message and follow the answers on the event stream.",
-		Errors: []int{http.StatusUnprocessableEntity},
+		Errors:      []int{http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{"title": "Planning the week", "metadata": map[string]any{"pinned": true}}),
 	}, func(ctx context.Context, in *struct{ Body ConversationRequest }) (*conversationCreatedOutput, error) {
 		c, err := svc.CreateConversation(ctx, principal(ctx).User.ID, in.Body.fields())
 		if err != nil {
@@ -222,6 +223,7 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 		Summary:     "Rename a conversation or change its metadata",
 		Description: "Only the fields sent change; metadata is replaced whole. A change that changes nothing keeps updated_at.",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{"title": "Planning the week"}),
 	}, func(ctx context.Context, in *struct {
 		ConversationPath
 		Body ConversationRequest
@@ -284,7 +286,8 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 			"client_msg_id makes retries safe: the same id with the same content answers the first send (repeated: " +
 			"true) and starts nothing; with another content it answers 409. An unknown agent_id, an empty message or " +
 			"one over 32,000 characters answers 422 naming the field; a deleted conversation 404.",
-		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		RequestBody: jsonExample(map[string]any{"content": "What is due this week?", "client_msg_id": "6f1c1d1e-8d3a-4c55-9d6b-2f0e6f7a9b10"}),
 	}, func(ctx context.Context, in *struct {
 		ConversationPath
 		Body SendMessageRequest
@@ -342,7 +345,8 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 		Description: "Browsers cannot send an Authorization header when they open a WebSocket: open " +
 			"`WS /api/chat/{conversation_id}?ticket=...` with this ticket instead. It opens one socket on this " +
 			"conversation, once, within 60 seconds; it is stored only as a hash.\n\n" + chatProtocol,
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{"conversation_id": "0b7e6f1a-3c2d-4e5f-8a9b-1c2d3e4f5a6b"}),
 	}, func(ctx context.Context, in *struct{ Body ChatTicketRequest }) (*struct{ Body ChatTicket }, error) {
 		id, err := field.ID("conversation_id", in.Body.ConversationID)
 		if err != nil {

@@ -97,7 +97,13 @@ func declareErrors(api huma.API, op *huma.Operation, authed bool) {
 	}
 	for _, c := range op.Errors {
 		switch c {
-		case http.StatusNotFound, http.StatusPreconditionFailed, http.StatusUnprocessableEntity:
+		case http.StatusNotFound:
+			// Beside path ids, a body may name a resource of the user's
+			// (a chat ticket's conversation): such operations list 404.
+			if op.RequestBody != nil {
+				codes[c] = true
+			}
+		case http.StatusPreconditionFailed, http.StatusUnprocessableEntity:
 		default:
 			codes[c] = true
 		}

@@ -99,6 +99,9 @@ func TestOpenAPIRequestExamples(t *testing.T) {
 	res := e.Do(http.MethodPost, "/api/reflections", map[string]any{"content": "example target", "reflection_type": "daily"}, u.Bearer())
 	require.Equal(t, http.StatusCreated, res.Status, res.String())
 	ids["reflection_id"] = res.Map(t)["id"].(string)
+	res = e.Do(http.MethodPost, "/api/conversations", map[string]any{"title": "example target"}, u.Bearer())
+	require.Equal(t, http.StatusCreated, res.Status, res.String())
+	ids["conversation_id"] = res.Map(t)["id"].(string)
 	scan, err := aitest.ScannedPage([]string{"Weekly plan", "[ ] buy milk"})
 	require.NoError(t, err)
 
@@ -134,6 +137,9 @@ func TestOpenAPIRequestExamples(t *testing.T) {
 				if json.Unmarshal(raw, &fields) == nil {
 					if _, ok := fields["email"]; ok && op.Public {
 						fields["email"] = email
+					}
+					if _, ok := fields["conversation_id"]; ok {
+						fields["conversation_id"] = ids["conversation_id"]
 					}
 					if _, ok := fields["refresh_token"]; ok {
 						if op.ID == "logout" {
@@ -180,7 +186,8 @@ func TestOpenAPIRequestExamples(t *testing.T) {
 	}
 	require.Subset(t, seen, []string{"register", "login", "refresh-token", "logout", "create-note", "update-note",
 		"create-task", "update-task", "update-task-status", "create-goal", "update-goal", "create-reflection",
-		"update-reflection", "update-current-user", "replace-preferences", "query-rag", "process-document", "transcribe-image"})
+		"update-reflection", "update-current-user", "replace-preferences", "query-rag", "process-document", "transcribe-image",
+		"create-conversation", "update-conversation", "send-message", "create-chat-ticket"})
 }
 
 // A body in another media type than the operation takes answers a 4xx the
@@ -191,7 +198,8 @@ func TestOpenAPIWrongMediaTypeDeclared(t *testing.T) {
 	u := e.NewUser()
 	for _, op := range exampleOperations(t, e) {
 		path := "/api" + strings.NewReplacer("{note_id}", uuid.NewString(), "{task_id}", uuid.NewString(),
-			"{goal_id}", uuid.NewString(), "{reflection_id}", uuid.NewString()).Replace(op.Path)
+			"{goal_id}", uuid.NewString(), "{reflection_id}", uuid.NewString(), "{conversation_id}", uuid.NewString(),
+			"{run_id}", uuid.NewString()).Replace(op.Path)
 		raw := op.Examples["application/json"]
 		if raw == nil {
 			raw = []byte(`{}`)

@@ -164,6 +164,10 @@ func TestOpenAPIErrorsDeclared(t *testing.T) {
 		"update-reflection": {"404", "422"}, "delete-reflection": {"404"},
 		"list-tasks": {"422"}, "create-task": {"422"}, "get-task": {"404", "422"}, "update-task": {"404", "412", "422"},
 		"update-task-status": {"404", "412", "422"}, "delete-task": {"404", "412", "422"},
+		"list-conversations": {"422"}, "create-conversation": {"422"}, "get-conversation": {"404", "422"},
+		"update-conversation": {"404", "422"}, "delete-conversation": {"404", "422"}, "list-messages": {"404", "422"},
+		"send-message": {"404", "409", "422"}, "get-run": {"404", "422"}, "cancel-run": {"404", "422"},
+		"stream-conversation-events": {"404", "422"}, "create-chat-ticket": {"404", "422"},
 	}
 	got := map[string][]string{}
 	for _, op := range servedOperations(t, e) {
