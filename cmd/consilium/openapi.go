@@ -9,6 +9,7 @@ import (
 	"github.com/consilium-hq/consilium/api"
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/app"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 )
 
@@ -31,13 +32,13 @@ func newOpenAPICmd() *cobra.Command {
 				}
 				cfg = *loaded
 			}
-			// The AI routes are documented from the service's limits; it
-			// is never called here.
+			// The AI and chat routes are documented from their services;
+			// they are never called here.
 			aiSvc, err := ai.New(ai.Options{Config: cfg.AI})
 			if err != nil {
 				return fmt.Errorf("ai: %w", err)
 			}
-			srv := api.New(api.Deps{App: &app.App{AI: aiSvc}, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
+			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Chat: chat.NewService(chat.Options{Agents: aiSvc})}, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
 			var out []byte
 			if yaml {
 				out, err = srv.OpenAPI().YAML()
