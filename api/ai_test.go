@@ -250,7 +250,7 @@ func TestRAGQueryAPI(t *testing.T) {
 	ans := res.Map(t)["answer"].(map[string]any)
 	require.Equal(t, "local", ans["provider"])
 	require.Equal(t, "retrieval", ans["model"])
-	require.Contains(t, ans["text"], "Kowalczyk comes on Thursday")
+	require.Contains(t, ans["text"], "Kowalczyk comes on Thursday", res.String())
 	require.Contains(t, ans["text"], "[1] House › Plumbing")
 	require.Equal(t, []any{1.0}, ans["citations"])
 

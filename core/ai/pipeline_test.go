@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,4 +394,44 @@ func TestUserIndexForHeavyUsers(t *testing.T) {
 
 	ps := e.search(user, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankVector, K: 10})
 	require.Len(t, ps, 6, "every chunk is found through the user's index")
+}
+
+// A note embedded again while it is searched is never missing from the
+// results: its chunks are replaced (new ids) between a search's ranking and
+// its read, and the search ranks again.
+func TestSearchWhileNoteIsEmbeddedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	u := e.newUser()
+	n := e.createNote(u, "House", "The plumber Kowalczyk comes on Thursday to fix the boiler.")
+	e.createNote(u, "Cooking", "Bake the plum cake at 180 degrees.")
+	e.waitIdle()
+
+	stop := make(chan struct{})
+	var embeds atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := e.ai.EmbedNote(ctx, ai.EmbedNoteArgs{NoteID: n.ID, UserID: u, Force: true}, ai.JobRun{}); err != nil {
+				done <- err
+				return
+			}
+			embeds.Add(1)
+		}
+	}()
+	for i := range 150 {
+		ps := e.search(u, ai.SearchParams{Query: "when does Kowalczyk fix the boiler", K: 2})
+		require.NotEmpty(t, ps, "search %d", i)
+		require.Equal(t, n.ID, ps[0].SourceID, "search %d found %v", i, ps)
+	}
+	close(stop)
+	require.NoError(t, <-done)
+	require.Greater(t, embeds.Load(), int64(10), "the note was embedded again while searched")
 }

@@ -158,9 +158,32 @@ func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams)
 	if err != nil {
 		return nil, "", err
 	}
+	// A chunk can be replaced between the ranking and the read (its note
+	// was embedded again meanwhile); then the ranking is made again, so that
+	// a note being re-embedded is never missing from the answer.
+	for try := 1; ; try++ {
+		order, warning, err := s.rank(ctx, userID, p, f)
+		if err != nil {
+			return nil, "", err
+		}
+		passages, missing, err := s.passages(ctx, userID, order)
+		if err != nil || missing == 0 || try == searchTries {
+			return passages, warning, err
+		}
+		s.logger.DebugContext(ctx, "search: chunks replaced while read; ranking again", "missing", missing, "try", try)
+	}
+}
+
+// searchTries is how many times Search ranks when chunks keep being
+// replaced under it.
+const searchTries = 10
+
+// rank runs the searches p asks for and returns the best p.K chunks.
+func (s *Service) rank(ctx context.Context, userID uuid.UUID, p *SearchParams, f *page.Filter) ([]ranked, string, error) {
 	n := max(4*p.K, 40)
 	var vec, text []ranked
 	var warning string
+	var err error
 	// The two searches run at once, each on its own connection.
 	textDone := make(chan error, 1)
 	if p.Ranking != RankVector {
@@ -176,6 +199,7 @@ func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams)
 		vec, err = s.vectorSearch(ctx, userID, p.Query, f, n)
 		if err != nil {
 			if p.Ranking == RankVector {
+				<-textDone
 				return nil, "", userError("vector search", err)
 			}
 			s.logger.WarnContext(ctx, "vector search unavailable: searching text only", "error", err)
@@ -198,8 +222,7 @@ func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams)
 	if len(order) > p.K {
 		order = order[:p.K]
 	}
-	passages, err := s.passages(ctx, userID, order)
-	return passages, warning, err
+	return order, warning, nil
 }
 
 // ranked is a chunk with its score in one ranking.
@@ -379,11 +402,12 @@ func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f 
 	})
 }
 
-// passages reads the ranked chunks.
-func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked) ([]Passage, error) {
+// passages reads the ranked chunks; missing counts those that are gone
+// (replaced since they were ranked).
+func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked) (_ []Passage, missing int, _ error) {
 	out := []Passage{}
 	if len(order) == 0 {
-		return out, nil
+		return out, 0, nil
 	}
 	ids := make([]int64, len(order))
 	for i, r := range order {
@@ -392,7 +416,7 @@ func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked
 	rows, err := s.db.Pool.Query(ctx, `SELECT id, note_id, document_id, title, heading, text, block_ids
 		FROM chunks WHERE id = ANY($1) AND user_id = $2`, ids, userID)
 	if err != nil {
-		return nil, fmt.Errorf("read passages: %w", err)
+		return nil, 0, fmt.Errorf("read passages: %w", err)
 	}
 	byID := map[int64]Passage{}
 	for rows.Next() {
@@ -400,7 +424,7 @@ func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked
 		var noteID, docID *uuid.UUID
 		if err := rows.Scan(&p.ChunkID, &noteID, &docID, &p.Title, &p.Heading, &p.Text, &p.BlockIDs); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, 0, err
 		}
 		if noteID != nil {
 			p.SourceType, p.SourceID = "note", *noteID
@@ -410,13 +434,16 @@ func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked
 		byID[p.ChunkID] = p
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read passages: %w", err)
+		return nil, 0, fmt.Errorf("read passages: %w", err)
 	}
 	for _, r := range order {
-		if p, ok := byID[r.id]; ok { // a chunk replaced meanwhile is skipped
-			p.Score = math.Round(r.score*1e6) / 1e6
-			out = append(out, p)
+		p, ok := byID[r.id]
+		if !ok {
+			missing++
+			continue
 		}
+		p.Score = math.Round(r.score*1e6) / 1e6
+		out = append(out, p)
 	}
-	return out, nil
+	return out, missing, nil
 }
