@@ -31,9 +31,14 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) ./...
 	cd sdk && $(GO) run $(STATICCHECK) ./...
 
+.PHONY: generate
+generate: ## Rewrite api/openapi.yaml from the code (a test fails when it differs from what the API serves)
+	$(GO) run ./cmd/consilium openapi --yaml > api/openapi.yaml.tmp && mv api/openapi.yaml.tmp api/openapi.yaml
+
 .PHONY: lint-openapi
-lint-openapi: ## Redocly's recommended rules on the served OpenAPI document (installs the pinned @redocly/cli with npm)
+lint-openapi: ## The contract: Redocly's recommended rules on api/openapi.yaml, and a TypeScript client generated from it compiled under tsc --strict (pinned npm tools)
 	@bash scripts/openapi-lint.sh
+	@bash scripts/openapi-ts.sh
 
 .PHONY: bench
 bench: ## Measure the hot paths through the full HTTP stack on real Postgres
