@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 		newPluginsCmd(),
 		newAICmd(),
 		newOpenAPICmd(),
+		newConfigCmd(),
 	)
 	return root
 }

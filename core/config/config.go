@@ -271,6 +271,16 @@ func read(path string, env []string) (*Config, error) {
 
 // Validate checks every key and reports all problems at once.
 func (c *Config) Validate() error {
+	errs := c.Problems()
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
+}
+
+// Problems lists what is wrong with the config, one line per problem
+// ("key: what is wrong"), sorted; empty when it is valid.
+func (c *Config) Problems() []string {
 	var errs []string
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
@@ -384,9 +394,6 @@ func (c *Config) Validate() error {
 	} else if err != nil {
 		errs = append(errs, err.Error())
 	}
-	if len(errs) == 0 {
-		return nil
-	}
 	sort.Strings(errs)
-	return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
+	return errs
 }

@@ -28,6 +28,15 @@ func Keys() []string {
 }
 
 func applyEnv(cfg *Config, env []string) error {
+	if errs := applyEnvProblems(cfg, env); len(errs) > 0 {
+		return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// applyEnvProblems applies the overrides it can and lists those it
+// cannot.
+func applyEnvProblems(cfg *Config, env []string) []string {
 	vars := make(map[string]string, len(env))
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -51,10 +60,7 @@ func applyEnv(cfg *Config, env []string) error {
 			errs = append(errs, fmt.Sprintf("%s (from %s): %v", key, name, err))
 		}
 	})
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
-	}
-	return nil
+	return errs
 }
 
 // walk calls fn for every leaf field with its dotted yaml key.
