@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/consilium-hq/consilium/core/metrics"
 )
 
 // requestInfo travels in every request's context; the auth middleware fills
@@ -22,6 +24,9 @@ type requestInfo struct {
 	ClientIP string
 	UserID   string
 	Logger   *slog.Logger
+	// Route is the pattern the mux matched ("GET /api/notes/{note_id}"),
+	// empty for a request no route took.
+	Route string
 }
 
 type requestInfoKey struct{}
@@ -95,7 +100,7 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // withRequest wraps every request: request id, client IP, a request logger,
 // panic recovery, problem+json for router errors, and one access log line
 // with status and latency. It never logs headers or bodies.
-func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust) http.Handler {
+func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -129,10 +134,22 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust) ht
 				level = slog.LevelError
 			}
 			ri.Logger.Log(r.Context(), level, "request", attrs...)
+			m.ObserveHTTP(ri.Route, r.Method, rw.status, time.Since(start))
 		}()
 		next.ServeHTTP(rw, r)
 		if !rw.wroteHeader {
 			rw.status = http.StatusOK
+		}
+	})
+}
+
+// withRoute tells the request's info which pattern the mux matched (the
+// mux sets it on the request it is given).
+func withRoute(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if ri := requestInfoFrom(r.Context()); ri != nil {
+			ri.Route = r.Pattern
 		}
 	})
 }

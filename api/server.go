@@ -35,6 +35,9 @@ type Deps struct {
 	// migrated); /readyz answers 503 while it returns an error.
 	Ready   func(ctx context.Context) error
 	Version string
+	// MetricsToken, when set (and App.Metrics is), serves /metrics on this
+	// handler to requests bearing it (metrics.token).
+	MetricsToken string
 }
 
 // Server is the assembled HTTP handler and its OpenAPI description.
@@ -126,9 +129,13 @@ func New(d Deps) *Server {
 	registerDocs(mux)
 	registerHealth(mux, d.Ready)
 
-	var h http.Handler = mux
+	if d.Metrics != nil && d.MetricsToken != "" {
+		mux.Handle("GET /metrics", requireToken(d.MetricsToken, d.Metrics.Handler()))
+	}
+
+	h := withRoute(mux)
 	h = withCORS(h, d.HTTP.CORSOrigins)
-	h = withRequest(h, d.Logger, newProxyTrust(d.HTTP.TrustProxyHeaders, d.HTTP.TrustedProxies))
+	h = withRequest(h, d.Logger, newProxyTrust(d.HTTP.TrustProxyHeaders, d.HTTP.TrustedProxies), d.Metrics)
 	return &Server{api: api, handler: h}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/metrics"
 )
 
 // Workers registers the worker of every job kind the graph's services
@@ -71,6 +72,8 @@ type ClientOptions struct {
 	// FetchCooldown and FetchPollInterval override River's (zero keeps
 	// them): tests that queue hundreds of jobs fetch again sooner.
 	FetchCooldown, FetchPollInterval time.Duration
+	// Metrics counts the jobs this client works (nil: not counted).
+	Metrics *metrics.Metrics
 }
 
 // Client is the app.JobsFunc of the composition root: the River client of
@@ -96,6 +99,9 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*ri
 		TestOnly:          o.TestOnly,
 		FetchCooldown:     o.FetchCooldown,
 		FetchPollInterval: o.FetchPollInterval,
+	}
+	if o.Metrics != nil {
+		cfg.Middleware = append(cfg.Middleware, &jobMetrics{m: o.Metrics})
 	}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{}

@@ -26,6 +26,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/task"
@@ -104,11 +105,15 @@ func New(t testing.TB, o Options) *Env {
 		pool = dbtest.Pool(t)
 	}
 	queue := "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	var m *metrics.Metrics
+	if cfg.Metrics.Enabled() {
+		m = metrics.New()
+	}
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner,
+		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, Metrics: m,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
-			Queues: []string{queue}, OnlyQueues: true}),
+			Queues: []string{queue}, OnlyQueues: true, Metrics: m}),
 	})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
@@ -129,7 +134,7 @@ func New(t testing.TB, o Options) *Env {
 	e.Ready = db.NewMigrator(a.DB.Pool, logger).Ready
 	srv := api.New(api.Deps{
 		App: a, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test",
+		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test", MetricsToken: cfg.Metrics.Token,
 	})
 	if o.Routes != nil {
 		o.Routes(srv.API())

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/jobs"
 )
@@ -55,10 +60,16 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	// The providers are picked from, and the host runs, the configured
 	// plugins plus the offline one when none is a model provider.
 	cfg.Plugins = withDefaultLLM(cfg.Plugins, logger)
-	p := &process{cfg: cfg, mig: db.NewMigrator(pool, logger), plugins: plugin.New(cfg.Plugins, logger, plugin.WithVersion(version))}
+	var m *metrics.Metrics
+	hostOpts := []plugin.Option{plugin.WithVersion(version)}
+	if cfg.Metrics.Enabled() {
+		m = metrics.New()
+		hostOpts = append(hostOpts, plugin.WithObserver(m))
+	}
+	p := &process{cfg: cfg, mig: db.NewMigrator(pool, logger), plugins: plugin.New(cfg.Plugins, logger, hostOpts...)}
 	p.App, err = app.New(ctx, app.Options{
-		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins,
-		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work}),
+		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins, Metrics: m,
+		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work, Metrics: m}),
 	})
 	if err != nil {
 		pool.Close()
@@ -83,5 +94,29 @@ func prepareSchema(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 }
 
 func (p *process) close() { p.DB.Pool.Close() }
+
+// serveMetrics serves /metrics on metrics.addr, when set, until ctx ends;
+// it returns the address it listens on.
+func (p *process) serveMetrics(ctx context.Context) (string, error) {
+	if p.cfg.Metrics.Addr == "" || p.Metrics == nil {
+		return "", nil
+	}
+	ln, err := net.Listen("tcp", p.cfg.Metrics.Addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics.addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.Metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	p.Logger.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return ln.Addr().String(), nil
+}
 
 func defaultLog() config.Log { return config.Default().Log }

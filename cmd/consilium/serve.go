@@ -39,6 +39,9 @@ func newServeCmd() *cobra.Command {
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
 			a.Hub.Start(ctx)
+			if _, err := a.serveMetrics(ctx); err != nil {
+				return err
+			}
 			if withWorker {
 				if err := a.River.Start(ctx); err != nil {
 					return fmt.Errorf("start river: %w", err)
@@ -47,7 +50,7 @@ func newServeCmd() *cobra.Command {
 
 			srv := api.New(api.Deps{
 				App: a.App, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-				Plugins: a.plugins, Ready: a.mig.Ready, Version: version,
+				Plugins: a.plugins, Ready: a.mig.Ready, Version: version, MetricsToken: cfg.Metrics.Token,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {
@@ -120,6 +123,9 @@ func newWorkerCmd() *cobra.Command {
 			a.plugins.Start(ctx)
 			defer a.plugins.Stop()
 			a.Hub.Start(ctx) // hears run.cancel for the turns worked here
+			if _, err := a.serveMetrics(ctx); err != nil {
+				return err
+			}
 			if err := a.River.Start(ctx); err != nil {
 				return fmt.Errorf("start river: %w", err)
 			}

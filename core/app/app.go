@@ -15,6 +15,7 @@ import (
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plan"
@@ -39,6 +40,8 @@ type App struct {
 	ChatRunner chat.Runner
 	River      *river.Client[pgx.Tx]
 	Logger     *slog.Logger
+	// Metrics is nil when the process exports none.
+	Metrics *metrics.Metrics
 }
 
 // JobsFunc builds the River client of a finished graph, knowing the
@@ -75,6 +78,9 @@ type Options struct {
 	// note save and task index change, in the same transaction.
 	NoteHooks []note.Hook
 	TaskHooks []task.Hook
+	// Metrics, when set, watches the pool and River's queues; the API and
+	// the jobs count into it.
+	Metrics *metrics.Metrics
 	// ChatRunner answers chat runs (default chat.NoModelRunner, until the
 	// orchestrator lands); tests script their own.
 	ChatRunner chat.Runner
@@ -90,7 +96,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		o.Logger = slog.Default()
 	}
 	cfg := o.Config
-	a := &App{DB: db.New(o.Pool), Logger: o.Logger}
+	a := &App{DB: db.New(o.Pool), Logger: o.Logger, Metrics: o.Metrics}
+	o.Metrics.WatchDatabase(o.Pool)
 	var err error
 	a.Auth, err = auth.New(ctx, auth.Options{DB: a.DB, Config: cfg.Auth, Logger: o.Logger})
 	if err != nil {

@@ -32,7 +32,23 @@ type Config struct {
 	Plugins plugin.Config `yaml:"plugins"`
 	// AI is retrieval, transcription and the agents.
 	AI AI `yaml:"ai"`
+	// Metrics exports Prometheus metrics.
+	Metrics Metrics `yaml:"metrics"`
 }
+
+// Metrics says where Prometheus scrapes /metrics. With neither key set the
+// process collects none.
+type Metrics struct {
+	// Addr serves /metrics on a listener of its own (such as
+	// 127.0.0.1:9464), off the public one; serve and worker both do.
+	Addr string `yaml:"addr"`
+	// Token also serves /metrics on the API listener, to requests that
+	// send Authorization: Bearer <token> (at least 32 characters).
+	Token string `yaml:"token"`
+}
+
+// Enabled reports whether metrics are collected.
+func (m Metrics) Enabled() bool { return m.Addr != "" || m.Token != "" }
 
 type Log struct {
 	Format string `yaml:"format"` // text | json
@@ -386,6 +402,12 @@ func (c *Config) Problems() []string {
 	}
 	if c.Jobs.SessionPruneInterval < time.Minute {
 		bad("jobs.session_prune_interval", "must be at least 1m")
+	}
+	if c.Metrics.Addr != "" && !strings.Contains(c.Metrics.Addr, ":") {
+		bad("metrics.addr", "must be host:port such as 127.0.0.1:9464, got %q", c.Metrics.Addr)
+	}
+	if c.Metrics.Token != "" && len(c.Metrics.Token) < 32 {
+		bad("metrics.token", "must be at least 32 characters (set CONSILIUM_METRICS_TOKEN)")
 	}
 	errs = append(errs, c.AI.problems()...)
 	var pv *plugin.ValidationError

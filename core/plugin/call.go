@@ -23,7 +23,21 @@ func WithProgress(ctx context.Context, fn func(sdk.Progress)) context.Context {
 // plugin's rate limits, a deadline, the concurrency bound, a call id for the
 // plugin's logs and progress, and errors that name plugin and method.
 func (m *managed) call(ctx context.Context, method string, conn *sdk.Connection, timeout time.Duration,
-	fn func(ctx context.Context, inst *instance) error) error {
+	fn func(ctx context.Context, inst *instance) error) (err error) {
+	if o := m.host.observer; o != nil {
+		start := time.Now()
+		defer func() {
+			result := "ok"
+			if err != nil {
+				result = string(sdk.CodeInternal)
+				var e *sdk.Error
+				if errors.As(err, &e) {
+					result = string(e.Code)
+				}
+			}
+			o.ObservePluginCall(m.cfg.Name, method, result, time.Since(start))
+		}()
+	}
 	inst := m.current()
 	if inst == nil {
 		return m.wrap(method, m.unavailable())
@@ -50,7 +64,7 @@ func (m *managed) call(ctx context.Context, method string, conn *sdk.Connection,
 		m.calls.Store(id, fn)
 		defer m.calls.Delete(id)
 	}
-	err := fn(sdk.WithCallID(ctx, id), inst)
+	err = fn(sdk.WithCallID(ctx, id), inst)
 	if err == nil {
 		return nil
 	}

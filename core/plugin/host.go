@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
@@ -34,6 +35,8 @@ type Host struct {
 	mu      sync.Mutex
 	started bool
 	stopped bool
+
+	observer Observer
 }
 
 // Option configures a Host.
@@ -44,6 +47,20 @@ type Option func(*Host)
 // os.LookupEnv.
 func WithLookupEnv(fn func(string) (string, bool)) Option {
 	return func(h *Host) { h.lookupEnv = fn }
+}
+
+// Observer is told about every plugin call and restart (the process's
+// metrics).
+type Observer interface {
+	// ObservePluginCall reports a finished call: result is "ok" or the
+	// SDK error code.
+	ObservePluginCall(plugin, method, result string, d time.Duration)
+	PluginRestarted(plugin string)
+}
+
+// WithObserver reports calls and restarts to o.
+func WithObserver(o Observer) Option {
+	return func(h *Host) { h.observer = o }
 }
 
 // WithVersion sets the host version reported to plugins.

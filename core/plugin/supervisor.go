@@ -131,6 +131,9 @@ func (m *managed) run() {
 				m.state.State, m.state.PID, m.state.LastError = StateRestarting, 0, "plugin process exited unexpectedly"
 				m.state.Restarts++
 				m.mu.Unlock()
+				if o := m.host.observer; o != nil {
+					o.PluginRestarted(m.cfg.Name)
+				}
 				m.log.Error("plugin process exited unexpectedly; restarting", "uptime", time.Since(started).Round(time.Millisecond))
 				inst.client.Kill()
 			case <-m.stop:
