@@ -63,7 +63,7 @@ func decode(args json.RawMessage, dst any) error {
 				Message: "is not an argument of this tool; its arguments are " + strings.Join(argNames(v.Type()), ", ")})
 			continue
 		}
-		f := v.Field(i)
+		f := v.FieldByIndex(i)
 		if err := json.Unmarshal(raw[k], f.Addr().Interface()); err != nil {
 			errs = append(errs, apperr.FieldError{Location: k, Message: "must be " + jsonType(f.Type()), Value: shortJSON(raw[k])})
 		}
@@ -74,12 +74,13 @@ func decode(args json.RawMessage, dst any) error {
 	return nil
 }
 
-// argFields maps the json names of a struct's fields to their indexes.
-func argFields(t reflect.Type) map[string]int {
-	out := map[string]int{}
-	for i := range t.NumField() {
-		if name := jsonName(t.Field(i)); name != "" {
-			out[name] = i
+// argFields maps the json names of a struct's fields (those of embedded
+// structs too) to their index paths.
+func argFields(t reflect.Type) map[string][]int {
+	out := map[string][]int{}
+	for _, f := range reflect.VisibleFields(t) {
+		if name := jsonName(f); name != "" && !f.Anonymous {
+			out[name] = f.Index
 		}
 	}
 	return out
@@ -87,11 +88,10 @@ func argFields(t reflect.Type) map[string]int {
 
 func argNames(t reflect.Type) []string {
 	var out []string
-	for i := range t.NumField() {
-		if name := jsonName(t.Field(i)); name != "" {
-			out = append(out, name)
-		}
+	for name := range argFields(t) {
+		out = append(out, name)
 	}
+	slices.Sort(out)
 	return out
 }
 

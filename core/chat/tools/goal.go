@@ -108,8 +108,12 @@ func (t *toolset) listGoals() chat.Tool {
 }
 
 // goalArgs are the fields of create_goal and update_goal.
+type updateGoalArgs struct {
+	GoalID string `json:"goal_id"`
+	goalArgs
+}
+
 type goalArgs struct {
-	GoalID       string           `json:"goal_id"`
 	Title        *string          `json:"title"`
 	Description  *string          `json:"description"`
 	Timeframe    *string          `json:"timeframe"`
@@ -183,9 +187,6 @@ func (t *toolset) createGoal() chat.Tool {
 			if err := decode(raw, &a); err != nil {
 				return nil, err
 			}
-			if a.GoalID != "" {
-				return nil, apperr.Field("goal_id", "is not an argument of create_goal", a.GoalID)
-			}
 			f, err := a.fields()
 			if err != nil {
 				return nil, err
@@ -223,7 +224,7 @@ func (t *toolset) updateGoal() chat.Tool {
 		Effect:     chat.EffectWrite,
 		Parameters: object(goalProps(true), "goal_id"),
 		Run: func(ctx context.Context, call *chat.ToolCall, raw json.RawMessage) (*chat.ToolResult, error) {
-			var a goalArgs
+			var a updateGoalArgs
 			if err := decode(raw, &a); err != nil {
 				return nil, err
 			}
