@@ -161,3 +161,8 @@ func (b *testBundle) createNote(user uuid.UUID, title, content string) *note.Not
 	require.NoError(b.t, err)
 	return n
 }
+
+func jsonInto(content string, out any) error {
+	reflect.ValueOf(out).Elem().SetZero()
+	return json.Unmarshal([]byte(content), out)
+}
