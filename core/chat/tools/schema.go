@@ -2,7 +2,6 @@ package tools
 
 import (
 	"encoding/json"
-	"strings"
 )
 
 // prop is a JSON Schema of one argument.
@@ -75,6 +74,3 @@ func strs[S ~string](values []S) []string {
 	}
 	return out
 }
-
-// oneOf says "one of a, b, c" for descriptions.
-func oneOf[S ~string](values []S) string { return strings.Join(strs(values), ", ") }
