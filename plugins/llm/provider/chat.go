@@ -43,8 +43,15 @@ func (p *Plugin) Chat(ctx context.Context, req *sdk.ChatRequest, stream sdk.Chat
 	if streamed {
 		opts = append(opts, llms.WithStreamingFunc(func(ctx context.Context, chunk []byte) error {
 			// Role-only deltas arrive empty; tool-call fragments are
-			// assembled by langchaingo and sent whole below.
-			if len(chunk) == 0 || isToolCallChunk(chunk) {
+			// assembled from the stream and sent whole below, and text that
+			// came in the same chunk is sent now.
+			if len(chunk) == 0 {
+				return nil
+			}
+			if isToolCallChunk(chunk) {
+				if text := c.rec.tools.takeCallText(); text != "" {
+					return stream.Send(&sdk.ChatEvent{Text: text})
+				}
 				return nil
 			}
 			return stream.Send(&sdk.ChatEvent{Text: string(chunk)})

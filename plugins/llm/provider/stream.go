@@ -28,6 +28,10 @@ type toolStream struct {
 	calls   []*streamedCall
 	// slot maps a stream index to the position of its call in calls.
 	slot map[int]int
+	// callText is the text of each OpenAI chunk that carried tool-call
+	// fragments, in order, until the streaming function takes it:
+	// langchaingo hands that function the fragments instead of the text.
+	callText []string
 }
 
 type streamedCall struct {
@@ -77,6 +81,7 @@ func (s *toolStream) openAIChunk(data []byte) {
 		Choices []struct {
 			Index int `json:"index"`
 			Delta struct {
+				Content   string `json:"content"`
 				ToolCalls []struct {
 					Index    *int   `json:"index"`
 					ID       string `json:"id"`
@@ -95,6 +100,9 @@ func (s *toolStream) openAIChunk(data []byte) {
 		if ch.Index != 0 {
 			continue // one answer is asked for
 		}
+		if len(ch.Delta.ToolCalls) > 0 {
+			s.callText = append(s.callText, ch.Delta.Content)
+		}
 		for _, tc := range ch.Delta.ToolCalls {
 			idx := len(s.calls)
 			if tc.Index != nil {
@@ -107,6 +115,20 @@ func (s *toolStream) openAIChunk(data []byte) {
 			c.args.WriteString(tc.Function.Arguments)
 		}
 	}
+}
+
+// takeCallText returns the text that came with the next chunk of tool-call
+// fragments the streaming function sees (usually none). Bytes are read
+// before langchaingo decodes them, so the chunk has been seen here.
+func (s *toolStream) takeCallText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.callText) == 0 {
+		return ""
+	}
+	t := s.callText[0]
+	s.callText = s.callText[1:]
+	return t
 }
 
 // call returns the call a fragment at stream index idx with id continues,

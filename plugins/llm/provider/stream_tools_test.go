@@ -102,7 +102,11 @@ func TestOpenAIStreamedToolCalls(t *testing.T) {
 		}
 	}
 
-	for name, chunks := range map[string][]string{"sequential": sequential, "interleaved": interleaved} {
+	// Some send text in the same delta as the first fragment of a call.
+	together := []string{openAIChunk(`{"role":"assistant","content":"Adding it now.",`+strings.TrimPrefix(toolStart(0, "call_Ab12", "create_task"), "{"), ""),
+		openAIChunk(toolArgs(0, argsTask), ""), openAIChunk(toolStart(1, "call_Cd34", "search"), ""), openAIChunk(toolArgs(1, argsSearch), "")}
+
+	for name, chunks := range map[string][]string{"sequential": sequential, "interleaved": interleaved, "text with a call": together} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			chunks := append(chunks, openAIChunk(`{}`, "tool_calls"), openAIUsageChunk)
