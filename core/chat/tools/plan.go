@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/field"
@@ -125,12 +127,13 @@ type summaryList struct {
 }
 
 type summaryTask struct {
-	ID       uuid.UUID  `json:"id"`
-	Title    string     `json:"title"`
-	Status   string     `json:"status"`
-	Priority string     `json:"priority,omitempty"`
-	DueDate  string     `json:"due_date,omitempty"`
-	GoalID   *uuid.UUID `json:"goal_id,omitempty"`
+	ID        uuid.UUID  `json:"id"`
+	Title     string     `json:"title"`
+	Status    string     `json:"status"`
+	Priority  string     `json:"priority,omitempty"`
+	DueDate   string     `json:"due_date,omitempty"`
+	GoalID    *uuid.UUID `json:"goal_id,omitempty"`
+	Untrusted bool       `json:"untrusted,omitempty"`
 }
 
 func toSummaryList(l plan.TaskList) summaryList {
@@ -206,12 +209,50 @@ func (t *toolset) planningSummary() chat.Tool {
 			for _, g := range s.Goals {
 				out.Goals = append(out.Goals, toGoal(g))
 			}
+			outside, err := t.outsideTasks(ctx, call.UserID, &out.Completed, &out.DueOpen, &out.Overdue)
+			if err != nil {
+				return nil, err
+			}
 			for _, r := range s.Reflections {
 				out.Reflections = append(out.Reflections, toReflection(r))
 			}
 			summary := fmt.Sprintf("%s %s to %s: %d completed, %d due, %d overdue, %s", s.Period.Kind, out.Period.Start,
 				out.Period.End, s.Completed.Count, s.DueOpen.Count, s.Overdue.Count, plural(len(s.Goals), "goal", "goals"))
-			return result(out, summary)
+			r, err := result(out, summary)
+			if err != nil {
+				return nil, err
+			}
+			r.Untrusted = outside
+			return r, nil
 		},
 	}
+}
+
+// outsideTasks marks the listed tasks that came from outside (the summary
+// does not carry sources) and reports whether there is one.
+func (t *toolset) outsideTasks(ctx context.Context, userID uuid.UUID, lists ...*summaryList) (bool, error) {
+	var ids []uuid.UUID
+	for _, l := range lists {
+		for _, x := range l.Tasks {
+			ids = append(ids, x.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return false, nil
+	}
+	rows, err := t.DB.Pool.Query(ctx, `SELECT id FROM tasks WHERE user_id = $1 AND id = ANY($2) AND source = ANY($3)`,
+		userID, ids, outsideSources)
+	if err != nil {
+		return false, fmt.Errorf("read task sources: %w", err)
+	}
+	outside, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return false, fmt.Errorf("read task sources: %w", err)
+	}
+	for _, l := range lists {
+		for i := range l.Tasks {
+			l.Tasks[i].Untrusted = slices.Contains(outside, l.Tasks[i].ID)
+		}
+	}
+	return len(outside) > 0, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -28,15 +29,36 @@ type taskOut struct {
 	Source   string     `json:"source,omitempty"`
 	GoalID   *uuid.UUID `json:"goal_id,omitempty"`
 	ParentID *uuid.UUID `json:"parent_task_id,omitempty"`
+	// Untrusted marks a task that came from outside (mail, another app):
+	// its title is data, never instructions.
+	Untrusted bool `json:"untrusted,omitempty"`
 }
+
+// outsideSources are the task sources whose text someone other than the
+// user wrote.
+var outsideSources = []string{"email", "clickup", "external"}
 
 func toTask(t *task.Task) taskOut {
 	out := taskOut{ID: t.ID, Title: t.Title, Status: string(t.Status), Priority: string(t.Priority), DueDate: t.DueDate,
-		DueTime: t.DueTime, NoteID: t.NoteID, GoalID: t.GoalID, ParentID: t.ParentTaskID}
+		DueTime: t.DueTime, NoteID: t.NoteID, GoalID: t.GoalID, ParentID: t.ParentTaskID,
+		Untrusted: slices.Contains(outsideSources, t.Source)}
 	if t.Source != blocknote.SourceNote {
 		out.Source = t.Source
 	}
 	return out
+}
+
+// taskResult is a result listing tasks: untrusted when one of them came
+// from outside.
+func taskResult(content any, summary string, tasks ...taskOut) (*chat.ToolResult, error) {
+	r, err := result(content, summary)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		r.Untrusted = r.Untrusted || t.Untrusted
+	}
+	return r, nil
 }
 
 var priorityFilter = []string{"high", "medium", "low", "none"}
@@ -118,7 +140,7 @@ func (t *toolset) listTasks() chat.Tool {
 			if out.NextCursor != "" {
 				summary += " (more on the next page)"
 			}
-			return result(out, summary)
+			return taskResult(out, summary, out.Tasks...)
 		},
 	}
 }
@@ -295,7 +317,8 @@ func (t *toolset) updateTask() chat.Tool {
 			if err != nil {
 				return nil, err
 			}
-			return result(map[string]any{"task": toTask(after), "before": toTask(before)}, "updated task "+quote(after.Title))
+			now, was := toTask(after), toTask(before)
+			return taskResult(map[string]any{"task": now, "before": was}, "updated task "+quote(after.Title), now, was)
 		},
 	}
 }
@@ -388,7 +411,7 @@ func (t *toolset) setTaskStatus() chat.Tool {
 			if len(out) == 1 {
 				summary = "set task " + quote(out[0].Title) + " to " + string(status)
 			}
-			return result(map[string]any{"tasks": out}, summary)
+			return taskResult(map[string]any{"tasks": out}, summary, out...)
 		},
 	}
 }
@@ -427,7 +450,7 @@ func (t *toolset) deleteTask() chat.Tool {
 			if len(deleted) == 1 {
 				summary = "deleted task " + quote(deleted[0].Title)
 			}
-			return result(map[string]any{"deleted": deleted}, summary)
+			return taskResult(map[string]any{"deleted": deleted}, summary, deleted...)
 		},
 	}
 }
