@@ -180,3 +180,107 @@ func fmtEvents(evs []sdk.ChatEvent) string {
 	}
 	return b.String()
 }
+
+// anthropicStream is a Messages API answer calling two tools, as Anthropic
+// streams it: event and data lines, message_start with the input usage, a
+// text block, a ping, tool_use blocks whose input arrives in
+// input_json_delta fragments, message_delta with stop_reason tool_use and
+// the output usage, message_stop.
+func anthropicStream() [][2]string {
+	ev := [][2]string{
+		{"message_start", `{"type":"message_start","message":{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":472,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":2}}}`},
+		{"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`},
+		{"ping", `{"type": "ping"}`},
+		{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Adding it"}}`},
+		{"content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" now."}}`},
+		{"content_block_stop", `{"type":"content_block_stop","index":0}`},
+	}
+	for i, c := range []struct {
+		id, name string
+		frags    []string
+	}{
+		{"toolu_01Ab12", "create_task", []string{"", `{"title": "Buy \"oa`, `t\" milk", "due_`, `date": "2026-03-06"}`}},
+		{"toolu_01Cd34", "search", []string{"", `{"query": "milk`, ` brands", "k": 9007199254740993}`}},
+	} {
+		ev = append(ev, [2]string{"content_block_start", fmt.Sprintf(`{"type":"content_block_start","index":%d,"content_block":{"type":"tool_use","id":%q,"name":%q,"input":{}}}`, i+1, c.id, c.name)})
+		for _, f := range c.frags {
+			b, _ := json.Marshal(f)
+			ev = append(ev, [2]string{"content_block_delta", fmt.Sprintf(`{"type":"content_block_delta","index":%d,"delta":{"type":"input_json_delta","partial_json":%s}}`, i+1, b)})
+		}
+		ev = append(ev, [2]string{"content_block_stop", fmt.Sprintf(`{"type":"content_block_stop","index":%d}`, i+1)})
+	}
+	return append(ev,
+		[2]string{"message_delta", `{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}`},
+		[2]string{"message_stop", `{"type":"message_stop"}`})
+}
+
+// TestLLMPluginStreamsAnthropicToolUse: the same through the shipped
+// plugin for Anthropic's format; the arguments are the model's JSON as it
+// was streamed (key order and a number beyond float64 kept).
+func TestLLMPluginStreamsAnthropicToolUse(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got struct {
+		path, key string
+		body      map[string]any
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got.path, got.key = r.URL.Path, r.Header.Get("X-Api-Key")
+		_ = json.Unmarshal(body, &got.body)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		f := w.(http.Flusher)
+		for _, ev := range anthropicStream() {
+			_, _ = io.WriteString(w, "event: "+ev[0]+"\ndata: "+ev[1]+"\n\n")
+			f.Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+
+	pc := PluginConfig{Name: "claude", Kind: sdk.KindLLM, Path: buildLLM(t), Enabled: true,
+		Config:    map[string]string{"provider": "anthropic", "base_url": srv.URL + "/v1", "chat_model": "claude-sonnet-4-5"},
+		SecretEnv: map[string]string{"api_key": "TEST_ANTHROPIC_KEY"}}
+	b := setup(t, testConfig(pc), WithLookupEnv(func(k string) (string, bool) {
+		if k == "TEST_ANTHROPIC_KEY" {
+			return "sk-ant-test", true
+		}
+		return "", false
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	llm, err := b.host.Model("claude")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []sdk.ChatEvent
+	resp, err := llm.Chat(ctx, &sdk.ChatRequest{Stream: true, MaxTokens: 1024,
+		Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "Add oat milk to my list and look up brands"}},
+		Tools:    []sdk.ToolDefinition{{Name: "create_task", Description: "Create a task."}, {Name: "search", Description: "Search notes."}}},
+		sdk.ChatStreamFunc(func(ev *sdk.ChatEvent) error {
+			events = append(events, *ev)
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := []sdk.ToolCall{
+		{ID: "toolu_01Ab12", Name: "create_task", Arguments: json.RawMessage(`{"title": "Buy \"oat\" milk", "due_date": "2026-03-06"}`)},
+		{ID: "toolu_01Cd34", Name: "search", Arguments: json.RawMessage(`{"query": "milk brands", "k": 9007199254740993}`)},
+	}
+	want := []sdk.ChatEvent{{Text: "Adding it"}, {Text: " now."}, {ToolCall: &calls[0]}, {ToolCall: &calls[1]}}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events:\n%s\nwant\n%s", fmtEvents(events), fmtEvents(want))
+	}
+	wantResp := &sdk.ChatResponse{Message: sdk.Message{Role: sdk.RoleAssistant, Content: "Adding it now.", ToolCalls: calls},
+		Model: "claude-sonnet-4-5", StopReason: "tool_calls", Usage: sdk.Usage{InputTokens: 472, OutputTokens: 89}}
+	if !reflect.DeepEqual(resp, wantResp) {
+		t.Errorf("response:\n%+v\nwant\n%+v", resp, wantResp)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got.path != "/v1/messages" || got.key != "sk-ant-test" || got.body["stream"] != true {
+		t.Errorf("request to %s with key %q, stream %v", got.path, got.key, got.body["stream"])
+	}
+}
