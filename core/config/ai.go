@@ -12,13 +12,17 @@ import (
 // AgentTools are the tools an agent may be given: each acts on the user's
 // own data through a core service.
 var AgentTools = []string{
-	"search",           // retrieve passages from notes and documents (RAG)
-	"list_tasks",       // read open and due tasks
-	"create_task",      // add a task (to a note, or the Inbox)
-	"update_task",      // change a task's status, priority, due date
+	"search",           // retrieve passages from notes and documents, with citations
+	"list_tasks",       // read tasks by status, due date, priority, source
+	"create_task",      // add a task to a note the user names, or the Inbox
+	"update_task",      // change a task's title, description, priority, due date
+	"set_task_status",  // change the status of one or more tasks
+	"delete_task",      // remove tasks from their notes (destructive)
 	"list_goals",       // read goals and their progress
-	"update_goal",      // create or change a goal
+	"create_goal",      // add a goal
+	"update_goal",      // change a goal
 	"write_reflection", // record a reflection
+	"planning_summary", // read the review summary of a week, month or quarter
 }
 
 var (

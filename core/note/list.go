@@ -167,3 +167,31 @@ func (s *Service) Tags(ctx context.Context, userID uuid.UUID) ([]TagCount, error
 	}
 	return out, rows.Err()
 }
+
+// MaxTitleMatches bounds the notes ByTitle returns.
+const MaxTitleMatches = 10
+
+// ByTitle returns the user's notes that are not archived whose title is
+// title, compared case-insensitively after trimming spaces (most recently
+// updated first, at most MaxTitleMatches): an agent names a note the way
+// the user did.
+func (s *Service) ByTitle(ctx context.Context, userID uuid.UUID, title string) ([]*Note, error) {
+	title = strings.TrimSpace(title)
+	if err := field.Text("title", title, MaxTitleLength); err != nil {
+		return nil, err
+	}
+	if title == "" {
+		return []*Note{}, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+noteColumns+` FROM notes
+		WHERE user_id = $1 AND NOT is_archived AND lower(btrim(title)) = lower($2)
+		ORDER BY updated_at DESC, id LIMIT $3`, userID, title, MaxTitleMatches)
+	if err != nil {
+		return nil, fmt.Errorf("find notes by title: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Note, error) { return scanNote(r) })
+	if err != nil {
+		return nil, fmt.Errorf("find notes by title: %w", err)
+	}
+	return out, nil
+}

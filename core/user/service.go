@@ -22,6 +22,12 @@ type Service struct {
 // NewService returns the users service.
 func NewService(d *db.DB) *Service { return &Service{db: d} }
 
+// Get returns a user by id (agents and jobs read the profile and
+// preferences of the user they act for).
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*User, error) {
+	return ByID(ctx, s.db.Pool, id)
+}
+
 // ProfileChange is what a user may change about themself; nil fields stay.
 type ProfileChange struct {
 	Email    *string

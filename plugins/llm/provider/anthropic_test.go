@@ -152,6 +152,10 @@ func TestAnthropicStreamedToolUse(t *testing.T) {
 	if !reflect.DeepEqual(resp.Message.ToolCalls, calls) {
 		t.Errorf("final tool calls %+v differ from the streamed ones", resp.Message.ToolCalls)
 	}
+	// message_start says 849 in and 10 out so far; message_delta, 47 out.
+	if resp.Usage != (sdk.Usage{InputTokens: 849, OutputTokens: 47}) {
+		t.Errorf("usage %+v, want 849 in and 47 out", resp.Usage)
+	}
 }
 
 // cassette is the part of a VCR cassette (pydantic-ai's tests) we read.

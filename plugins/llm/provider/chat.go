@@ -43,8 +43,15 @@ func (p *Plugin) Chat(ctx context.Context, req *sdk.ChatRequest, stream sdk.Chat
 	if streamed {
 		opts = append(opts, llms.WithStreamingFunc(func(ctx context.Context, chunk []byte) error {
 			// Role-only deltas arrive empty; tool-call fragments are
-			// assembled by langchaingo and sent whole below.
-			if len(chunk) == 0 || isToolCallChunk(chunk) {
+			// assembled from the stream and sent whole below, and text that
+			// came in the same chunk is sent now.
+			if len(chunk) == 0 {
+				return nil
+			}
+			if isToolCallChunk(chunk) {
+				if text := c.rec.tools.takeCallText(); text != "" {
+					return stream.Send(&sdk.ChatEvent{Text: text})
+				}
 				return nil
 			}
 			return stream.Send(&sdk.ChatEvent{Text: string(chunk)})
@@ -54,7 +61,13 @@ func (p *Plugin) Chat(ctx context.Context, req *sdk.ChatRequest, stream sdk.Chat
 	if err := s.mapError(ctx, "chat", err, c.rec, streamed); err != nil {
 		return nil, err
 	}
-	out, err := s.chatResponse(resp, model)
+	var streamedCalls []sdk.ToolCall
+	if c.rec.tools != nil {
+		if calls, ok := c.rec.tools.result(); ok {
+			streamedCalls = calls
+		}
+	}
+	out, err := s.chatResponse(resp, model, streamedCalls)
 	if err != nil {
 		return nil, err
 	}
@@ -83,33 +96,40 @@ func (s *Settings) callOptions(model string, temperature float64, maxTokens int)
 
 // chatResponse merges langchaingo's choices into one assistant message:
 // its Anthropic client returns one choice per content block (text, then
-// tool_use), its OpenAI client one choice in all.
-func (s *Settings) chatResponse(resp *llms.ContentResponse, model string) (*sdk.ChatResponse, error) {
+// tool_use), its OpenAI client one choice in all. streamed, when not nil,
+// are the tool calls read from the stream itself (toolStream), which
+// replace langchaingo's.
+func (s *Settings) chatResponse(resp *llms.ContentResponse, model string, streamed []sdk.ToolCall) (*sdk.ChatResponse, error) {
 	out := &sdk.ChatResponse{Message: sdk.Message{Role: sdk.RoleAssistant}, Model: model}
+	calls := streamed
 	for _, ch := range resp.Choices {
 		out.Message.Content += ch.Content
 		if ch.StopReason != "" {
 			out.StopReason = ch.StopReason
 		}
-		for _, tc := range ch.ToolCalls {
-			if tc.FunctionCall == nil {
-				continue
-			}
-			args := json.RawMessage(arguments(json.RawMessage(tc.FunctionCall.Arguments)))
-			if !json.Valid(args) {
-				err := sdk.Temporary("chat: %s called tool %q with arguments that are not valid JSON: %.200s", s.DisplayName, tc.FunctionCall.Name, args)
-				if normalizeStop(ch.StopReason, true) == "length" {
-					// Cut off by max_tokens: the same request fails again.
-					err.Code = sdk.CodePermanent
+		if streamed == nil {
+			for _, tc := range ch.ToolCalls {
+				if tc.FunctionCall != nil {
+					calls = append(calls, sdk.ToolCall{ID: tc.ID, Name: tc.FunctionCall.Name,
+						Arguments: json.RawMessage(arguments(json.RawMessage(tc.FunctionCall.Arguments)))})
 				}
-				return nil, err
 			}
-			out.Message.ToolCalls = append(out.Message.ToolCalls, sdk.ToolCall{ID: tc.ID, Name: tc.FunctionCall.Name, Arguments: args})
 		}
 		in, outTokens := usage(ch.GenerationInfo)
 		out.Usage.InputTokens = max(out.Usage.InputTokens, in)
 		out.Usage.OutputTokens = max(out.Usage.OutputTokens, outTokens)
 	}
+	for _, tc := range calls {
+		if !json.Valid(tc.Arguments) {
+			err := sdk.Temporary("chat: %s called tool %q with arguments that are not valid JSON: %.200s", s.DisplayName, tc.Name, tc.Arguments)
+			if normalizeStop(out.StopReason, true) == "length" {
+				// Cut off by max_tokens: the same request fails again.
+				err.Code = sdk.CodePermanent
+			}
+			return nil, err
+		}
+	}
+	out.Message.ToolCalls = calls
 	out.StopReason = normalizeStop(out.StopReason, len(out.Message.ToolCalls) > 0)
 	return out, nil
 }

@@ -31,6 +31,9 @@ type callRecorder struct {
 	// streamEnd is what a complete streamed answer contains at its end
 	// (nil when the call does not stream).
 	streamEnd []byte
+	// tools, when set, reads the tool calls of a streamed answer as its
+	// body goes by.
+	tools *toolStream
 
 	mu           sync.Mutex
 	sent         bool
@@ -58,7 +61,7 @@ func (r *callRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(b))
 		return resp, nil
 	}
-	r.body = &watchedBody{rc: resp.Body, marker: r.streamEnd}
+	r.body = &watchedBody{rc: resp.Body, marker: r.streamEnd, tools: r.tools}
 	resp.Body = r.body
 	return resp, nil
 }
@@ -89,6 +92,7 @@ func (r *callRecorder) snapshot() exchange {
 type watchedBody struct {
 	rc     io.ReadCloser
 	marker []byte
+	tools  *toolStream
 
 	mu     sync.Mutex
 	tail   []byte
@@ -98,6 +102,9 @@ type watchedBody struct {
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
+	if n > 0 && b.tools != nil {
+		b.tools.write(p[:n])
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if n > 0 && len(b.marker) > 0 && !b.sawEnd {

@@ -59,6 +59,7 @@ func (p *Plugin) newCall(s *Settings, streamed bool) (*call, error) {
 	rec := &callRecorder{base: p.transport()}
 	if streamed {
 		rec.streamEnd = s.streamEnd()
+		rec.tools = newToolStream(s.Provider == Anthropic)
 	}
 	hc := &http.Client{Transport: rec}
 	if s.Provider == Anthropic {

@@ -67,7 +67,7 @@ func (p *Plugin) Transcribe(ctx context.Context, req *sdk.TranscribeRequest) (*s
 	if err := s.mapError(ctx, "transcribe", err, c.rec, false); err != nil {
 		return nil, err
 	}
-	out, err := s.chatResponse(resp, model)
+	out, err := s.chatResponse(resp, model, nil)
 	if err != nil {
 		return nil, err
 	}
