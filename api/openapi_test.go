@@ -155,7 +155,7 @@ func TestOpenAPIErrorsDeclared(t *testing.T) {
 		"get-document": {"404", "422"}, "delete-document": {"404", "422"},
 		"register": {"409", "422"}, "login": {"422"}, "refresh-token": {"422"}, "logout": {"422"},
 		"update-current-user": {"409", "422"}, "replace-preferences": {"422"},
-		"list-goals": {"422"}, "create-goal": {"422"}, "get-goal": {"404"}, "update-goal": {"404", "412", "422"},
+		"list-goals": {"422"}, "create-jobs-ui-session": {}, "create-goal": {"422"}, "get-goal": {"404"}, "update-goal": {"404", "412", "422"},
 		"delete-goal": {"404", "409", "412", "422"}, "list-goal-tasks": {"404", "422"},
 		"list-notes": {"422"}, "create-note": {"422"}, "get-note": {"404", "422"}, "update-note": {"404", "412", "422"},
 		"delete-note": {"404", "412", "422"}, "list-note-backlinks": {"404", "422"}, "list-note-tasks": {"404", "422"},

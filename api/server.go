@@ -35,6 +35,9 @@ type Deps struct {
 	// migrated); /readyz answers 503 while it returns an error.
 	Ready   func(ctx context.Context) error
 	Version string
+	// JobsUI is River UI (NewJobsUI), served at /admin/jobs to superusers;
+	// nil leaves it out.
+	JobsUI http.Handler
 	// MetricsToken, when set (and App.Metrics is), serves /metrics on this
 	// handler to requests bearing it (metrics.token).
 	MetricsToken string
@@ -115,6 +118,14 @@ func New(d Deps) *Server {
 	registerTasks(authed, d.Tasks)
 	registerPlanning(authed, d.Plan, d.Tasks)
 	registerAdminPlugins(authed, d.Plugins)
+	var jobsKey []byte
+	if d.Auth != nil {
+		jobsKey = d.Auth.DerivedKey("jobs ui")
+	}
+	registerAdminJobs(authed, jobsKey)
+	if d.JobsUI != nil {
+		mux.Handle(jobsUIPath+"/", &jobsUIGate{ui: d.JobsUI, key: jobsKey, auth: d.Auth, users: d.Users})
+	}
 	if d.AI != nil {
 		registerAI(authed, d.AI)
 	}

@@ -80,6 +80,8 @@ type Options struct {
 	Models model.Source
 	// ChatRunner answers chat runs (default chat.NoModelRunner).
 	ChatRunner chat.Runner
+	// JobsUI serves River UI at /admin/jobs.
+	JobsUI bool
 	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
@@ -132,9 +134,17 @@ func New(t testing.TB, o Options) *Env {
 		})
 	}
 	e.Ready = db.NewMigrator(a.DB.Pool, logger).Ready
+	var jobsUI http.Handler
+	if o.JobsUI {
+		uiCtx, stopUI := context.WithCancel(context.Background())
+		t.Cleanup(stopUI)
+		if jobsUI, err = api.NewJobsUI(uiCtx, a.River, logger); err != nil {
+			t.Fatalf("apitest: %v", err)
+		}
+	}
 	srv := api.New(api.Deps{
 		App: a, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test", MetricsToken: cfg.Metrics.Token,
+		Ready: func(ctx context.Context) error { return e.Ready(ctx) }, Version: "test", MetricsToken: cfg.Metrics.Token, JobsUI: jobsUI,
 	})
 	if o.Routes != nil {
 		o.Routes(srv.API())

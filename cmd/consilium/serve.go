@@ -48,9 +48,13 @@ func newServeCmd() *cobra.Command {
 				}
 			}
 
+			jobsUI, err := api.NewJobsUI(ctx, a.River, logger)
+			if err != nil {
+				return err
+			}
 			srv := api.New(api.Deps{
 				App: a.App, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Logger: logger,
-				Plugins: a.plugins, Ready: a.mig.Ready, Version: version, MetricsToken: cfg.Metrics.Token,
+				Plugins: a.plugins, Ready: a.mig.Ready, Version: version, MetricsToken: cfg.Metrics.Token, JobsUI: jobsUI,
 			})
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {

@@ -9,6 +9,9 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -228,4 +231,23 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, errInactive
 	}
 	return &Principal{User: &u, SessionID: sessionID}, nil
+}
+
+// DerivedKey is a key for signing something other than access tokens
+// (purpose names it), derived from the JWT secret so that every process of
+// a deployment derives the same one. Without a secret (Supabase with a JWKS
+// URL) it is random: what it signs then holds only in this process.
+func (s *Service) DerivedKey(purpose string) []byte {
+	secret := s.cfg.JWTSecret
+	if s.Delegated() {
+		secret = s.cfg.Supabase.JWTSecret
+	}
+	if secret == "" {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		return k
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("consilium derived key: " + purpose))
+	return m.Sum(nil)
 }
