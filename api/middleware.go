@@ -14,7 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/consilium-hq/consilium/core/metrics"
+	"github.com/consilium-hq/consilium/core/tracing"
 )
 
 // requestInfo travels in every request's context; the auth middleware fills
@@ -109,7 +116,14 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 		}
 		ri := &requestInfo{ID: id, ClientIP: proxies.clientIP(r)}
 		ri.Logger = logger.With("request_id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
+		// A span per request, continuing the caller's trace when it sends
+		// one (traceparent); named by route once the mux has matched.
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracing.Tracer().Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+				attribute.String("request.id", id)))
+		defer span.End()
+		r = r.WithContext(context.WithValue(ctx, requestInfoKey{}, ri))
 		w.Header().Set("X-Request-Id", id)
 		rw := &responseWriter{ResponseWriter: w, r: r}
 		defer func() {
@@ -135,6 +149,19 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 			}
 			ri.Logger.Log(r.Context(), level, "request", attrs...)
 			m.ObserveHTTP(ri.Route, r.Method, rw.status, time.Since(start))
+			if span.IsRecording() {
+				if ri.Route != "" {
+					span.SetName(ri.Route)
+					span.SetAttributes(attribute.String("http.route", ri.Route))
+				}
+				span.SetAttributes(attribute.Int("http.response.status_code", rw.status))
+				if ri.UserID != "" {
+					span.SetAttributes(attribute.String("user.id", ri.UserID))
+				}
+				if rw.status >= 500 {
+					span.SetStatus(codes.Error, http.StatusText(rw.status))
+				}
+			}
 		}()
 		next.ServeHTTP(rw, r)
 		if !rw.wroteHeader {

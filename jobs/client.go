@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/rivercontrib/otelriver"
 
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/auth"
@@ -100,6 +101,11 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*ri
 		FetchCooldown:     o.FetchCooldown,
 		FetchPollInterval: o.FetchPollInterval,
 	}
+	// A span per job worked, linked to the span that queued it (the
+	// trace context rides in the job's metadata); no-ops while tracing is
+	// off.
+	cfg.Middleware = append(cfg.Middleware, otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+		EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true}))
 	if o.Metrics != nil {
 		cfg.Middleware = append(cfg.Middleware, &jobMetrics{m: o.Metrics})
 	}

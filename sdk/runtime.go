@@ -84,6 +84,20 @@ type callInfo struct {
 	rt     *pluginRuntime
 	id     string
 	method string
+	// traceparent and tracestate are the host's W3C trace context.
+	traceparent, tracestate string
+}
+
+// TraceContext returns the W3C trace context (the traceparent and
+// tracestate header values) of the host's call ctx belongs to, empty when
+// the host does not trace. A plugin that traces its own work continues the
+// host's trace from it (with OpenTelemetry: propagation.TraceContext{} over a
+// propagation.MapCarrier), or forwards it to the APIs it calls.
+func TraceContext(ctx context.Context) (traceparent, tracestate string) {
+	if ci, ok := ctx.Value(callKey{}).(*callInfo); ok {
+		return ci.traceparent, ci.tracestate
+	}
+	return "", ""
 }
 
 // call runs one handler: it attaches the call's identity to the context,
@@ -94,6 +108,12 @@ func (rt *pluginRuntime) call(ctx context.Context, method string, fn func(ctx co
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get(callIDHeader); len(v) > 0 {
 			ci.id = v[0]
+		}
+		if v := md.Get("traceparent"); len(v) > 0 {
+			ci.traceparent = v[0]
+		}
+		if v := md.Get("tracestate"); len(v) > 0 {
+			ci.tracestate = v[0]
 		}
 	}
 	ctx = context.WithValue(ctx, callKey{}, ci)

@@ -16,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/tracing"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
@@ -94,6 +95,24 @@ func prepareSchema(ctx context.Context, cfg *config.Config, logger *slog.Logger)
 }
 
 func (p *process) close() { p.DB.Pool.Close() }
+
+// startTracing installs the OTLP exporter when tracing.otlp_endpoint is
+// set; the returned function flushes the spans left.
+func startTracing(ctx context.Context, cfg *config.Config, logger *slog.Logger) (func(), error) {
+	shutdown, err := tracing.Setup(ctx, tracing.Options{OTLPEndpoint: cfg.Tracing.OTLPEndpoint,
+		ServiceName: cfg.Tracing.ServiceName, SampleRatio: cfg.Tracing.SampleRatio, Version: version})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Tracing.OTLPEndpoint != "" {
+		logger.Info("exporting traces", "otlp_endpoint", cfg.Tracing.OTLPEndpoint, "sample_ratio", cfg.Tracing.SampleRatio)
+	}
+	return func() {
+		if err := shutdown(context.Background()); err != nil {
+			logger.Warn("flush traces", "error", err)
+		}
+	}, nil
+}
 
 // serveMetrics serves /metrics on metrics.addr, when set, until ctx ends;
 // it returns the address it listens on.

@@ -30,6 +30,11 @@ func newServeCmd() *cobra.Command {
 			logger := newLogger(cfg.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			flushTraces, err := startTracing(ctx, cfg, logger)
+			if err != nil {
+				return err
+			}
+			defer flushTraces()
 
 			a, err := openApp(ctx, cfg, logger, withWorker)
 			if err != nil {
@@ -119,6 +124,11 @@ func newWorkerCmd() *cobra.Command {
 			logger := newLogger(cfg.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			flushTraces, err := startTracing(ctx, cfg, logger)
+			if err != nil {
+				return err
+			}
+			defer flushTraces()
 			a, err := openApp(ctx, cfg, logger, true)
 			if err != nil {
 				return err

@@ -34,6 +34,21 @@ type Config struct {
 	AI AI `yaml:"ai"`
 	// Metrics exports Prometheus metrics.
 	Metrics Metrics `yaml:"metrics"`
+	// Tracing exports OpenTelemetry traces.
+	Tracing Tracing `yaml:"tracing"`
+}
+
+// Tracing exports OpenTelemetry traces by OTLP/HTTP; off without an
+// endpoint.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP base URL, such as
+	// http://127.0.0.1:4318 (spans go to /v1/traces). Empty: no traces.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// ServiceName names this deployment's spans.
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the share of new traces recorded (0-1); a request
+	// that comes with a sampled trace context is always recorded.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Metrics says where Prometheus scrapes /metrics. With neither key set the
@@ -185,7 +200,8 @@ type Agent struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Log: Log{Format: "text", Level: "info"},
+		Log:     Log{Format: "text", Level: "info"},
+		Tracing: Tracing{ServiceName: "consilium", SampleRatio: 1},
 		HTTP: HTTP{
 			Addr:              "127.0.0.1:8080",
 			MaxBodyBytes:      1 << 20,
@@ -408,6 +424,15 @@ func (c *Config) Problems() []string {
 	}
 	if c.Metrics.Token != "" && len(c.Metrics.Token) < 32 {
 		bad("metrics.token", "must be at least 32 characters (set CONSILIUM_METRICS_TOKEN)")
+	}
+	if e := c.Tracing.OTLPEndpoint; e != "" && !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
+		bad("tracing.otlp_endpoint", "must be an http(s) URL such as http://127.0.0.1:4318, got %q", e)
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		bad("tracing.sample_ratio", "must be between 0 and 1, got %g", c.Tracing.SampleRatio)
+	}
+	if c.Tracing.ServiceName == "" {
+		bad("tracing.service_name", "must not be empty")
 	}
 	errs = append(errs, c.AI.problems()...)
 	var pv *plugin.ValidationError

@@ -7,7 +7,14 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/metadata"
+
 	"github.com/consilium-hq/consilium/core/model"
+	"github.com/consilium-hq/consilium/core/tracing"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -24,6 +31,24 @@ func WithProgress(ctx context.Context, fn func(sdk.Progress)) context.Context {
 // plugin's logs and progress, and errors that name plugin and method.
 func (m *managed) call(ctx context.Context, method string, conn *sdk.Connection, timeout time.Duration,
 	fn func(ctx context.Context, inst *instance) error) (err error) {
+	// A span per call; its W3C trace context travels to the plugin in the
+	// call's gRPC metadata (sdk.TraceContext reads it there).
+	ctx, span := tracing.Tracer().Start(ctx, "plugin "+m.cfg.Name+" "+method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("plugin.name", m.cfg.Name), attribute.String("plugin.method", method)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			span.SetAttributes(attribute.String("plugin.error_code", string(sdk.CodeOf(err))))
+		}
+		span.End()
+	}()
+	if span.SpanContext().IsValid() {
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, carrier)
+		for k, v := range carrier {
+			ctx = metadata.AppendToOutgoingContext(ctx, k, v)
+		}
+	}
 	if o := m.host.observer; o != nil {
 		start := time.Now()
 		defer func() {

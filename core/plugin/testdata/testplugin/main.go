@@ -90,6 +90,9 @@ func (p *testPlugin) ExecuteTool(ctx context.Context, req *sdk.ExecuteToolReques
 	switch req.Name {
 	case "echo":
 		return &sdk.ExecuteToolResponse{Output: req.Arguments}, nil
+	case "trace":
+		tp, ts := sdk.TraceContext(ctx)
+		return out(map[string]string{"traceparent": tp, "tracestate": ts})
 	case "hang":
 		select {} // ignores ctx on purpose
 	case "sleep":
