@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"log/slog"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // Workers registers the worker of every job kind the graph's services
 // queue; a nil service (in a test's partial graph) registers none of its
 // own. Later capabilities add theirs here.
-func Workers(a *app.App) *river.Workers {
+func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &PruneSessionsWorker{auth: a.Auth, logger: a.Logger})
 	if a.DB != nil {
@@ -31,7 +32,7 @@ func Workers(a *app.App) *river.Workers {
 		river.AddWorker(w, &BuildVectorIndexWorker{ai: a.AI})
 	}
 	if a.Chat != nil {
-		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner})
+		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner, timeout: cfg.ChatTurnTimeout})
 	}
 	return w
 }
@@ -71,6 +72,10 @@ type ClientOptions struct {
 	// FetchCooldown and FetchPollInterval override River's (zero keeps
 	// them): tests that queue hundreds of jobs fetch again sooner.
 	FetchCooldown, FetchPollInterval time.Duration
+	// ChatQueue is the queue of chat turns, worked with the chat settings
+	// of Config (jobs.chat_*); default chat.Queue. With OnlyQueues and no
+	// ChatQueue, no chat queue is worked besides Queues.
+	ChatQueue string
 }
 
 // Client is the app.JobsFunc of the composition root: the River client of
@@ -81,33 +86,55 @@ func Client(o ClientOptions) app.JobsFunc {
 		if o.Logger == nil {
 			o.Logger = a.Logger
 		}
-		return NewClient(a.DB.Pool, Workers(a), o)
+		return NewClient(a.DB.Pool, Workers(a, o.Config), o)
 	}
 }
 
 // NewClient builds the River client. An insert-only client still knows the
 // workers so that inserting an unknown kind fails fast.
 func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*river.Client[pgx.Tx], error) {
+	jc := withJobDefaults(o.Config)
 	cfg := &river.Config{
-		Workers:           workers,
-		Logger:            o.Logger,
-		SoftStopTimeout:   15 * time.Second,
-		JobTimeout:        time.Minute,
-		TestOnly:          o.TestOnly,
-		FetchCooldown:     o.FetchCooldown,
-		FetchPollInterval: o.FetchPollInterval,
+		Workers:         workers,
+		Logger:          o.Logger,
+		SoftStopTimeout: 15 * time.Second,
+		// River requires the rescue delay to be at least the default
+		// timeout; jobs with a longer Timeout of their own (AI jobs) are
+		// rescued only after it.
+		JobTimeout:           min(time.Minute, jc.RescueStuckAfter),
+		RescueStuckJobsAfter: jc.RescueStuckAfter,
+		TestOnly:             o.TestOnly,
+		FetchCooldown:        o.FetchCooldown,
+		FetchPollInterval:    o.FetchPollInterval,
 	}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{}
 		if !o.OnlyQueues {
-			cfg.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
+			cfg.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: jc.MaxWorkers}
 		}
 		for _, q := range o.Queues {
-			cfg.Queues[q] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
+			cfg.Queues[q] = river.QueueConfig{MaxWorkers: jc.MaxWorkers}
+		}
+		if chatQueue := cmp.Or(o.ChatQueue, chat.Queue); !o.OnlyQueues || o.ChatQueue != "" {
+			cfg.Queues[chatQueue] = river.QueueConfig{MaxWorkers: jc.ChatWorkers,
+				FetchCooldown: jc.ChatFetchCooldown, FetchPollInterval: jc.ChatFetchPollInterval}
 		}
 		if !o.OnlyQueues {
 			cfg.PeriodicJobs = PeriodicJobs(o.Config)
 		}
 	}
 	return river.NewClient(riverpgxv5.New(pool), cfg)
+}
+
+// withJobDefaults fills the zero settings of c (a test's partial config)
+// with the defaults.
+func withJobDefaults(c config.Jobs) config.Jobs {
+	d := config.Default().Jobs
+	c.MaxWorkers = cmp.Or(c.MaxWorkers, d.MaxWorkers)
+	c.ChatWorkers = cmp.Or(c.ChatWorkers, d.ChatWorkers)
+	c.ChatFetchCooldown = cmp.Or(c.ChatFetchCooldown, d.ChatFetchCooldown)
+	c.ChatFetchPollInterval = cmp.Or(c.ChatFetchPollInterval, d.ChatFetchPollInterval)
+	c.ChatTurnTimeout = cmp.Or(c.ChatTurnTimeout, d.ChatTurnTimeout)
+	c.RescueStuckAfter = cmp.Or(c.RescueStuckAfter, d.RescueStuckAfter)
+	return c
 }
