@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/app"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
@@ -97,4 +98,34 @@ func TestHooks(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, tasks.Items, 1)
 	require.Equal(t, n.ID, tasks.Items[0].NoteID)
+}
+
+// TestChatTurnsGoToTheChatQueue: a process's graph queues each chat turn,
+// in the send's transaction, on the chat queue (which the worker's River
+// client works with the jobs.chat_* settings, apart from the AI jobs).
+func TestChatTurnsGoToTheChatQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := testConfig()
+	a, err := app.New(ctx, app.Options{
+		Config: cfg, Pool: dbtest.Pool(t), Logger: slog.New(slog.DiscardHandler), Models: modeltest.Source{},
+		DefaultProvider: "scripted", Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, TestOnly: true}),
+	})
+	require.NoError(t, err)
+	user := uuid.New()
+	_, err = a.DB.Pool.Exec(ctx, `INSERT INTO users (id, email) VALUES ($1, $2)`, user, user.String()+"@example.com")
+	require.NoError(t, err)
+	conv, err := a.Chat.CreateConversation(ctx, user, &chat.ConversationFields{})
+	require.NoError(t, err)
+	sent, err := a.Chat.Send(ctx, user, conv.ID, &chat.SendParams{Content: "hello", ClientMsgID: uuid.NewString()})
+	require.NoError(t, err)
+	var queue string
+	require.NoError(t, a.DB.Pool.QueryRow(ctx, `SELECT queue FROM river_job WHERE kind = 'chat.run_turn' AND args->>'run_id' = $1`,
+		sent.RunID.String()).Scan(&queue))
+	require.Equal(t, chat.Queue, queue)
+	// Nobody else works that queue in this package's database: remove the
+	// job so that no worker of another test picks it up.
+	_, err = a.DB.Pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'chat.run_turn' AND args->>'run_id' = $1`, sent.RunID.String())
+	require.NoError(t, err)
+
 }
