@@ -58,3 +58,19 @@ func (w *PruneChatWorker) Work(ctx context.Context, job *river.Job[chat.PruneArg
 	w.logger.InfoContext(ctx, "pruned chat events", "deleted", n)
 	return nil
 }
+
+// FailOrphansWorker ends the chat runs whose job River gave up without
+// ending them (see chat.Service.FailOrphanedRuns).
+type FailOrphansWorker struct {
+	river.WorkerDefaults[chat.FailOrphansArgs]
+	chat   *chat.Service
+	logger *slog.Logger
+}
+
+func (w *FailOrphansWorker) Work(ctx context.Context, job *river.Job[chat.FailOrphansArgs]) error {
+	n, err := w.chat.FailOrphanedRuns(ctx)
+	if n > 0 {
+		w.logger.WarnContext(ctx, "failed orphaned chat runs", "runs", n)
+	}
+	return err
+}

@@ -33,6 +33,7 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 	}
 	if a.Chat != nil {
 		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner, timeout: cfg.ChatTurnTimeout})
+		river.AddWorker(w, &FailOrphansWorker{chat: a.Chat, logger: a.Logger})
 	}
 	return w
 }
@@ -49,6 +50,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(chat.PruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return chat.PruneArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "chat.prune", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(chat.OrphanCheckInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return chat.FailOrphansArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "chat.fail_orphaned_runs", RunOnStart: true},
 		),
 	}
 }
