@@ -110,16 +110,22 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*ri
 		JobTimeout:           min(time.Minute, jc.RescueStuckAfter),
 		RescueStuckJobsAfter: jc.RescueStuckAfter,
 		TestOnly:             o.TestOnly,
-		FetchCooldown:        o.FetchCooldown,
-		FetchPollInterval:    o.FetchPollInterval,
+		// The client's cooldown also spaces the insert notifications it
+		// sends per queue (River's notify limiter): at River's 100ms, a
+		// turn sent within 100ms of another one from the same process
+		// would wait for the workers' next poll. The other queues keep
+		// theirs (below).
+		FetchCooldown:     min(jc.ChatFetchCooldown, cmp.Or(o.FetchCooldown, river.FetchCooldownDefault)),
+		FetchPollInterval: o.FetchPollInterval,
 	}
+	other := river.QueueConfig{MaxWorkers: jc.MaxWorkers, FetchCooldown: cmp.Or(o.FetchCooldown, river.FetchCooldownDefault)}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{}
 		if !o.OnlyQueues {
-			cfg.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: jc.MaxWorkers}
+			cfg.Queues[river.QueueDefault] = other
 		}
 		for _, q := range o.Queues {
-			cfg.Queues[q] = river.QueueConfig{MaxWorkers: jc.MaxWorkers}
+			cfg.Queues[q] = other
 		}
 		if chatQueue := cmp.Or(o.ChatQueue, chat.Queue); !o.OnlyQueues || o.ChatQueue != "" {
 			cfg.Queues[chatQueue] = river.QueueConfig{MaxWorkers: jc.ChatWorkers,
