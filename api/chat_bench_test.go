@@ -261,6 +261,8 @@ func benchStreaming(b *testing.B, sockets int) chatBenchRow {
 	var (
 		mu      sync.Mutex
 		delays  []time.Duration
+		pickups []time.Duration // message.send written -> run.started read
+		answers []time.Duration // run.started read -> run.completed read
 		runs    int
 		failure error
 	)
@@ -284,6 +286,7 @@ func benchStreaming(b *testing.B, sockets int) chatBenchRow {
 			}()
 			for time.Now().Before(deadline) {
 				frame, _ := json.Marshal(map[string]any{"type": "message.send", "content": "hello", "client_msg_id": uuid.NewString()})
+				sentAt, startedAt := time.Now(), time.Time{}
 				if err := c.conn.Write(ctx, websocket.MessageText, frame); err != nil {
 					fail(err)
 					return
@@ -320,6 +323,9 @@ func benchStreaming(b *testing.B, sockets int) chatBenchRow {
 					}
 					c.last = *ev.Seq
 					mine = append(mine, now.Sub(ev.CreatedAt))
+					if ev.Type == chat.EventRunStarted {
+						startedAt = now
+					}
 					if ev.Type == chat.EventRunCompleted {
 						if ev.Status != chat.RunCompleted {
 							fail(fmt.Errorf("conversation %s: run %s", c.convID, ev.Status))
@@ -327,6 +333,8 @@ func benchStreaming(b *testing.B, sockets int) chatBenchRow {
 						}
 						mu.Lock()
 						runs++
+						pickups = append(pickups, startedAt.Sub(sentAt))
+						answers = append(answers, now.Sub(startedAt))
 						mu.Unlock()
 						done = true
 					}
@@ -354,7 +362,12 @@ func benchStreaming(b *testing.B, sockets int) chatBenchRow {
 	b.ReportMetric(eps, "events/s")
 	b.ReportMetric(float64(runs), "runs")
 	row := latencyRow(b, fmt.Sprintf("%d sockets streaming: event delay", sockets), delays)
-	row.note = fmt.Sprintf("%.0f events/s, %d runs (%d deltas %s apart each), 0 lost/repeated", eps, runs, deltas, every)
+	p50 := func(d []time.Duration) string {
+		slices.Sort(d)
+		return ms(d[len(d)/2])
+	}
+	row.note = fmt.Sprintf("%.0f events/s, %d runs (%d deltas %s apart each; p50 send->run.started %s, run.started->run.completed %s), 0 lost/repeated",
+		eps, runs, deltas, every, p50(pickups), p50(answers))
 	b.Logf("%s", row.note)
 	return row
 }
