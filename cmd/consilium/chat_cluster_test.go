@@ -476,7 +476,8 @@ func TestChatAcrossProcesses(t *testing.T) {
 // middle of a turn leaves its River job running; River's rescuer, on the
 // worker that takes over, retries it once jobs.chat_turn_timeout and
 // jobs.rescue_stuck_after have passed (a few seconds here, 90s by
-// default), and the run finishes there as attempt 2, its events gapless.
+// default), and the run finishes there as attempt 2, its events gapless;
+// the conversation's next message, sent meanwhile, is answered after it.
 func TestChatTurnOfAKilledWorkerIsRescued(t *testing.T) {
 	t.Parallel()
 	url := dbtest.EmptyDatabase(t)
@@ -500,24 +501,39 @@ func TestChatTurnOfAKilledWorkerIsRescued(t *testing.T) {
 	doomed.kill()
 
 	started := time.Now()
+	// The conversation's next message waits for the rescued run, and is
+	// answered after it.
+	next := api.send(token, conv, "slow 2")
 	startProcess(t, "second worker", url, fast, "worker")
 	evs = append(evs, sock.until(func(m map[string]any) bool {
 		if time.Since(started) > 3*time.Minute {
-			t.Fatal("the run was not rescued within 3 minutes")
+			t.Fatal("the runs were not answered within 3 minutes of the kill")
 		}
-		return runCompleted(runID)(m)
+		return runCompleted(next)(m)
 	})...)
-	t.Logf("rescued and completed %s after the kill", time.Since(started).Round(time.Second))
+	t.Logf("rescued, completed and the next message answered %s after the kill", time.Since(started).Round(time.Second))
 	requireGapless(t, evs, seqOf(evs[0]))
-	var attempts []float64
+	type start struct {
+		run     string
+		attempt float64
+	}
+	var starts []start
+	var completed []string
+	var answer string
 	for _, e := range evs {
-		if e["type"] == chat.EventRunStarted {
-			attempts = append(attempts, e["attempt"].(float64))
+		switch e["type"] {
+		case chat.EventRunStarted:
+			starts = append(starts, start{e["run_id"].(string), e["attempt"].(float64)})
+		case chat.EventRunCompleted:
+			require.Equal(t, "completed", e["status"], e)
+			completed = append(completed, e["run_id"].(string))
+		case chat.EventMessageCompleted:
+			if m := e["message"].(map[string]any); m["role"] == "assistant" && e["run_id"] == runID {
+				answer = m["content"].(string)
+			}
 		}
 	}
-	require.Equal(t, []float64{1, 2}, attempts)
-	last := evs[len(evs)-1]
-	require.Equal(t, "completed", last["status"])
-	msg := evs[len(evs)-2]["message"].(map[string]any)
-	require.Contains(t, msg["content"], "[20 of attempt 2]")
+	require.Equal(t, []start{{runID, 1}, {runID, 2}, {next, 1}}, starts)
+	require.Equal(t, []string{runID, next}, completed)
+	require.Contains(t, answer, "[20 of attempt 2]")
 }
