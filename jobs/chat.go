@@ -9,21 +9,29 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/consilium-hq/consilium/core/chat"
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 )
-
-// runTurnTimeout bounds one attempt of a turn (model calls and tools
-// included); a turn cut off is retried from its start.
-const runTurnTimeout = 10 * time.Minute
 
 // RunTurnWorker works one chat run: core does the work, Runner answers.
 type RunTurnWorker struct {
 	river.WorkerDefaults[chat.RunTurnArgs]
 	chat   *chat.Service
 	runner chat.Runner
+	// timeout bounds one attempt of a turn (model calls and tools
+	// included; jobs.chat_turn_timeout). River's rescuer retries a turn
+	// whose worker died once it has run this long (and
+	// jobs.rescue_stuck_after), so it is also how long such a turn holds
+	// its conversation up.
+	timeout time.Duration
 }
 
-func (w *RunTurnWorker) Timeout(*river.Job[chat.RunTurnArgs]) time.Duration { return runTurnTimeout }
+func (w *RunTurnWorker) Timeout(*river.Job[chat.RunTurnArgs]) time.Duration {
+	if w.timeout <= 0 {
+		return config.Default().Jobs.ChatTurnTimeout
+	}
+	return w.timeout
+}
 
 func (w *RunTurnWorker) Work(ctx context.Context, job *river.Job[chat.RunTurnArgs]) error {
 	err := w.chat.RunTurn(ctx, job.Args, w.runner, chat.TurnJob{Final: job.Attempt >= job.MaxAttempts})
@@ -49,4 +57,20 @@ func (w *PruneChatWorker) Work(ctx context.Context, job *river.Job[chat.PruneArg
 	}
 	w.logger.InfoContext(ctx, "pruned chat events", "deleted", n)
 	return nil
+}
+
+// FailOrphansWorker ends the chat runs whose job River gave up without
+// ending them (see chat.Service.FailOrphanedRuns).
+type FailOrphansWorker struct {
+	river.WorkerDefaults[chat.FailOrphansArgs]
+	chat   *chat.Service
+	logger *slog.Logger
+}
+
+func (w *FailOrphansWorker) Work(ctx context.Context, job *river.Job[chat.FailOrphansArgs]) error {
+	n, err := w.chat.FailOrphanedRuns(ctx)
+	if n > 0 {
+		w.logger.WarnContext(ctx, "failed orphaned chat runs", "runs", n)
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"log/slog"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // Workers registers the worker of every job kind the graph's services
 // queue; a nil service (in a test's partial graph) registers none of its
 // own. Later capabilities add theirs here.
-func Workers(a *app.App) *river.Workers {
+func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &PruneSessionsWorker{auth: a.Auth, logger: a.Logger})
 	if a.DB != nil {
@@ -33,7 +34,8 @@ func Workers(a *app.App) *river.Workers {
 		river.AddWorker(w, &BuildVectorIndexWorker{ai: a.AI})
 	}
 	if a.Chat != nil {
-		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner})
+		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner, timeout: cfg.ChatTurnTimeout})
+		river.AddWorker(w, &FailOrphansWorker{chat: a.Chat, logger: a.Logger})
 	}
 	return w
 }
@@ -50,6 +52,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(chat.PruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return chat.PruneArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "chat.prune", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(chat.OrphanCheckInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return chat.FailOrphansArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "chat.fail_orphaned_runs", RunOnStart: true},
 		),
 	}
 }
@@ -75,6 +82,10 @@ type ClientOptions struct {
 	FetchCooldown, FetchPollInterval time.Duration
 	// Metrics counts the jobs this client works (nil: not counted).
 	Metrics *metrics.Metrics
+	// ChatQueue is the queue of chat turns, worked with the chat settings
+	// of Config (jobs.chat_*); default chat.Queue. With OnlyQueues and no
+	// ChatQueue, no chat queue is worked besides Queues.
+	ChatQueue string
 }
 
 // Client is the app.JobsFunc of the composition root: the River client of
@@ -85,20 +96,30 @@ func Client(o ClientOptions) app.JobsFunc {
 		if o.Logger == nil {
 			o.Logger = a.Logger
 		}
-		return NewClient(a.DB.Pool, Workers(a), o)
+		return NewClient(a.DB.Pool, Workers(a, o.Config), o)
 	}
 }
 
 // NewClient builds the River client. An insert-only client still knows the
 // workers so that inserting an unknown kind fails fast.
 func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*river.Client[pgx.Tx], error) {
+	jc := withJobDefaults(o.Config)
 	cfg := &river.Config{
-		Workers:           workers,
-		Logger:            o.Logger,
-		SoftStopTimeout:   15 * time.Second,
-		JobTimeout:        time.Minute,
-		TestOnly:          o.TestOnly,
-		FetchCooldown:     o.FetchCooldown,
+		Workers:         workers,
+		Logger:          o.Logger,
+		SoftStopTimeout: 15 * time.Second,
+		// River requires the rescue delay to be at least the default
+		// timeout; jobs with a longer Timeout of their own (AI jobs) are
+		// rescued only after it.
+		JobTimeout:           min(time.Minute, jc.RescueStuckAfter),
+		RescueStuckJobsAfter: jc.RescueStuckAfter,
+		TestOnly:             o.TestOnly,
+		// The client's cooldown also spaces the insert notifications it
+		// sends per queue (River's notify limiter): at River's 100ms, a
+		// turn sent within 100ms of another one from the same process
+		// would wait for the workers' next poll. The other queues keep
+		// theirs (below).
+		FetchCooldown:     min(jc.ChatFetchCooldown, cmp.Or(o.FetchCooldown, river.FetchCooldownDefault)),
 		FetchPollInterval: o.FetchPollInterval,
 	}
 	// A span per job worked, linked to the span that queued it (the
@@ -109,17 +130,35 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o ClientOptions) (*ri
 	if o.Metrics != nil {
 		cfg.Middleware = append(cfg.Middleware, &jobMetrics{m: o.Metrics})
 	}
+	other := river.QueueConfig{MaxWorkers: jc.MaxWorkers, FetchCooldown: cmp.Or(o.FetchCooldown, river.FetchCooldownDefault)}
 	if o.Work {
 		cfg.Queues = map[string]river.QueueConfig{}
 		if !o.OnlyQueues {
-			cfg.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
+			cfg.Queues[river.QueueDefault] = other
 		}
 		for _, q := range o.Queues {
-			cfg.Queues[q] = river.QueueConfig{MaxWorkers: o.Config.MaxWorkers}
+			cfg.Queues[q] = other
+		}
+		if chatQueue := cmp.Or(o.ChatQueue, chat.Queue); !o.OnlyQueues || o.ChatQueue != "" {
+			cfg.Queues[chatQueue] = river.QueueConfig{MaxWorkers: jc.ChatWorkers,
+				FetchCooldown: jc.ChatFetchCooldown, FetchPollInterval: jc.ChatFetchPollInterval}
 		}
 		if !o.OnlyQueues {
 			cfg.PeriodicJobs = PeriodicJobs(o.Config)
 		}
 	}
 	return river.NewClient(riverpgxv5.New(pool), cfg)
+}
+
+// withJobDefaults fills the zero settings of c (a test's partial config)
+// with the defaults.
+func withJobDefaults(c config.Jobs) config.Jobs {
+	d := config.Default().Jobs
+	c.MaxWorkers = cmp.Or(c.MaxWorkers, d.MaxWorkers)
+	c.ChatWorkers = cmp.Or(c.ChatWorkers, d.ChatWorkers)
+	c.ChatFetchCooldown = cmp.Or(c.ChatFetchCooldown, d.ChatFetchCooldown)
+	c.ChatFetchPollInterval = cmp.Or(c.ChatFetchPollInterval, d.ChatFetchPollInterval)
+	c.ChatTurnTimeout = cmp.Or(c.ChatTurnTimeout, d.ChatTurnTimeout)
+	c.RescueStuckAfter = cmp.Or(c.RescueStuckAfter, d.RescueStuckAfter)
+	return c
 }

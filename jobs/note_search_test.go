@@ -12,6 +12,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/blocknote/blocknotetest"
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/note"
@@ -27,7 +28,7 @@ func TestRefreshNoteSearchWorker(t *testing.T) {
 	pool := dbtest.Pool(t)
 	d := db.New(pool)
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Workers:  jobs.Workers(&app.App{DB: d}),
+		Workers:  jobs.Workers(&app.App{DB: d}, config.Jobs{}),
 		Queues:   map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
 		TestOnly: true,
 	})

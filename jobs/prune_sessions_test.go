@@ -52,7 +52,7 @@ func TestPruneSessionsRunsPeriodically(t *testing.T) {
 			VALUES ($1, `+s.expires+`, $2) RETURNING id`, userID, s.revoked).Scan(s.id))
 	}
 
-	rc, err := jobs.NewClient(pool, jobs.Workers(&app.App{DB: db.New(pool), Auth: authSvc, Logger: logger}),
+	rc, err := jobs.NewClient(pool, jobs.Workers(&app.App{DB: db.New(pool), Auth: authSvc, Logger: logger}, config.Jobs{}),
 		jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: true, TestOnly: true})
 	require.NoError(t, err)
 	events, unsubscribe := rc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)

@@ -82,8 +82,9 @@ type Options struct {
 	ChatRunner chat.Runner
 	// JobsUI serves River UI at /admin/jobs.
 	JobsUI bool
-	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
-	// queue of its own, and its workers work only that queue, so that the
+	// Workers works this server's AI and chat jobs. Every server's AI and
+	// chat jobs go to queues of its own (the chat one with the config's
+	// jobs.chat_* settings), and its workers work only those, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
 	Workers bool
 }
@@ -106,16 +107,17 @@ func New(t testing.TB, o Options) *Env {
 	if pool == nil {
 		pool = dbtest.Pool(t)
 	}
-	queue := "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	suffix := strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	queue, chatQueue := "ai_"+suffix, "chat_"+suffix
 	var m *metrics.Metrics
 	if cfg.Metrics.Enabled() {
 		m = metrics.New()
 	}
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, Metrics: m,
+		ChatQueue: chatQueue, NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, Metrics: m,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
-			Queues: []string{queue}, OnlyQueues: true, Metrics: m}),
+			Queues: []string{queue}, OnlyQueues: true, ChatQueue: chatQueue, Metrics: m}),
 	})
 	if err != nil {
 		t.Fatalf("apitest: %v", err)

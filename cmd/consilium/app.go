@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/consilium-hq/consilium/core/app"
+	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/metrics"
@@ -48,6 +49,13 @@ type process struct {
 	plugins *plugin.Host
 }
 
+// chatRunner answers the chat runs of this process; nil is the graph's
+// default (chat.NoModelRunner until the orchestrator lands). Nothing in the
+// binary sets it: only this package's tests do, in the processes they start
+// from their own test binary (a runner that streams slowly, to cancel and
+// kill a turn mid-answer).
+var chatRunner chat.Runner
+
 // openApp migrates (or checks migrations), opens the pool and builds the
 // graph. work selects a River client that works jobs.
 func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work bool) (*process, error) {
@@ -69,7 +77,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	}
 	p := &process{cfg: cfg, mig: db.NewMigrator(pool, logger), plugins: plugin.New(cfg.Plugins, logger, hostOpts...)}
 	p.App, err = app.New(ctx, app.Options{
-		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins, Metrics: m,
+		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins, ChatRunner: chatRunner, Metrics: m,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work, Metrics: m}),
 	})
 	if err != nil {

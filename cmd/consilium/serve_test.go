@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,7 +17,14 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as the consilium of the processes that the
+	// multi-process tests start (see startProcess).
+	if args := os.Getenv(subprocessEnv); args != "" {
+		os.Exit(runSubprocess(args))
+	}
+	dbtest.Main(m)
+}
 
 // syncBuffer is written by the server goroutine and read by the test.
 type syncBuffer struct {

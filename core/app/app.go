@@ -74,6 +74,9 @@ type Options struct {
 	// queue). Tests give each graph a queue of its own, so that graphs on
 	// one database never work each other's jobs.
 	AIQueue string
+	// ChatQueue is the River queue of chat turns (default chat.Queue, or
+	// AIQueue when a test names only that).
+	ChatQueue string
 	// NoteHooks and TaskHooks run after the graph's own hooks on every
 	// note save and task index change, in the same transaction.
 	NoteHooks []note.Hook
@@ -127,9 +130,17 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 
-	// Chat runs go to the AI queue: a test graph's workers work only theirs.
+	// Chat runs go to a queue of their own (a test graph's, which its
+	// workers alone work, when it names one).
+	chatQueue := o.ChatQueue
+	if chatQueue == "" {
+		chatQueue = chat.Queue
+		if o.AIQueue != "" {
+			chatQueue = o.AIQueue
+		}
+	}
 	a.Hub = chat.NewHub(o.Pool, o.Logger)
-	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.AI, Hub: a.Hub, Queue: o.AIQueue, Logger: o.Logger})
+	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.AI, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger})
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
 		a.ChatRunner = chat.NoModelRunner{}

@@ -151,6 +151,24 @@ type Limit struct {
 type Jobs struct {
 	MaxWorkers           int           `yaml:"max_workers"`
 	SessionPruneInterval time.Duration `yaml:"session_prune_interval"`
+	// ChatWorkers are the concurrent chat turns per worker process, on a
+	// queue of their own (chat), so that AI and maintenance jobs never
+	// hold a turn back.
+	ChatWorkers int `yaml:"chat_workers"`
+	// ChatFetchCooldown and ChatFetchPollInterval make the chat queue
+	// fetch sooner than River's defaults (100ms, 1s): a turn starts within
+	// tens of milliseconds of its message.
+	ChatFetchCooldown     time.Duration `yaml:"chat_fetch_cooldown"`
+	ChatFetchPollInterval time.Duration `yaml:"chat_fetch_poll_interval"`
+	// ChatTurnTimeout bounds one attempt of a chat turn; it is also how
+	// long a turn whose worker died (kill -9, lost machine) counts as
+	// running before it may be rescued (see RescueStuckAfter).
+	ChatTurnTimeout time.Duration `yaml:"chat_turn_timeout"`
+	// RescueStuckAfter: a job running longer than this and than its own
+	// timeout is taken to have lost its worker and is retried (River's
+	// rescuer, run by the leader every 30s). It also caps the default job
+	// timeout (1m).
+	RescueStuckAfter time.Duration `yaml:"rescue_stuck_after"`
 }
 
 // AI configures which plugins embed, chat and transcribe, the limits of
@@ -229,7 +247,9 @@ func Default() Config {
 			AuthPerAccount:   Limit{Rate: 10, Per: time.Minute, Burst: 10},
 			PerUser:          Limit{Rate: 50, Per: time.Second, Burst: 200},
 		},
-		Jobs:    Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour},
+		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
+			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
+			ChatTurnTimeout: 90 * time.Second, RescueStuckAfter: 90 * time.Second},
 		Plugins: plugin.Defaults(),
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
@@ -433,6 +453,21 @@ func (c *Config) Problems() []string {
 	}
 	if c.Tracing.ServiceName == "" {
 		bad("tracing.service_name", "must not be empty")
+	}
+	if c.Jobs.ChatWorkers < 1 || c.Jobs.ChatWorkers > 10000 {
+		bad("jobs.chat_workers", "must be between 1 and 10000, got %d", c.Jobs.ChatWorkers)
+	}
+	if c.Jobs.ChatFetchCooldown < time.Millisecond {
+		bad("jobs.chat_fetch_cooldown", "must be at least 1ms")
+	}
+	if c.Jobs.ChatFetchPollInterval < c.Jobs.ChatFetchCooldown {
+		bad("jobs.chat_fetch_poll_interval", "must be at least jobs.chat_fetch_cooldown (%s)", c.Jobs.ChatFetchCooldown)
+	}
+	if c.Jobs.ChatTurnTimeout < time.Second {
+		bad("jobs.chat_turn_timeout", "must be at least 1s")
+	}
+	if c.Jobs.RescueStuckAfter < time.Second {
+		bad("jobs.rescue_stuck_after", "must be at least 1s")
 	}
 	errs = append(errs, c.AI.problems()...)
 	var pv *plugin.ValidationError
