@@ -113,7 +113,7 @@ func New(d Deps) *Server {
 	registerPlanning(authed, d.Plan, d.Tasks)
 	registerAdminPlugins(authed, d.Plugins)
 	if d.AI != nil {
-		registerAI(authed, d.AI)
+		registerAI(authed, d.AI, d.Agents)
 	}
 	if d.Chat != nil {
 		registerChat(authed, d.Chat, d.Hub)

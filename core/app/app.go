@@ -34,7 +34,9 @@ type App struct {
 	// Chat serves conversations and runs; Hub is this process's chat event
 	// hub (one LISTEN connection): the caller starts it in processes that
 	// stream events (serve) or work runs (worker, for run.cancel).
-	Chat       *chat.Service
+	Chat *chat.Service
+	// Agents are the configured chat agents.
+	Agents     *chat.Registry
 	Hub        *chat.Hub
 	ChatRunner chat.Runner
 	River      *river.Client[pgx.Tx]
@@ -122,7 +124,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 
 	// Chat runs go to the AI queue: a test graph's workers work only theirs.
 	a.Hub = chat.NewHub(o.Pool, o.Logger)
-	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.AI, Hub: a.Hub, Queue: o.AIQueue, Logger: o.Logger})
+	a.Agents = chat.NewRegistry(cfg.AI, providers.Chat, o.Models)
+	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: o.AIQueue, Logger: o.Logger})
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
 		a.ChatRunner = chat.NoModelRunner{}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
 )
@@ -47,7 +46,7 @@ type Turn struct {
 	Conversation *Conversation
 	// Message is the user's message the run answers.
 	Message *Message
-	Agent   ai.Agent
+	Agent   Agent
 	// Attempt counts the times the run was started (1 the first time).
 	Attempt int
 	svc     *Service
@@ -220,7 +219,7 @@ func (s *Service) startRun(ctx context.Context, args RunTurnArgs) (*Turn, error)
 	if err != nil || turn == nil {
 		return nil, err
 	}
-	agent, ok := ai.Agent{}, false
+	agent, ok := Agent{}, false
 	if s.agents != nil {
 		agent, ok = s.agents.Agent(turn.Run.AgentID)
 	}

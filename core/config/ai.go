@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -12,13 +13,17 @@ import (
 // AgentTools are the tools an agent may be given: each acts on the user's
 // own data through a core service.
 var AgentTools = []string{
-	"search",           // retrieve passages from notes and documents (RAG)
+	"search",           // retrieve passages from notes and documents (RAG), with citations
 	"list_tasks",       // read open and due tasks
 	"create_task",      // add a task (to a note, or the Inbox)
-	"update_task",      // change a task's status, priority, due date
+	"update_task",      // change a task's title, priority, due date
+	"set_task_status",  // mark a task done, in progress, cancelled
+	"delete_task",      // remove a task (destructive: waits for the user's approval)
 	"list_goals",       // read goals and their progress
-	"update_goal",      // create or change a goal
+	"create_goal",      // add a goal
+	"update_goal",      // change a goal
 	"write_reflection", // record a reflection
+	"planning_summary", // read the planning summary of a period
 }
 
 var (
@@ -77,6 +82,33 @@ func (a *AI) problems() []string {
 				bad(fmt.Sprintf("%s.tools[%d]", key, j), "unknown tool %q; known tools: %s", tool, strings.Join(AgentTools, ", "))
 			}
 		}
+		for j, d := range ag.Delegates {
+			k := fmt.Sprintf("%s.delegates[%d]", key, j)
+			switch {
+			case d == ag.Name:
+				bad(k, "an agent cannot delegate to itself")
+			case !slices.ContainsFunc(a.Agents, func(o Agent) bool { return o.Name == d }):
+				bad(k, "%q is not an agent of ai.agents", d)
+			case slices.Index(ag.Delegates, d) < j:
+				bad(k, "%q is listed twice", d)
+			}
+		}
+	}
+	c := a.Chat
+	if c.MaxModelCalls < 1 || c.MaxModelCalls > 100 {
+		bad("chat.max_model_calls", "must be between 1 and 100, got %d", c.MaxModelCalls)
+	}
+	if c.MaxTokens < 1000 || c.MaxTokens > 10_000_000 {
+		bad("chat.max_tokens", "must be between 1000 and 10000000, got %d", c.MaxTokens)
+	}
+	if c.MaxDuration < 5*time.Second || c.MaxDuration > 9*time.Minute {
+		bad("chat.max_duration", "must be between 5s and 9m (a turn's job times out at 10m), got %s", c.MaxDuration)
+	}
+	if c.MaxRepeatedCalls < 1 || c.MaxRepeatedCalls > 20 {
+		bad("chat.max_repeated_calls", "must be between 1 and 20, got %d", c.MaxRepeatedCalls)
+	}
+	if c.HistoryMessages < 0 || c.HistoryMessages > 200 {
+		bad("chat.history_messages", "must be between 0 and 200, got %d", c.HistoryMessages)
 	}
 	return errs
 }
