@@ -77,7 +77,7 @@ type Options struct {
 	// ai section names no provider for goes to the one named "local". Nil:
 	// model calls fail as unavailable.
 	Models model.Source
-	// ChatRunner answers chat runs (default chat.NoModelRunner).
+	// ChatRunner answers chat runs (default the orchestrator over Models).
 	ChatRunner chat.Runner
 	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the

@@ -77,9 +77,13 @@ type Options struct {
 	// note save and task index change, in the same transaction.
 	NoteHooks []note.Hook
 	TaskHooks []task.Hook
-	// ChatRunner answers chat runs (default chat.NoModelRunner, until the
-	// orchestrator lands); tests script their own.
+	// ChatRunner answers chat runs (default the orchestrator over Models);
+	// tests may script their own.
 	ChatRunner chat.Runner
+	// ChatTools are the tools chat agents act through (core/chat/tools
+	// builds them over the graph's services); an agent is offered those
+	// its config names.
+	ChatTools func(a *App) []chat.Tool
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -128,7 +132,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: o.AIQueue, Logger: o.Logger})
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
-		a.ChatRunner = chat.NoModelRunner{}
+		var tools []chat.Tool
+		if o.ChatTools != nil {
+			tools = o.ChatTools(a)
+		}
+		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: tools, Search: a.AI,
+			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger})
 	}
 
 	a.River, err = o.Jobs(a)
