@@ -19,15 +19,15 @@ import (
 
 // Run statuses.
 const (
-	RunQueued         = "queued"
-	RunRunning        = "running"
+	RunQueued  = "queued"
+	RunRunning = "running"
 	// RunWaitingApproval: the run stopped at a tool call that needs the
 	// user's approval; no worker holds it. The answer queues it again.
 	RunWaitingApproval = "waiting_approval"
-	RunCompleted      = "completed"
-	RunCancelled      = "cancelled"
-	RunFailed         = "failed"
-	RunBudgetExceeded = "budget_exceeded"
+	RunCompleted       = "completed"
+	RunCancelled       = "cancelled"
+	RunFailed          = "failed"
+	RunBudgetExceeded  = "budget_exceeded"
 )
 
 // Run is one answer to a user's message: queued with the message, worked
