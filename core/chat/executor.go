@@ -35,7 +35,7 @@ func (o *Orchestrator) step(ctx context.Context, t *Turn, st *turnState, agent A
 
 	if pos > st.Counted {
 		st.Counted = pos
-		rk := call.Name + "\x00" + canonicalJSON(call.Arguments)
+		rk := call.Name + " " + canonicalJSON(call.Arguments)
 		st.Repeats[rk]++
 		if st.Repeats[rk] > o.limits.MaxRepeatedCalls {
 			return budgetError("repeated_calls", fmt.Sprintf("the agent called %s with the same arguments more than %d times",
