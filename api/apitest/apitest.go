@@ -79,6 +79,8 @@ type Options struct {
 	Models model.Source
 	// ChatRunner answers chat runs (default the orchestrator over Models).
 	ChatRunner chat.Runner
+	// ChatTools are the tools of the chat agents (app.Options.ChatTools).
+	ChatTools func(*app.App) []chat.Tool
 	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
@@ -106,7 +108,7 @@ func New(t testing.TB, o Options) *Env {
 	queue := "ai_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner,
+		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, ChatTools: o.ChatTools,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
 			Queues: []string{queue}, OnlyQueues: true}),
 	})
