@@ -154,6 +154,7 @@ func (o *Orchestrator) RunTurn(ctx context.Context, t *Turn) error {
 	if t.Agent.Provider == LocalProvider {
 		return o.offline(ctx, t)
 	}
+	deadline := o.now().Add(o.limits.MaxDuration)
 	st := &turnState{Repeats: map[string]int{}, Counted: -1}
 	if len(t.State) > 0 {
 		if err := json.Unmarshal(t.State, st); err != nil {
@@ -174,7 +175,6 @@ func (o *Orchestrator) RunTurn(ctx context.Context, t *Turn) error {
 		msgs = append(msgs, sdk.Message{Role: sdk.RoleUser, Content: t.Message.Content})
 		st.Frames = []*frame{{Agent: t.Agent.Name, Messages: msgs}}
 	}
-	deadline := o.now().Add(o.limits.MaxDuration)
 	err := o.loop(ctx, t, st, deadline)
 	if err == nil {
 		if _, err := o.storeAnswer(ctx, t, st, ""); err != nil {
