@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -88,9 +87,6 @@ func (o *Orchestrator) offline(ctx context.Context, t *Turn) error {
 		return err
 	}
 	_, err = t.AddMessage(ctx, &NewMessage{ID: id, Role: RoleAssistant, Content: text, AgentID: t.Agent.Name, Metadata: meta})
-	if errors.Is(err, errNotFound) {
-		return err
-	}
 	return err
 }
 
