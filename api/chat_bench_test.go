@@ -15,14 +15,18 @@ import (
 
 	"github.com/consilium-hq/consilium/api/apitest"
 	"github.com/consilium-hq/consilium/core/chat"
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/model/modeltest"
+	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/sdk"
 )
 
 // BenchmarkChatSendToFirstDelta: through a real socket, the time from
 // writing message.send to reading the run's first message.delta, one
 // client sending one message after the other's run completed. The path:
 // the send transaction (message, run, River job, event), River picking the
-// job up, the worker's run.started, the runner's delta (NoModelRunner
+// job up, the worker's run.started, the orchestrator's context and delta (a model
 // answers at once), NOTIFY, the hub's read and the socket write. Beside
 // it, the floor: a bare WebSocket echo that inserts one row per message.
 func BenchmarkChatSendToFirstDelta(b *testing.B) {
@@ -73,7 +77,22 @@ func BenchmarkChatSendToFirstDelta(b *testing.B) {
 	})
 
 	b.Run("send-to-first-delta", func(b *testing.B) {
-		e := apitest.New(b, apitest.Options{Workers: true})
+		// The orchestrator with a provider that answers at once: the
+		// turn's context (tasks, goals, passages, history) is built as
+		// for any model.
+		m := &modeltest.Model{ChatFunc: func(ctx context.Context, req *sdk.ChatRequest, stream sdk.ChatStream) (*sdk.ChatResponse, error) {
+			if stream != nil {
+				if err := stream.Send(&sdk.ChatEvent{Text: "ok"}); err != nil {
+					return nil, err
+				}
+			}
+			return &sdk.ChatResponse{Message: sdk.Message{Role: sdk.RoleAssistant, Content: "ok"}, StopReason: "stop", Model: "instant"}, nil
+		}}
+		e := apitest.New(b, apitest.Options{Workers: true, Models: modeltest.Source{"instant": m}, Configure: func(c *config.Config) {
+			c.Plugins.Items = append(c.Plugins.Items, plugin.PluginConfig{Name: "instant", Kind: sdk.KindLLM, Path: "/nonexistent/instant"})
+			c.AI.ChatProvider = "instant"
+			c.AI.Chat.ModelTitles = false
+		}})
 		u := e.NewUser()
 		res := e.Do(http.MethodPost, "/api/conversations", map[string]any{}, u.Bearer())
 		var conv struct {
