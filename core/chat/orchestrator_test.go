@@ -645,3 +645,47 @@ func TestOrchestratorBulkAndTime(t *testing.T) {
 	require.Contains(t, r.ErrorMessage, "ran for its 3m0s")
 	require.Equal(t, 1, b.model.Left(), "no model call after the time was up")
 }
+
+// Delegation goes at most two deep: the agent at depth 2 is offered no
+// delegate tools, and a delegate_to call it makes anyway is refused.
+func TestOrchestratorDelegationDepth(t *testing.T) {
+	t.Parallel()
+	b := setupOrch(t, noTitles())
+	m := modeltest.New(
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("1", "delegate_to_b", map[string]any{"brief": "to b", "expected_output": "x"})}},
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("2", "delegate_to_c", map[string]any{"brief": "to c", "expected_output": "x"})}},
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("3", "delegate_to_d", map[string]any{"brief": "to d", "expected_output": "x"})}},
+		modeltest.Turn{Text: []string{"c done"}},
+		modeltest.Turn{Text: []string{"b done"}},
+		modeltest.Turn{Text: []string{"a done"}},
+	)
+	models := modeltest.Source{"scripted": m}
+	reg := NewRegistry(config.AI{Agents: []config.Agent{
+		{Name: "a", Provider: "scripted", Delegates: []string{"b"}},
+		{Name: "b", Provider: "scripted", Delegates: []string{"c"}},
+		{Name: "c", Provider: "scripted", Delegates: []string{"d"}},
+		{Name: "d", Provider: "scripted"},
+	}}, "scripted", models)
+	b.svc = NewService(Options{DB: b.svc.db, Agents: reg, Hub: b.hub, Queue: b.svc.queue, Logger: slog.New(slog.DiscardHandler)})
+	b.orch = NewOrchestrator(OrchestratorOptions{Models: models, Agents: reg, Limits: noTitles()})
+	r := b.run(t, b.send(t, "go deep", nil))
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	reqs := m.Requests()
+	require.Len(t, reqs, 6)
+	require.Equal(t, "delegate_to_b", reqs[0].Tools[0].Name)
+	require.Equal(t, "delegate_to_c", reqs[1].Tools[0].Name)
+	require.Empty(t, reqs[2].Tools, "depth 2 may not delegate")
+	refused := reqs[3].Messages[len(reqs[3].Messages)-1]
+	require.Contains(t, refused.Content, `there is no tool "delegate_to_d"`)
+	msg, _ := b.lastMessage(t)
+	require.Equal(t, "a done", msg.Content)
+	var depths []float64
+	for _, e := range b.events(t) {
+		if e.Type == EventAgentDelegated {
+			var p struct{ Depth float64 }
+			require.NoError(t, json.Unmarshal(e.Payload, &p))
+			depths = append(depths, p.Depth)
+		}
+	}
+	require.Equal(t, []float64{1, 2}, depths)
+}
