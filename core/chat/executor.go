@@ -134,10 +134,13 @@ func (o *Orchestrator) finishDelegation(ctx context.Context, t *Turn, st *turnSt
 	pa, _ := o.agent(t, parent.Agent)
 	tc := &ToolCall{UserID: t.Run.UserID, ConversationID: t.Run.ConversationID, RunID: t.Run.ID, Agent: pa.Name,
 		CallID: call.ID, IdempotencyKey: idempotencyKey(t.Run.ID, child.CallPos)}
+	// Recorded like a tool call; its events are agent.delegated and
+	// agent.returned.
 	summary := child.Agent + " answered: " + truncate(res.Content, 200)
-	if err := o.record(ctx, t, st, pa, call, tc, EffectRead, CallCompleted, summary, res, nil); err != nil {
+	if _, err := insertAudit(ctx, t.svc.db.Pool, o.entry(t, pa, call, tc, EffectRead, CallCompleted, summary, res, nil, time.Now()), true); err != nil {
 		return err
 	}
+	st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: pa.Name, Status: CallCompleted, Summary: summary})
 	parent.Messages = append(parent.Messages, toolMessage(call, res.Content))
 	parent.Pending = parent.Pending[1:]
 	return t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentReturned, struct {

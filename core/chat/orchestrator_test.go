@@ -239,6 +239,16 @@ func TestOrchestratorDelegationCreatesTaskAndCitesNote(t *testing.T) {
 		require.Contains(t, types, want)
 	}
 	require.Less(t, indexOf(types, EventAgentDelegated), indexOf(types, EventAgentReturned))
+	started, finished := 0, 0
+	for _, typ := range types {
+		switch typ {
+		case EventToolCallStarted:
+			started++
+		case EventToolCallFinished:
+			finished++
+		}
+	}
+	require.Equal(t, []int{2, 2}, []int{started, finished}, "search and create_task; the delegation has its own events")
 	require.Equal(t, EventRunCompleted, types[len(types)-1])
 
 	audit, err := b.svc.ToolCalls(b.ctx, b.user, sent.RunID)
