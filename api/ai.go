@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/chat"
 )
 
 var aiTags = []string{"ai"}
@@ -87,7 +88,7 @@ type AgentList struct {
 	Agents []Agent `json:"agents"`
 }
 
-func registerAI(authed huma.API, svc *ai.Service) {
+func registerAI(authed huma.API, svc *ai.Service, agents chat.Agents) {
 	limits := svc.Limits()
 	registerDocuments(authed, svc, limits.MaxUploadBytes)
 
@@ -141,13 +142,14 @@ func registerAI(authed huma.API, svc *ai.Service) {
 
 	listAgents := func(ctx context.Context, _ *struct{}) (*struct{ Body AgentList }, error) {
 		out := &struct{ Body AgentList }{Body: AgentList{Agents: []Agent{}}}
-		for _, a := range svc.Agents() {
+		for _, a := range agents.Agents() {
 			out.Body.Agents = append(out.Body.Agents, Agent{Name: a.Name, Description: a.Description, Provider: a.Provider,
 				Model: a.Model, Tools: nonNil(a.Tools), Available: a.Available})
 		}
 		return out, nil
 	}
-	agentsDoc := "The agents configured for chat (ai.agents in the server config; by default one \"assistant\"): " +
+	agentsDoc := "The agents configured for chat (ai.agents in the server config; by default the manager \"assistant\" " +
+		"and its specialists planner, tasks, researcher and inbox): " +
 		"name, description, model provider and model, the tools it may use, and whether its provider is running."
 	huma.Register(authed, huma.Operation{OperationID: "list-agents", Method: http.MethodGet, Path: "/ai/agents",
 		Summary: "List agents", Tags: aiTags, Description: agentsDoc}, listAgents)

@@ -376,8 +376,11 @@ func TestAgentsAPI(t *testing.T) {
 	}
 	res := setupAI(t, nil).do(http.MethodGet, "/api/ai/agents", nil)
 	agents := res.Map(t)["agents"].([]any)
-	require.Len(t, agents, 1)
-	require.Equal(t, "assistant", agents[0].(map[string]any)["name"])
+	var names []string
+	for _, a := range agents {
+		names = append(names, a.(map[string]any)["name"].(string))
+	}
+	require.Equal(t, []string{"assistant", "planner", "tasks", "researcher", "inbox"}, names, "the shipped team")
 }
 
 func blockShapes(blocks []map[string]any) []string {

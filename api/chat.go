@@ -81,7 +81,7 @@ type ChatRun struct {
 	ConversationID  uuid.UUID     `json:"conversation_id"`
 	MessageID       uuid.UUID     `json:"message_id" doc:"The user's message the run answers."`
 	AgentID         string        `json:"agent_id"`
-	Status          string        `json:"status" enum:"queued,running,completed,cancelled,failed,budget_exceeded"`
+	Status          string        `json:"status" enum:"queued,running,waiting_approval,completed,cancelled,failed,budget_exceeded" doc:"waiting_approval: stopped at an action that needs the user's approval (answer-approval); no worker holds it."`
 	CancelRequested bool          `json:"cancel_requested" doc:"A cancel was asked for; the worker running the run stops at its next step."`
 	Error           *ChatRunError `json:"error" doc:"Why the run failed; null otherwise."`
 	CreatedAt       time.Time     `json:"created_at"`
@@ -148,9 +148,12 @@ const chatProtocol = "**Events.** Every event of a conversation is one JSON obje
 	"conversation's events from 1 without gaps; `run_id` names the run an event belongs to (null for none). Types: " +
 	"`run.started` {agent_id, attempt}; `message.delta` {message_id, text} (more text of a message being written, " +
 	"batched); `message.completed` {message_id, message} (a message was stored, the user's own included); " +
-	"`run.completed` {status: completed|cancelled|failed|budget_exceeded}; `error` {code, message}; and, with the " +
-	"agent orchestrator, `tool_call.started`, `tool_call.finished`, `agent.delegated`, `agent.returned`, " +
-	"`approval.required` {approval_id, tool, arguments, effect}. `resync_required` {after_seq} means the events " +
+	"`run.completed` {status: completed|cancelled|failed|budget_exceeded}; `error` {code, message}; " +
+	"`tool_call.started` {call_id, tool, agent, arguments, effect}; `tool_call.finished` {call_id, tool, agent, status, " +
+	"summary}; `agent.delegated` {call_id, from, to, brief, expected_output, depth}; `agent.returned` {call_id, from, to, " +
+	"summary}; `approval.required` {approval_id, tool, agent, call_id, arguments, effect, reason} (the run waits: answer " +
+	"with answer-approval or the socket's approval.respond); `approval.answered` {approval_id, allow}. " +
+	"`resync_required` {after_seq} means the events " +
 	"after the seq asked for are no longer kept (they are kept for 24 hours): reload the messages; the stream " +
 	"continues after the `seq` it carries.\n\n" +
 	"**Resuming.** Read the conversation (its `last_event_seq`), then its messages, then open the stream with " +
@@ -162,8 +165,8 @@ const chatProtocol = "**Events.** Every event of a conversation is one JSON obje
 	"object each. Client events carry `type` and an optional `ref` (up to 128 characters) that the answer echoes: " +
 	"`subscribe` {after_seq?} starts (or restarts) the stream (absent after_seq: from now on); " +
 	"`message.send` {content, agent_id?, client_msg_id} is send-message; `run.cancel` {run_id} is cancel-run; " +
-	"`approval.respond` {approval_id, allow} is not supported yet. Each is answered by `ack` {ref, for, ...} " +
-	"(message.send: message, run_id, repeated; run.cancel: run; subscribe: after_seq) or by `error` {ref, for, code, " +
+	"`approval.respond` {approval_id, allow} is answer-approval. Each is answered by `ack` {ref, for, ...} " +
+	"(message.send: message, run_id, repeated; run.cancel: run; approval.respond: approval; subscribe: after_seq) or by `error` {ref, for, code, " +
 	"message, errors?}; a frame that is not a JSON object, an unknown type or a bad field gets an `error` naming " +
 	"it, changes nothing and leaves the socket open. Replies (`ack`, and `error` answering a client event) are not " +
 	"part of the log: their `seq` is null, and an `ack` may arrive after the events its request caused. The server " +
@@ -340,6 +343,32 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 	})
 
 	huma.Register(authed, huma.Operation{
+		OperationID: "answer-approval", Method: http.MethodPost, Path: "/conversations/{conversation_id}/approvals/{approval_id}", Tags: chatTags,
+		Summary: "Allow or deny an agent's action",
+		Description: "An agent's destructive, external or bulk tool call, and any write once text from outside (a document, " +
+			"mail) is in the turn, waits for the user: the run stops (status waiting_approval, holding no worker) and the " +
+			"stream carries approval.required {approval_id, tool, arguments, effect, reason}. This answers it: allowed, the " +
+			"call runs; denied, the agent is told the user said no. Either way the run is queued again and any worker resumes " +
+			"it (approval.answered, then run.started follow on the stream). An approval answered before, or whose run has " +
+			"ended (cancelled), answers 409; another user's or an unknown one 404. The same as the socket's approval.respond.",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+		RequestBody: jsonExample(map[string]any{"allow": true}),
+	}, func(ctx context.Context, in *struct {
+		ApprovalPath
+		Body ApprovalAnswer
+	}) (*struct{ Body ChatApproval }, error) {
+		convID, approvalID, err := in.ids()
+		if err != nil {
+			return nil, err
+		}
+		a, err := svc.AnswerApproval(ctx, principal(ctx).User.ID, convID, approvalID, *in.Body.Allow)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body ChatApproval }{toChatApproval(a)}, nil
+	})
+
+	huma.Register(authed, huma.Operation{
 		OperationID: "create-chat-ticket", Method: http.MethodPost, Path: "/chat/ticket", Tags: chatTags,
 		Summary: "Get a ticket to open a chat socket",
 		Description: "Browsers cannot send an Authorization header when they open a WebSocket: open " +
@@ -362,6 +391,49 @@ func registerChat(authed huma.API, svc *chat.Service, hub *chat.Hub) {
 	registerChatEvents(authed, hub)
 }
 
+// ApprovalPath is the path of answer-approval (exported: Huma reads
+// parameters of embedded structs only when they are).
+type ApprovalPath struct {
+	ConversationID string `path:"conversation_id" format:"uuid" doc:"The conversation's id."`
+	ApprovalID     string `path:"approval_id" format:"uuid" doc:"approval_id of the approval.required event."`
+}
+
+func (p *ApprovalPath) ids() (uuid.UUID, uuid.UUID, error) {
+	convID, err := parseID(p.ConversationID, "conversation")
+	if err != nil {
+		return uuid.Nil, uuid.Nil, err
+	}
+	id, err := parseID(p.ApprovalID, "approval")
+	return convID, id, err
+}
+
+// ApprovalAnswer is the user's answer to an approval.
+type ApprovalAnswer struct {
+	Allow *bool `json:"allow" required:"true" doc:"true lets the agent do it; false tells it the user said no."`
+}
+
+// ChatApproval is an agent's action waiting for (or answered by) the user.
+type ChatApproval struct {
+	ID             uuid.UUID  `json:"id"`
+	ConversationID uuid.UUID  `json:"conversation_id"`
+	RunID          uuid.UUID  `json:"run_id"`
+	Agent          string     `json:"agent"`
+	Tool           string     `json:"tool" example:"delete_task"`
+	Arguments      any        `json:"arguments" doc:"The arguments the agent gave the tool."`
+	Effect         string     `json:"effect" enum:"read,write,destructive,external"`
+	Reason         string     `json:"reason" enum:"destructive,external,bulk,untrusted" doc:"Why it waited: its effect, its size, or text from outside in the turn."`
+	Status         string     `json:"status" enum:"pending,allowed,denied"`
+	CreatedAt      time.Time  `json:"created_at"`
+	AnsweredAt     *time.Time `json:"answered_at" nullable:"true"`
+}
+
+func toChatApproval(a *chat.Approval) ChatApproval {
+	var args any
+	_ = json.Unmarshal(a.Arguments, &args)
+	return ChatApproval{ID: a.ID, ConversationID: a.ConversationID, RunID: a.RunID, Agent: a.Agent, Tool: a.Tool,
+		Arguments: args, Effect: string(a.Effect), Reason: a.Reason, Status: a.Status, CreatedAt: a.CreatedAt, AnsweredAt: a.AnsweredAt}
+}
+
 func (p *runPath) ids() (uuid.UUID, uuid.UUID, error) {
 	convID, err := parseID(p.ConversationID, "conversation")
 	if err != nil {
@@ -377,6 +449,12 @@ var chatEventSchemas = map[string]any{
 	chat.EventMessageDelta:     MessageDeltaEvent{},
 	chat.EventMessageCompleted: MessageCompletedEvent{},
 	chat.EventRunCompleted:     RunCompletedEvent{},
+	chat.EventToolCallStarted:  ToolCallStartedEvent{},
+	chat.EventToolCallFinished: ToolCallFinishedEvent{},
+	chat.EventAgentDelegated:   AgentDelegatedEvent{},
+	chat.EventAgentReturned:    AgentReturnedEvent{},
+	chat.EventApprovalRequired: ApprovalRequiredEvent{},
+	chat.EventApprovalAnswered: ApprovalAnsweredEvent{},
 	chat.EventError:            ChatErrorEvent{},
 	chat.EventResyncRequired:   ResyncRequiredEvent{},
 }
@@ -415,6 +493,65 @@ type MessageCompletedEvent struct {
 type RunCompletedEvent struct {
 	ChatEventEnvelope
 	Status string `json:"status" enum:"completed,cancelled,failed,budget_exceeded"`
+}
+
+// ToolCallStartedEvent: an agent called a tool.
+type ToolCallStartedEvent struct {
+	ChatEventEnvelope
+	CallID    string `json:"call_id"`
+	Tool      string `json:"tool"`
+	Agent     string `json:"agent"`
+	Arguments any    `json:"arguments"`
+	Effect    string `json:"effect" enum:"read,write,destructive,external"`
+}
+
+// ToolCallFinishedEvent: a tool call has its outcome.
+type ToolCallFinishedEvent struct {
+	ChatEventEnvelope
+	CallID  string `json:"call_id"`
+	Tool    string `json:"tool"`
+	Agent   string `json:"agent"`
+	Status  string `json:"status" enum:"completed,failed,denied,rejected"`
+	Summary string `json:"summary"`
+}
+
+// AgentDelegatedEvent: an agent handed work to another.
+type AgentDelegatedEvent struct {
+	ChatEventEnvelope
+	CallID         string `json:"call_id"`
+	From           string `json:"from"`
+	To             string `json:"to"`
+	Brief          string `json:"brief"`
+	ExpectedOutput string `json:"expected_output"`
+	Depth          int    `json:"depth" doc:"1 for a delegate of the agent the user talks to, at most 2."`
+}
+
+// AgentReturnedEvent: a delegate answered.
+type AgentReturnedEvent struct {
+	ChatEventEnvelope
+	CallID  string `json:"call_id"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Summary string `json:"summary"`
+}
+
+// ApprovalRequiredEvent: the run waits for the user's approval.
+type ApprovalRequiredEvent struct {
+	ChatEventEnvelope
+	ApprovalID uuid.UUID `json:"approval_id"`
+	Tool       string    `json:"tool"`
+	Agent      string    `json:"agent"`
+	CallID     string    `json:"call_id"`
+	Arguments  any       `json:"arguments"`
+	Effect     string    `json:"effect" enum:"read,write,destructive,external"`
+	Reason     string    `json:"reason" enum:"destructive,external,bulk,untrusted"`
+}
+
+// ApprovalAnsweredEvent: the user answered an approval.
+type ApprovalAnsweredEvent struct {
+	ChatEventEnvelope
+	ApprovalID uuid.UUID `json:"approval_id"`
+	Allow      bool      `json:"allow"`
 }
 
 // ChatErrorEvent says what went wrong.

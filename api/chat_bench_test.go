@@ -21,6 +21,9 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/model/modeltest"
+	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/sdk"
 )
 
 // BenchmarkChat measures chat streaming through the real socket and prints
@@ -33,7 +36,7 @@ import (
 //     previous run completed. The path: the send transaction (message, run,
 //     River job on the chat queue, event), River fetching the job (the chat
 //     queue's jobs.chat_fetch_cooldown/poll_interval), the worker's
-//     run.started, the runner's delta (NoModelRunner on the local provider
+//     run.started, the orchestrator's context and delta (a model that
 //     answers at once), NOTIFY, the hub's read and the socket write;
 //   - streaming: 200 sockets, each its own user and conversation, sending
 //     a message as soon as their previous answer completed; each answer is
@@ -128,7 +131,21 @@ func benchFloor(b *testing.B) chatBenchRow {
 }
 
 func benchFirstDelta(b *testing.B) chatBenchRow {
-	e := apitest.New(b, apitest.Options{Workers: true})
+	// The orchestrator with a provider that answers at once: the turn's
+	// context (tasks, goals, passages, history) is built as for any model.
+	m := &modeltest.Model{ChatFunc: func(ctx context.Context, req *sdk.ChatRequest, stream sdk.ChatStream) (*sdk.ChatResponse, error) {
+		if stream != nil {
+			if err := stream.Send(&sdk.ChatEvent{Text: "ok"}); err != nil {
+				return nil, err
+			}
+		}
+		return &sdk.ChatResponse{Message: sdk.Message{Role: sdk.RoleAssistant, Content: "ok"}, StopReason: "stop", Model: "instant"}, nil
+	}}
+	e := apitest.New(b, apitest.Options{Workers: true, Models: modeltest.Source{"instant": m}, Configure: func(c *config.Config) {
+		c.Plugins.Items = append(c.Plugins.Items, plugin.PluginConfig{Name: "instant", Kind: sdk.KindLLM, Path: "/nonexistent/instant"})
+		c.AI.ChatProvider = "instant"
+		c.AI.Chat.ModelTitles = false
+	}})
 	u := e.NewUser()
 	res := e.Do(http.MethodPost, "/api/conversations", map[string]any{}, u.Bearer())
 	var conv struct {

@@ -296,7 +296,7 @@ func (s *chatSocket) handle(data []byte) {
 	case "approval.respond":
 		var e approvalEvent
 		if s.decode(ref, ce.Type, data, &e) {
-			s.replyError(ref, ce.Type, "not_supported", "approvals are not supported by this server version yet: no agent asks for one", nil)
+			s.answerApproval(ref, &e)
 		}
 	default:
 		s.replyError(ref, "", "invalid", "validation failed", fieldErr("type", "unknown event type; one of "+strings.Join(clientEventTypes, ", ")))
@@ -431,6 +431,31 @@ func (s *chatSocket) cancelRun(ref *string, e *cancelEvent) {
 		return
 	}
 	_ = s.write(replyEvent(s.convID, "ack", &r.ID, map[string]any{"ref": ref, "for": e.Type, "run": toChatRun(r)}))
+}
+
+func (s *chatSocket) answerApproval(ref *string, e *approvalEvent) {
+	var missing []apperr.FieldError
+	if e.ApprovalID == nil {
+		missing = append(missing, apperr.FieldError{Location: "approval_id", Message: "is required"})
+	}
+	if e.Allow == nil {
+		missing = append(missing, apperr.FieldError{Location: "allow", Message: "is required"})
+	}
+	if len(missing) > 0 {
+		s.replyError(ref, e.Type, "invalid", "validation failed", missing)
+		return
+	}
+	id, err := uuid.Parse(*e.ApprovalID)
+	if err != nil {
+		s.replyError(ref, e.Type, "invalid", "validation failed", fieldErr("approval_id", "must be an approval id (a UUID)"))
+		return
+	}
+	a, err := s.h.svc.AnswerApproval(s.ctx, s.userID, s.convID, id, *e.Allow)
+	if err != nil {
+		s.replyAppError(ref, e.Type, err)
+		return
+	}
+	_ = s.write(replyEvent(s.convID, "ack", &a.RunID, map[string]any{"ref": ref, "for": e.Type, "approval": toChatApproval(a)}))
 }
 
 // replyAppError answers a client event that core refused; an internal

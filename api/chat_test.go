@@ -486,9 +486,9 @@ func TestChatRunStreamsOverSSEAndSocket(t *testing.T) {
 	require.Equal(t, sent["message"], got[0]["message"], "the user's message is an event too")
 	answer := got[3]["message"].(map[string]any)
 	require.Equal(t, "assistant", answer["role"])
-	require.Equal(t, chat.NoModelText, answer["content"])
+	require.Contains(t, answer["content"], "No language model is configured", "the offline agent says so")
 	require.Equal(t, answer["id"], got[2]["message_id"], "the delta names the message it becomes")
-	require.Equal(t, chat.NoModelText, got[2]["text"])
+	require.Equal(t, answer["content"], got[2]["text"])
 	require.Equal(t, "completed", got[4]["status"])
 
 	sseGot := sse.untilRunCompleted()
@@ -743,8 +743,10 @@ func TestChatSocketBadFrames(t *testing.T) {
 		"cancel no run":     {`{"type":"run.cancel","ref":"r13"}`, "invalid", "run_id", "r13"},
 		"cancel bad run":    {`{"type":"run.cancel","ref":"r14","run_id":"x"}`, "invalid", "run_id", "r14"},
 		"cancel unknown":    {`{"type":"run.cancel","ref":"r15","run_id":"` + uuid.NewString() + `"}`, "not_found", "", "r15"},
-		"approval":          {`{"type":"approval.respond","ref":"r16","approval_id":"a","allow":true}`, "not_supported", "", "r16"},
+		"approval bad id":   {`{"type":"approval.respond","ref":"r16","approval_id":"a","allow":true}`, "invalid", "approval_id", "r16"},
 		"approval bad":      {`{"type":"approval.respond","ref":"r17","allow":"yes"}`, "invalid", "allow", "r17"},
+		"approval no allow": {`{"type":"approval.respond","ref":"r18","approval_id":"` + uuid.NewString() + `"}`, "invalid", "allow", "r18"},
+		"approval unknown":  {`{"type":"approval.respond","ref":"r19","approval_id":"` + uuid.NewString() + `","allow":false}`, "not_found", "", "r19"},
 	} {
 		s.sendRaw(websocket.MessageText, []byte(c.frame))
 		e := s.read()

@@ -391,6 +391,7 @@ func newHostileFixtures(t *testing.T, e *apitest.Env, op *apiOperation) *hostile
 	// send is stored, the later ones answer it.
 	f.ids["client_msg_id"] = uuid.NewString()
 	f.ids["agent_id"] = "assistant"
+	f.ids["approval_id"] = pendingApproval(t, e, u, f.ids["conversation_id"])
 	return f
 }
 
@@ -399,7 +400,7 @@ func fakeFixtures() *hostileFixtures {
 	f := &hostileFixtures{u: &apitest.User{ID: uuid.NewString(), Email: "x@example.com", Password: "password", RefreshToken: "r"},
 		ids: map[string]string{}, marker: "m"}
 	for _, k := range []string{"parent_id", "note_id", "note_ids", "task_id", "parent_task_id", "parent_goal_id", "goal_id", "reflection_id", "document_id",
-		"conversation_id", "run_id", "client_msg_id"} {
+		"conversation_id", "run_id", "client_msg_id", "approval_id"} {
 		f.ids[k] = uuid.NewString()
 	}
 	f.ids["agent_id"] = "assistant"

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/consilium-hq/consilium/api/apitest"
 	"github.com/consilium-hq/consilium/core/ai/aitest"
+	"github.com/consilium-hq/consilium/core/chat"
 )
 
 // exampleOperation is an operation of the served document that takes a
@@ -102,6 +104,7 @@ func TestOpenAPIRequestExamples(t *testing.T) {
 	res = e.Do(http.MethodPost, "/api/conversations", map[string]any{"title": "example target"}, u.Bearer())
 	require.Equal(t, http.StatusCreated, res.Status, res.String())
 	ids["conversation_id"] = res.Map(t)["id"].(string)
+	ids["approval_id"] = pendingApproval(t, e, u, ids["conversation_id"])
 	scan, err := aitest.ScannedPage([]string{"Weekly plan", "[ ] buy milk"})
 	require.NoError(t, err)
 
@@ -187,7 +190,24 @@ func TestOpenAPIRequestExamples(t *testing.T) {
 	require.Subset(t, seen, []string{"register", "login", "refresh-token", "logout", "create-note", "update-note",
 		"create-task", "update-task", "update-task-status", "create-goal", "update-goal", "create-reflection",
 		"update-reflection", "update-current-user", "replace-preferences", "query-rag", "process-document", "transcribe-image",
-		"create-conversation", "update-conversation", "send-message", "create-chat-ticket"})
+		"create-conversation", "update-conversation", "send-message", "create-chat-ticket", "answer-approval"})
+}
+
+// pendingApproval stores an approval of the user's conversation waiting
+// for its answer, as the orchestrator does when an agent's action needs one.
+func pendingApproval(t *testing.T, e *apitest.Env, u *apitest.User, convID string) string {
+	t.Helper()
+	ctx := context.Background()
+	sent, err := e.App.Chat.Send(ctx, uuid.MustParse(u.ID), uuid.MustParse(convID), &chat.SendParams{Content: "delete the example", ClientMsgID: uuid.NewString()})
+	require.NoError(t, err)
+	pool := e.App.DB.Pool
+	_, err = pool.Exec(ctx, `UPDATE chat_runs SET status = 'waiting_approval' WHERE id = $1`, sent.RunID)
+	require.NoError(t, err)
+	var id string
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO chat_approvals (user_id, conversation_id, run_id, idempotency_key, agent, tool,
+		call_id, arguments, effect, reason) VALUES ($1, $2, $3, $4, 'tasks', 'delete_task', 'c1', '{}', 'destructive', 'destructive')
+		RETURNING id`, u.ID, convID, sent.RunID, sent.RunID.String()+":0").Scan(&id))
+	return id
 }
 
 // A body in another media type than the operation takes answers a 4xx the

@@ -168,6 +168,7 @@ func TestOpenAPIErrorsDeclared(t *testing.T) {
 		"update-conversation": {"404", "422"}, "delete-conversation": {"404", "422"}, "list-messages": {"404", "422"},
 		"send-message": {"404", "409", "422"}, "get-run": {"404", "422"}, "cancel-run": {"404", "422"},
 		"stream-conversation-events": {"404", "422"}, "create-chat-ticket": {"404", "422"},
+		"answer-approval": {"404", "409", "422"},
 	}
 	got := map[string][]string{}
 	for _, op := range servedOperations(t, e) {

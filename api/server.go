@@ -127,7 +127,7 @@ func New(d Deps) *Server {
 		mux.Handle(jobsUIPath+"/", &jobsUIGate{ui: d.JobsUI, key: jobsKey, auth: d.Auth, users: d.Users})
 	}
 	if d.AI != nil {
-		registerAI(authed, d.AI)
+		registerAI(authed, d.AI, d.Agents)
 	}
 	if d.Chat != nil {
 		registerChat(authed, d.Chat, d.Hub)

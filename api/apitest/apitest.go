@@ -78,10 +78,12 @@ type Options struct {
 	// ai section names no provider for goes to the one named "local". Nil:
 	// model calls fail as unavailable.
 	Models model.Source
-	// ChatRunner answers chat runs (default chat.NoModelRunner).
+	// ChatRunner answers chat runs (default the orchestrator over Models).
 	ChatRunner chat.Runner
 	// JobsUI serves River UI at /admin/jobs.
 	JobsUI bool
+	// ChatTools are the tools of the chat agents (app.Options.ChatTools).
+	ChatTools func(*app.App) []chat.Tool
 	// Workers works this server's AI and chat jobs. Every server's AI and
 	// chat jobs go to queues of its own (the chat one with the config's
 	// jobs.chat_* settings), and its workers work only those, so that the
@@ -115,7 +117,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		ChatQueue: chatQueue, NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, Metrics: m,
+		ChatQueue: chatQueue, NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, ChatTools: o.ChatTools, Metrics: m,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
 			Queues: []string{queue}, OnlyQueues: true, ChatQueue: chatQueue, Metrics: m}),
 	})

@@ -481,7 +481,7 @@ func TestChatAcrossProcesses(t *testing.T) {
 func TestChatTurnOfAKilledWorkerIsRescued(t *testing.T) {
 	t.Parallel()
 	url := dbtest.EmptyDatabase(t)
-	fast := []string{"CONSILIUM_JOBS_CHAT_TURN_TIMEOUT=6s", "CONSILIUM_JOBS_RESCUE_STUCK_AFTER=6s"}
+	fast := []string{"CONSILIUM_JOBS_CHAT_TURN_TIMEOUT=6s", "CONSILIUM_JOBS_RESCUE_STUCK_AFTER=6s", "CONSILIUM_AI_CHAT_MAX_DURATION=5s"}
 	api := startProcess(t, "api", url, nil, "serve")
 	doomed := startProcess(t, "doomed worker", url, fast, "worker")
 

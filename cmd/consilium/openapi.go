@@ -38,7 +38,8 @@ func newOpenAPICmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("ai: %w", err)
 			}
-			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Chat: chat.NewService(chat.Options{Agents: aiSvc})}, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
+			agents := chat.NewRegistry(cfg.AI, "", nil)
+			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Agents: agents, Chat: chat.NewService(chat.Options{Agents: agents})}, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
 			var out []byte
 			if yaml {
 				out, err = srv.OpenAPI().YAML()

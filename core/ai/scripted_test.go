@@ -98,9 +98,9 @@ func TestModelErrorsReachCallers(t *testing.T) {
 	require.Equal(t, "Transcription is not available: Transcribe is not implemented by this plugin", userMessage(t, err))
 }
 
-// TestUnknownProviderIsAConfigurationError: an agent whose provider the
-// model source does not serve is listed as unavailable, and work sent to
-// such a provider says the provider is not configured.
+// TestUnknownProviderIsAConfigurationError: work sent to a provider the
+// model source does not serve says the provider is not configured (agents
+// on such a provider are listed unavailable: core/chat's registry tests).
 func TestUnknownProviderIsAConfigurationError(t *testing.T) {
 	t.Parallel()
 	m, o := scripted()
@@ -110,11 +110,6 @@ func TestUnknownProviderIsAConfigurationError(t *testing.T) {
 		c.Agents = []config.Agent{{Name: "here", Provider: aitest.LocalName}, {Name: "there"}}
 	}
 	e := newEnv(t, o)
-	agents := e.ai.Agents()
-	require.Len(t, agents, 2)
-	require.Equal(t, []string{aitest.LocalName, "elsewhere"}, []string{agents[0].Provider, agents[1].Provider})
-	require.Equal(t, []bool{true, false}, []bool{agents[0].Available, agents[1].Available})
-
 	_, err := e.ai.Query(context.Background(), e.newUser(), &ai.QueryParams{SearchParams: ai.SearchParams{Query: "x"}, Answer: true})
 	require.True(t, apperr.Is(err, apperr.Unavailable), "%v", err)
 	require.Equal(t, "Answering is not available: its model provider is not configured", userMessage(t, err))
@@ -131,16 +126,6 @@ func userMessage(t *testing.T, err error) string {
 	var ae *apperr.Error
 	require.ErrorAs(t, err, &ae)
 	return ae.Message
-}
-
-// TestAgentsFollowTheProvider: an agent is available while its provider is.
-func TestAgentsFollowTheProvider(t *testing.T) {
-	t.Parallel()
-	m, o := scripted()
-	e := newEnv(t, o)
-	require.True(t, e.ai.Agents()[0].Available)
-	m.SetAvailable(false)
-	require.False(t, e.ai.Agents()[0].Available)
 }
 
 // TestProviderWithoutEmbeddings: a provider that cannot embed fails the

@@ -44,7 +44,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Service is retrieval, documents, transcription and the agents.
+// Service is retrieval, documents and transcription.
 type Service struct {
 	db        *db.DB
 	notes     *note.Service
@@ -53,7 +53,6 @@ type Service struct {
 	providers Providers
 	queue     string
 	logger    *slog.Logger
-	agents    []Agent
 
 	// indexed remembers the vector indexes known to exist, by name;
 	// noIndex when a user's index was last found missing.
@@ -77,11 +76,6 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{db: o.DB, notes: o.Notes, cfg: o.Config, models: o.Models, providers: o.Providers,
 		queue: o.Queue, logger: o.Logger}
-	agents, err := buildAgents(o.Config, o.Providers)
-	if err != nil {
-		return nil, err
-	}
-	s.agents = agents
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/chat"
+	"github.com/consilium-hq/consilium/core/chat/tools"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/metrics"
@@ -35,7 +36,9 @@ type App struct {
 	// Chat serves conversations and runs; Hub is this process's chat event
 	// hub (one LISTEN connection): the caller starts it in processes that
 	// stream events (serve) or work runs (worker, for run.cancel).
-	Chat       *chat.Service
+	Chat *chat.Service
+	// Agents are the configured chat agents.
+	Agents     *chat.Registry
 	Hub        *chat.Hub
 	ChatRunner chat.Runner
 	River      *river.Client[pgx.Tx]
@@ -84,9 +87,13 @@ type Options struct {
 	// Metrics, when set, watches the pool and River's queues; the API and
 	// the jobs count into it.
 	Metrics *metrics.Metrics
-	// ChatRunner answers chat runs (default chat.NoModelRunner, until the
-	// orchestrator lands); tests script their own.
+	// ChatRunner answers chat runs (default the orchestrator over Models);
+	// tests may script their own.
 	ChatRunner chat.Runner
+	// ChatTools are the tools chat agents act through (core/chat/tools
+	// builds them over the graph's services); an agent is offered those
+	// its config names.
+	ChatTools func(a *App) []chat.Tool
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -140,10 +147,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 	}
 	a.Hub = chat.NewHub(o.Pool, o.Logger)
-	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.AI, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger})
+	a.Agents = chat.NewRegistry(cfg.AI, providers.Chat, o.Models)
+	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger})
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
-		a.ChatRunner = chat.NoModelRunner{}
+		var agentTools []chat.Tool
+		if o.ChatTools != nil {
+			agentTools = o.ChatTools(a)
+		} else {
+			agentTools = tools.New(tools.Services{DB: a.DB, Notes: a.Notes, Tasks: a.Tasks, Plan: a.Plan, AI: a.AI, Users: a.Users})
+		}
+		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: agentTools, Search: a.AI,
+			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger})
 	}
 
 	a.River, err = o.Jobs(a)

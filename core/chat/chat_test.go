@@ -19,7 +19,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
@@ -28,16 +27,16 @@ import (
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // fakeAgents is the agent registry of these tests.
-type fakeAgents []ai.Agent
+type fakeAgents []Agent
 
-func (f fakeAgents) Agents() []ai.Agent { return f }
-func (f fakeAgents) Agent(name string) (ai.Agent, bool) {
+func (f fakeAgents) Agents() []Agent { return f }
+func (f fakeAgents) Agent(name string) (Agent, bool) {
 	for _, a := range f {
 		if a.Name == name {
 			return a, true
 		}
 	}
-	return ai.Agent{}, false
+	return Agent{}, false
 }
 
 var testAgents = fakeAgents{{Name: "assistant", Provider: LocalProvider}, {Name: "planner", Provider: "openai"}}

@@ -119,7 +119,7 @@ func (s *Service) UpdateConversation(ctx context.Context, userID, id uuid.UUID, 
 		meta = []byte(*f.Metadata)
 	}
 	c, err := scanConversation(s.db.Pool.QueryRow(ctx, `
-		UPDATE conversations SET title = coalesce($3, title), metadata = coalesce($4::jsonb, metadata), updated_at = now()
+		UPDATE conversations SET title = coalesce($3, title), title_auto = title_auto AND $3::text IS NULL, metadata = coalesce($4::jsonb, metadata), updated_at = now()
 		WHERE user_id = $1 AND id = $2
 		  AND (coalesce($3, title), coalesce($4::jsonb, metadata)) IS DISTINCT FROM (title, metadata)
 		RETURNING `+conversationColumns, userID, id, f.Title, meta))

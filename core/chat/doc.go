@@ -4,6 +4,9 @@
 // event log that streams runs to WebSocket and SSE clients on any API
 // process through Postgres LISTEN/NOTIFY (Hub).
 //
-// The agent loop itself is a Runner; until the orchestrator lands, the
-// NoModelRunner says plainly that no language model is configured.
+// The agent loop is a Runner: the Orchestrator (orchestrator.go) runs the
+// configured agents (agent.go) over the model seam, with the executor
+// (executor.go: audit log, idempotent writes, approvals), the turn's
+// context (context.go), budgets, offline retrieval answers (offline.go) and
+// titles (title.go). NoModelRunner is a minimal Runner for tests.
 package chat

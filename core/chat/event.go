@@ -32,6 +32,9 @@ const (
 	EventAgentDelegated   = "agent.delegated"
 	EventAgentReturned    = "agent.returned"
 	EventApprovalRequired = "approval.required"
+	// EventApprovalAnswered: the user allowed or denied an approval
+	// ({approval_id, allow}); the run resumes.
+	EventApprovalAnswered = "approval.answered"
 	// EventRunCompleted: the run ended ({status}).
 	EventRunCompleted = "run.completed"
 	// EventError: something went wrong ({code, message}); in the log when

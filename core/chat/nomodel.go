@@ -16,8 +16,8 @@ const NoModelText = "No language model is configured on this server, so no agent
 	"Your message is saved. An administrator can configure a model provider (ai.chat_provider, " +
 	"see the README's AI section); until then, POST /api/ai/rag/query finds passages of your notes and documents."
 
-// NoModelRunner is the Runner until the orchestrator lands. It pretends
-// nothing: an agent on the offline local provider answers that no
+// NoModelRunner is a minimal Runner (tests of the run machinery). It
+// pretends nothing: an agent on the offline local provider answers that no
 // language model is configured, and an agent on a real model provider ends
 // its run with an error saying that agent turns are not available yet.
 type NoModelRunner struct{}

@@ -19,12 +19,15 @@ import (
 
 // Run statuses.
 const (
-	RunQueued         = "queued"
-	RunRunning        = "running"
-	RunCompleted      = "completed"
-	RunCancelled      = "cancelled"
-	RunFailed         = "failed"
-	RunBudgetExceeded = "budget_exceeded"
+	RunQueued  = "queued"
+	RunRunning = "running"
+	// RunWaitingApproval: the run stopped at a tool call that needs the
+	// user's approval; no worker holds it. The answer queues it again.
+	RunWaitingApproval = "waiting_approval"
+	RunCompleted       = "completed"
+	RunCancelled       = "cancelled"
+	RunFailed          = "failed"
+	RunBudgetExceeded  = "budget_exceeded"
 )
 
 // Run is one answer to a user's message: queued with the message, worked
@@ -46,7 +49,9 @@ type Run struct {
 }
 
 // Done reports whether the run has ended.
-func (r *Run) Done() bool { return r.Status != RunQueued && r.Status != RunRunning }
+func (r *Run) Done() bool {
+	return r.Status != RunQueued && r.Status != RunRunning && r.Status != RunWaitingApproval
+}
 
 const runColumns = `id, user_id, conversation_id, message_id, agent_id, status, cancel_requested_at IS NOT NULL,
 	coalesce(error_code, ''), coalesce(error_message, ''), attempts, created_at, updated_at`
@@ -139,6 +144,8 @@ func (s *Service) Send(ctx context.Context, userID, convID uuid.UUID, p *SendPar
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE conversations SET last_message_at = now(), updated_at = now(),
+				title_auto = title_auto OR (title = '' AND NOT EXISTS (
+					SELECT 1 FROM chat_messages WHERE conversation_id = $2 AND role = 'user' AND id <> $3)),
 				title = CASE WHEN title = '' AND NOT EXISTS (
 					SELECT 1 FROM chat_messages WHERE conversation_id = $2 AND role = 'user' AND id <> $3)
 					THEN $4 ELSE title END
@@ -251,7 +258,9 @@ func (s *Service) CancelRun(ctx context.Context, userID, convID, runID uuid.UUID
 			out = r
 			return nil
 		}
-		if r.Status == RunQueued {
+		if r.Status == RunQueued || r.Status == RunWaitingApproval {
+			// No worker holds it: cancelled at once (a pending approval
+			// can no longer be answered).
 			out, err = finishRun(ctx, tx, r, RunCancelled, "", "")
 			return err
 		}

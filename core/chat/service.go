@@ -5,17 +5,16 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
 )
 
 // Agents is what chat needs of the agent registry: the configured agents in
-// config order (the first answers when a message names none). *ai.Service
-// is one until the registry moves into this package.
+// config order (the first answers when a message names none). *Registry
+// is one.
 type Agents interface {
-	Agents() []ai.Agent
-	Agent(name string) (ai.Agent, bool)
+	Agents() []Agent
+	Agent(name string) (Agent, bool)
 }
 
 // Options configure a Service.

@@ -2,11 +2,11 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
 )
@@ -47,11 +47,20 @@ type Turn struct {
 	Conversation *Conversation
 	// Message is the user's message the run answers.
 	Message *Message
-	Agent   ai.Agent
+	Agent   Agent
 	// Attempt counts the times the run was started (1 the first time).
 	Attempt int
-	svc     *Service
+	// State is what the Runner saved when the run stopped to wait for an
+	// approval (nil before): it resumes from there.
+	State json.RawMessage
+	svc   *Service
 }
+
+// ErrWaitingApproval is returned by a Runner that stopped at a call
+// needing the user's approval, after storing the approval, the run's state
+// and its status (Turn.WaitForApproval): the job ends, holding no worker,
+// and the answer queues the run again.
+var ErrWaitingApproval = errors.New("the run waits for the user's approval")
 
 // Emit appends events of the run to the conversation, in one transaction
 // and one NOTIFY: batch what a model streams (message.delta) rather than
@@ -129,6 +138,8 @@ func (s *Service) RunTurn(ctx context.Context, args RunTurnArgs, runner Runner, 
 		return s.endRun(ctx, turn.Run, RunCompleted, nil)
 	case errors.Is(err, errNotFound):
 		return nil // the conversation was deleted mid-turn
+	case errors.Is(err, ErrWaitingApproval):
+		return nil // stored with the approval; its answer queues the run again
 	}
 	if requested, cerr := turn.CancelRequested(context.WithoutCancel(ctx)); cerr == nil && requested {
 		return s.endRun(ctx, turn.Run, RunCancelled, nil)
@@ -214,13 +225,17 @@ func (s *Service) startRun(ctx context.Context, args RunTurnArgs) (*Turn, error)
 		}{r.AgentID, r.Attempts})); err != nil {
 			return err
 		}
-		turn = &Turn{Run: r, Conversation: conv, Message: msg, Attempt: r.Attempts, svc: s}
+		var state []byte
+		if err := tx.QueryRow(ctx, `SELECT state FROM chat_runs WHERE id = $1`, r.ID).Scan(&state); err != nil {
+			return fmt.Errorf("start run: read state: %w", err)
+		}
+		turn = &Turn{Run: r, Conversation: conv, Message: msg, Attempt: r.Attempts, State: state, svc: s}
 		return nil
 	})
 	if err != nil || turn == nil {
 		return nil, err
 	}
-	agent, ok := ai.Agent{}, false
+	agent, ok := Agent{}, false
 	if s.agents != nil {
 		agent, ok = s.agents.Agent(turn.Run.AgentID)
 	}

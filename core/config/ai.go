@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -81,6 +82,33 @@ func (a *AI) problems() []string {
 				bad(fmt.Sprintf("%s.tools[%d]", key, j), "unknown tool %q; known tools: %s", tool, strings.Join(AgentTools, ", "))
 			}
 		}
+		for j, d := range ag.Delegates {
+			k := fmt.Sprintf("%s.delegates[%d]", key, j)
+			switch {
+			case d == ag.Name:
+				bad(k, "an agent cannot delegate to itself")
+			case !slices.ContainsFunc(a.Agents, func(o Agent) bool { return o.Name == d }):
+				bad(k, "%q is not an agent of ai.agents", d)
+			case slices.Index(ag.Delegates, d) < j:
+				bad(k, "%q is listed twice", d)
+			}
+		}
+	}
+	c := a.Chat
+	if c.MaxModelCalls < 1 || c.MaxModelCalls > 100 {
+		bad("chat.max_model_calls", "must be between 1 and 100, got %d", c.MaxModelCalls)
+	}
+	if c.MaxTokens < 1000 || c.MaxTokens > 10_000_000 {
+		bad("chat.max_tokens", "must be between 1000 and 10000000, got %d", c.MaxTokens)
+	}
+	if c.MaxDuration < 5*time.Second {
+		bad("chat.max_duration", "must be at least 5s, got %s", c.MaxDuration)
+	}
+	if c.MaxRepeatedCalls < 1 || c.MaxRepeatedCalls > 20 {
+		bad("chat.max_repeated_calls", "must be between 1 and 20, got %d", c.MaxRepeatedCalls)
+	}
+	if c.HistoryMessages < 0 || c.HistoryMessages > 200 {
+		bad("chat.history_messages", "must be between 0 and 200, got %d", c.HistoryMessages)
 	}
 	return errs
 }

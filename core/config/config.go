@@ -200,9 +200,37 @@ type AI struct {
 	TenantIndexThreshold int `yaml:"tenant_index_threshold"`
 	// IndexBuildMemory is maintenance_work_mem while building an HNSW index.
 	IndexBuildMemory string `yaml:"index_build_memory"`
-	// Agents are offered for chat. Empty: one "assistant" on the chat
-	// provider.
+	// Agents are offered for chat. Empty: the shipped team (see
+	// core/chat.DefaultAgents): a manager "assistant" that delegates to a
+	// planner, a task assistant, a researcher and an inbox agent, all on
+	// the chat provider.
 	Agents []Agent `yaml:"agents"`
+	// Chat bounds each chat turn and shapes its context.
+	Chat Chat `yaml:"chat"`
+}
+
+// Chat bounds the agent turns of chat (core/chat's orchestrator). A turn
+// that reaches a bound ends with the answer written so far (marked
+// incomplete) and a budget_exceeded error.
+type Chat struct {
+	// MaxModelCalls bounds the model calls of one turn, delegates'
+	// included.
+	MaxModelCalls int `yaml:"max_model_calls"`
+	// MaxTokens bounds the tokens (input and output, as the provider
+	// counts them) of one turn.
+	MaxTokens int `yaml:"max_tokens"`
+	// MaxDuration bounds the time one turn (one attempt) runs.
+	MaxDuration time.Duration `yaml:"max_duration"`
+	// MaxRepeatedCalls bounds how often one turn may call the same tool
+	// with the same arguments.
+	MaxRepeatedCalls int `yaml:"max_repeated_calls"`
+	// HistoryMessages is how many of the conversation's latest messages a
+	// turn shows the model; older ones are left out (and counted).
+	HistoryMessages int `yaml:"history_messages"`
+	// ModelTitles has the model name a conversation after its first
+	// exchange (one short extra call); off, or offline, a conversation
+	// keeps the first words of its first message.
+	ModelTitles bool `yaml:"model_titles"`
 }
 
 // Agent is one configured chat agent.
@@ -213,6 +241,10 @@ type Agent struct {
 	Model        string   `yaml:"model"`
 	Tools        []string `yaml:"tools"`
 	SystemPrompt string   `yaml:"system_prompt"`
+	// Delegates are the agents this one may hand work to, each through a
+	// tool delegate_to_<name> (a brief and the expected output). Empty: it
+	// answers alone.
+	Delegates []string `yaml:"delegates"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -249,7 +281,7 @@ func Default() Config {
 		},
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
-			ChatTurnTimeout: 90 * time.Second, RescueStuckAfter: 90 * time.Second},
+			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second},
 		Plugins: plugin.Defaults(),
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
@@ -257,6 +289,8 @@ func Default() Config {
 			EfSearch:             300,
 			TenantIndexThreshold: 50_000,
 			IndexBuildMemory:     "1GB",
+			Chat: Chat{MaxModelCalls: 12, MaxTokens: 100_000, MaxDuration: 2 * time.Minute, MaxRepeatedCalls: 3,
+				HistoryMessages: 20, ModelTitles: true},
 		},
 	}
 }
@@ -462,6 +496,10 @@ func (c *Config) Problems() []string {
 	}
 	if c.Jobs.ChatFetchPollInterval < c.Jobs.ChatFetchCooldown {
 		bad("jobs.chat_fetch_poll_interval", "must be at least jobs.chat_fetch_cooldown (%s)", c.Jobs.ChatFetchCooldown)
+	}
+	if c.AI.Chat.MaxDuration >= c.Jobs.ChatTurnTimeout {
+		bad("ai.chat.max_duration", "must be shorter than jobs.chat_turn_timeout (%s), which cuts a turn's job off, got %s",
+			c.Jobs.ChatTurnTimeout, c.AI.Chat.MaxDuration)
 	}
 	if c.Jobs.ChatTurnTimeout < time.Second {
 		bad("jobs.chat_turn_timeout", "must be at least 1s")

@@ -159,3 +159,48 @@ func lastDot(s string) int {
 	}
 	return -1
 }
+
+// TestAgentToolsAndDelegates: tools must be known names, delegates other
+// configured agents, and the chat budgets within their bounds; each
+// problem names its key.
+func TestAgentToolsAndDelegates(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `ai:
+  agents:
+    - {name: boss, tools: [search, delete_task, planning_summary], delegates: [helper, boss, ghost, helper]}
+    - {name: helper, tools: [create_goal, set_task_status, fly]}
+  chat:
+    max_model_calls: 0
+    max_duration: 1s
+`)
+	_, err := config.Load(path, validEnv)
+	require.Error(t, err)
+	got := err.Error()
+	for _, want := range []string{
+		`ai.agents[0].delegates[1]: an agent cannot delegate to itself`,
+		`ai.agents[0].delegates[2]: "ghost" is not an agent of ai.agents`,
+		`ai.agents[0].delegates[3]: "helper" is listed twice`,
+		`ai.agents[1].tools[2]: unknown tool "fly"`,
+		`ai.chat.max_model_calls: must be between 1 and 100, got 0`,
+		`ai.chat.max_duration: must be at least 5s`,
+	} {
+		require.Contains(t, got, want)
+	}
+	require.NotContains(t, got, "delegates[0]")
+	require.NotContains(t, got, "tools[0]")
+	require.NotContains(t, got, "tools[1]")
+	cfg, err := config.Load("", append(validEnv, "CONSILIUM_AI_CHAT_MAX_REPEATED_CALLS=5"))
+	require.NoError(t, err)
+	require.Equal(t, 5, cfg.AI.Chat.MaxRepeatedCalls)
+	require.Equal(t, 12, cfg.AI.Chat.MaxModelCalls)
+}
+
+// A chat turn's time budget ends before its job's timeout cuts it off.
+func TestChatDurationBelowTurnTimeout(t *testing.T) {
+	c := config.Default()
+	c.Database.URL = "postgres://localhost/x"
+	c.Auth.JWTSecret = strings.Repeat("s", 32)
+	require.Empty(t, c.Problems())
+	c.AI.Chat.MaxDuration = c.Jobs.ChatTurnTimeout
+	require.Contains(t, strings.Join(c.Problems(), "\n"), "ai.chat.max_duration: must be shorter than jobs.chat_turn_timeout (2m30s)")
+}

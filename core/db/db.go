@@ -54,7 +54,31 @@ func (t Tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.Inser
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back otherwise (River requires a rollback after a failed InsertTx).
+//
+// When ctx carries a transaction (WithTx), fn runs inside it instead, in a
+// savepoint: an error rolls back what fn did, and nothing is committed until
+// the caller commits its transaction. A service called that way becomes
+// part of the caller's unit of work (the chat orchestrator runs a tool's
+// write and its audit row in one transaction so).
 func (d *DB) InTx(ctx context.Context, fn func(tx Tx) error) error {
+	if outer, ok := ctx.Value(txKey{}).(Tx); ok {
+		sp, err := outer.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		defer func() { _ = sp.Rollback(context.WithoutCancel(ctx)) }()
+		jobs := outer.jobs
+		if jobs == nil {
+			jobs = d.jobs
+		}
+		if err := fn(Tx{Tx: sp, jobs: jobs}); err != nil {
+			return err
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+		return nil
+	}
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -67,6 +91,23 @@ func (d *DB) InTx(ctx context.Context, fn func(tx Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+type txKey struct{}
+
+// WithTx returns a context whose InTx calls join tx (through a savepoint)
+// instead of beginning transactions of their own. Reads a service makes on
+// the pool directly do not see tx's uncommitted rows; the services' write
+// paths all go through InTx. tx must not be used by two goroutines at once:
+// do not hand the context to concurrent work.
+func WithTx(ctx context.Context, tx Tx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// TxFrom returns the transaction ctx carries (WithTx), if any.
+func TxFrom(ctx context.Context) (Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(Tx)
+	return tx, ok
 }
 
 // PoolOptions tunes Open.
@@ -124,4 +165,14 @@ type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Q is what a read should query: the transaction ctx carries (WithTx), so
+// that a service reading back its own write inside a caller's transaction
+// sees it, else the pool.
+func (d *DB) Q(ctx context.Context) Querier {
+	if tx, ok := TxFrom(ctx); ok {
+		return tx
+	}
+	return d.Pool
 }

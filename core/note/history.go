@@ -75,7 +75,7 @@ func (s *Service) Versions(ctx context.Context, userID, id uuid.UUID, p *Version
 	}
 	l.Where("note_id = @note_id AND user_id = @user_id", pgx.NamedArgs{"note_id": id, "user_id": userID})
 	l.OrderBy(page.Desc, "version")
-	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+versionColumns+` FROM note_versions`,
+	out, err := l.Fetch(ctx, s.db.Q(ctx), `SELECT `+versionColumns+` FROM note_versions`,
 		func(r pgx.Row) (*Version, error) { return scanVersion(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list versions of note %s: %w", id, err)
@@ -85,7 +85,7 @@ func (s *Service) Versions(ctx context.Context, userID, id uuid.UUID, p *Version
 
 func (s *Service) exists(ctx context.Context, userID, id uuid.UUID) error {
 	var ok bool
-	if err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notes WHERE id = $1 AND user_id = $2)`, id, userID).Scan(&ok); err != nil {
+	if err := s.db.Q(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notes WHERE id = $1 AND user_id = $2)`, id, userID).Scan(&ok); err != nil {
 		return fmt.Errorf("find note %s: %w", id, err)
 	}
 	if !ok {
@@ -98,7 +98,7 @@ var errVersionNotFound = apperr.New(apperr.NotFound, "no such version of this no
 
 // Version returns one version of a note with its content.
 func (s *Service) Version(ctx context.Context, userID, id uuid.UUID, version int) (*Version, error) {
-	v, err := getVersion(ctx, s.db.Pool, userID, id, version)
+	v, err := getVersion(ctx, s.db.Q(ctx), userID, id, version)
 	if errors.Is(err, errVersionNotFound) {
 		if err := s.exists(ctx, userID, id); err != nil {
 			return nil, err

@@ -108,7 +108,7 @@ func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) (*p
 		l.Where("is_archived = @is_archived", pgx.NamedArgs{"is_archived": p.IsArchived != nil && *p.IsArchived})
 	}
 	l.OrderBy(order, col, "id")
-	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+noteColumns+` FROM notes`, func(r pgx.Row) (*Note, error) { return scanNote(r) })
+	out, err := l.Fetch(ctx, s.db.Q(ctx), `SELECT `+noteColumns+` FROM notes`, func(r pgx.Row) (*Note, error) { return scanNote(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list notes: %w", err)
 	}
@@ -124,7 +124,7 @@ func (s *Service) Backlinks(ctx context.Context, userID, id uuid.UUID) ([]*Note,
 	if err := s.exists(ctx, userID, id); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+noteColumns+` FROM notes
+	rows, err := s.db.Q(ctx).Query(ctx, `SELECT `+noteColumns+` FROM notes
 		WHERE user_id = $1 AND linked_notes @> ARRAY[$2::uuid] AND id <> $2
 		ORDER BY updated_at DESC, id DESC LIMIT $3`, userID, id, MaxBacklinks)
 	if err != nil {
@@ -151,7 +151,7 @@ type TagCount struct {
 // Tags lists the user's tags by name with the number of notes carrying
 // each (archived notes included).
 func (s *Service) Tags(ctx context.Context, userID uuid.UUID) ([]TagCount, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT tag, count(*) FROM notes, unnest(tags) AS tag
+	rows, err := s.db.Q(ctx).Query(ctx, `SELECT tag, count(*) FROM notes, unnest(tags) AS tag
 		WHERE user_id = $1 GROUP BY tag ORDER BY tag`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)

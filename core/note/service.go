@@ -160,7 +160,7 @@ func (s *Service) runHooks(ctx context.Context, tx db.Tx, c *Change) error {
 // Get returns one note with its content.
 func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Note, error) {
 	var content []byte
-	n, err := scanNote(s.db.Pool.QueryRow(ctx, `SELECT `+noteColumns+`, content FROM notes WHERE id = $1 AND user_id = $2`, id, userID), &content)
+	n, err := scanNote(s.db.Q(ctx).QueryRow(ctx, `SELECT `+noteColumns+`, content FROM notes WHERE id = $1 AND user_id = $2`, id, userID), &content)
 	if err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return nil, err

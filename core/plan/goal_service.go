@@ -30,11 +30,11 @@ func NewService(d *db.DB, tasks TaskLinks) *Service { return &Service{db: d, tas
 
 // GetGoal returns one goal with its progress and counts.
 func (s *Service) GetGoal(ctx context.Context, userID, id uuid.UUID) (*Goal, error) {
-	g, err := getGoalRow(ctx, s.db.Pool, userID, id, false)
+	g, err := getGoalRow(ctx, s.db.Q(ctx), userID, id, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := decorate(ctx, s.db.Pool, userID, []*Goal{g}); err != nil {
+	if err := decorate(ctx, s.db.Q(ctx), userID, []*Goal{g}); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -42,11 +42,11 @@ func (s *Service) GetGoal(ctx context.Context, userID, id uuid.UUID) (*Goal, err
 
 // ListGoals returns a page of goals, newest first.
 func (s *Service) ListGoals(ctx context.Context, userID uuid.UUID, f *GoalFilter) (*page.Page[*Goal], error) {
-	goals, err := listGoalRows(ctx, s.db.Pool, userID, f)
+	goals, err := listGoalRows(ctx, s.db.Q(ctx), userID, f)
 	if err != nil {
 		return nil, err
 	}
-	if err := decorate(ctx, s.db.Pool, userID, goals.Items); err != nil {
+	if err := decorate(ctx, s.db.Q(ctx), userID, goals.Items); err != nil {
 		return nil, err
 	}
 	return goals, nil

@@ -153,7 +153,7 @@ func dateArg(p **time.Time) (set bool, v any) {
 
 // CreateReflection adds a reflection.
 func (s *Service) CreateReflection(ctx context.Context, userID uuid.UUID, f *ReflectionFields) (*Reflection, error) {
-	if err := f.validate(ctx, s.db.Pool, userID, nil); err != nil {
+	if err := f.validate(ctx, s.db.Q(ctx), userID, nil); err != nil {
 		return nil, err
 	}
 	meta := json.RawMessage(`{}`)
@@ -166,7 +166,7 @@ func (s *Service) CreateReflection(ctx context.Context, userID uuid.UUID, f *Ref
 	}
 	_, start := dateArg(f.PeriodStart)
 	_, end := dateArg(f.PeriodEnd)
-	return scanReflection(s.db.Pool.QueryRow(ctx, `
+	return scanReflection(s.db.Q(ctx).QueryRow(ctx, `
 		INSERT INTO reflections (user_id, content, reflection_type, goal_id, period_start, period_end, metadata)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+reflectionColumns,
 		userID, *f.Content, *f.ReflectionType, goal, start, end, meta))
@@ -174,7 +174,7 @@ func (s *Service) CreateReflection(ctx context.Context, userID uuid.UUID, f *Ref
 
 // GetReflection returns one reflection of the user.
 func (s *Service) GetReflection(ctx context.Context, userID, id uuid.UUID) (*Reflection, error) {
-	return scanReflection(s.db.Pool.QueryRow(ctx,
+	return scanReflection(s.db.Q(ctx).QueryRow(ctx,
 		`SELECT `+reflectionColumns+` FROM reflections WHERE user_id = $1 AND id = $2`, userID, id))
 }
 
@@ -230,7 +230,7 @@ func (s *Service) UpdateReflection(ctx context.Context, userID, id uuid.UUID, f 
 
 // DeleteReflection deletes a reflection.
 func (s *Service) DeleteReflection(ctx context.Context, userID, id uuid.UUID) error {
-	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM reflections WHERE user_id = $1 AND id = $2`, userID, id)
+	tag, err := s.db.Q(ctx).Exec(ctx, `DELETE FROM reflections WHERE user_id = $1 AND id = $2`, userID, id)
 	if err != nil {
 		return fmt.Errorf("delete reflection %s: %w", id, err)
 	}
@@ -280,7 +280,7 @@ func (s *Service) ListReflections(ctx context.Context, userID uuid.UUID, f *Refl
 		l.Where("search @@ websearch_to_tsquery('simple', @q)", pgx.NamedArgs{"q": f.Q})
 	}
 	l.OrderBy(page.Desc, "created_at", "id")
-	out, err := l.Fetch(ctx, s.db.Pool, `SELECT `+reflectionColumns+` FROM reflections`, scanReflection)
+	out, err := l.Fetch(ctx, s.db.Q(ctx), `SELECT `+reflectionColumns+` FROM reflections`, scanReflection)
 	if err != nil {
 		return nil, fmt.Errorf("list reflections: %w", err)
 	}

@@ -34,17 +34,17 @@ func NewService(d *db.DB, notes *note.Service) *Service {
 
 // Get returns one of the user's tasks.
 func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Task, error) {
-	return Get(ctx, s.db.Pool, userID, id)
+	return Get(ctx, s.db.Q(ctx), userID, id)
 }
 
 // List returns a page of the user's tasks.
 func (s *Service) List(ctx context.Context, userID uuid.UUID, p *ListParams) (*page.Page[*Task], error) {
-	return List(ctx, s.db.Pool, userID, p)
+	return List(ctx, s.db.Q(ctx), userID, p)
 }
 
 // OfNote returns the tasks of a note in document order.
 func (s *Service) OfNote(ctx context.Context, userID, noteID uuid.UUID) ([]*Task, error) {
-	return OfNote(ctx, s.db.Pool, userID, noteID)
+	return OfNote(ctx, s.db.Q(ctx), userID, noteID)
 }
 
 // CreateParams describe a new task. Fields.Status "" is not_started and

@@ -1,0 +1,339 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/sdk"
+)
+
+// idempotencyKey is the key of the call at pos of the run's turn: the same
+// on every attempt that reaches it.
+func idempotencyKey(runID uuid.UUID, pos int) string {
+	return fmt.Sprintf("%s:%d", runID, pos)
+}
+
+// step answers the first pending call of the frame at depth: a tool call
+// runs through the executor, a delegate_to call starts the delegate's
+// frame.
+func (o *Orchestrator) step(ctx context.Context, t *Turn, st *turnState, agent Agent, depth int) error {
+	f := st.Frames[depth]
+	call := f.Pending[0]
+	pos := st.Pos
+	key := idempotencyKey(t.Run.ID, pos)
+	tc := &ToolCall{UserID: t.Run.UserID, ConversationID: t.Run.ConversationID, RunID: t.Run.ID, Agent: agent.Name,
+		CallID: call.ID, IdempotencyKey: key}
+
+	if pos > st.Counted {
+		st.Counted = pos
+		rk := call.Name + " " + canonicalJSON(call.Arguments)
+		st.Repeats[rk]++
+		if st.Repeats[rk] > o.limits.MaxRepeatedCalls {
+			return budgetError("repeated_calls", fmt.Sprintf("the agent called %s with the same arguments more than %d times",
+				call.Name, o.limits.MaxRepeatedCalls))
+		}
+	}
+
+	if name, ok := strings.CutPrefix(call.Name, delegatePrefix); ok && o.mayDelegate(agent, name, depth) {
+		return o.delegate(ctx, t, st, agent, depth, call, tc, name)
+	}
+
+	res, err := o.execute(ctx, t, st, agent, call, tc)
+	if err != nil {
+		return err
+	}
+	st.Pos++
+	f.Messages = append(f.Messages, toolMessage(call, res.Content))
+	f.Pending = f.Pending[1:]
+	if res.Untrusted {
+		st.Untrusted = true
+	}
+	st.Citations = append(st.Citations, res.Citations...)
+	return nil
+}
+
+func toolMessage(call sdk.ToolCall, content string) sdk.Message {
+	return sdk.Message{Role: sdk.RoleTool, ToolCallID: call.ID, Name: call.Name, Content: content}
+}
+
+func (o *Orchestrator) mayDelegate(agent Agent, name string, depth int) bool {
+	if depth >= MaxDelegationDepth || o.agents == nil {
+		return false
+	}
+	for _, d := range agent.Delegates {
+		if d == name {
+			_, ok := o.agents.Agent(name)
+			return ok
+		}
+	}
+	return false
+}
+
+// delegate starts the delegate's frame: it sees only the brief.
+func (o *Orchestrator) delegate(ctx context.Context, t *Turn, st *turnState, agent Agent, depth int, call sdk.ToolCall, tc *ToolCall, name string) error {
+	f := st.Frames[depth]
+	// A retried turn that reaches a delegation it finished replays its
+	// answer.
+	if e, err := auditByKey(ctx, t.svc.db.Pool, t.Run.UserID, tc.IdempotencyKey); err != nil {
+		return err
+	} else if e != nil {
+		st.Pos++
+		f.Messages = append(f.Messages, toolMessage(call, e.Result.Content))
+		f.Pending = f.Pending[1:]
+		st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: e.Status, Summary: e.Summary})
+		return nil
+	}
+	var args struct {
+		Brief          string `json:"brief"`
+		ExpectedOutput string `json:"expected_output"`
+	}
+	if err := json.Unmarshal(call.Arguments, &args); err != nil || strings.TrimSpace(args.Brief) == "" {
+		// The model sees why and may try again; nothing is recorded as
+		// delegated.
+		res := &storedResult{Content: "error: delegate_to_" + name + " needs a JSON object with a non-empty brief and expected_output"}
+		if err := o.record(ctx, t, st, agent, call, tc, EffectRead, CallRejected, "bad arguments", res, nil); err != nil {
+			return err
+		}
+		st.Pos++
+		f.Messages = append(f.Messages, toolMessage(call, res.Content))
+		f.Pending = f.Pending[1:]
+		return nil
+	}
+	d, _ := o.agents.Agent(name)
+	system := d.SystemPrompt + "\n\n" + o.dateLine(ctx, t) + "\n\n" + untrustedRule +
+		"\n\nYou were handed this work by the agent " + agent.Name + "; your final answer goes back to it, not to the user."
+	brief := "Brief: " + args.Brief
+	if args.ExpectedOutput != "" {
+		brief += "\n\nExpected output: " + args.ExpectedOutput
+	}
+	st.Frames = append(st.Frames, &frame{Agent: d.Name, CallPos: st.Pos,
+		Messages: []sdk.Message{{Role: sdk.RoleSystem, Content: system}, {Role: sdk.RoleUser, Content: brief}}})
+	st.Pos++
+	return t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentDelegated, struct {
+		CallID         string `json:"call_id"`
+		From           string `json:"from"`
+		To             string `json:"to"`
+		Brief          string `json:"brief"`
+		ExpectedOutput string `json:"expected_output"`
+		Depth          int    `json:"depth"`
+	}{call.ID, agent.Name, d.Name, args.Brief, args.ExpectedOutput, depth + 1}))
+}
+
+// finishDelegation gives the delegate's answer to its parent as the result
+// of the delegate_to call, and records the delegation.
+func (o *Orchestrator) finishDelegation(ctx context.Context, t *Turn, st *turnState, parent, child *frame, call sdk.ToolCall, res *storedResult) error {
+	pa, _ := o.agent(t, parent.Agent)
+	tc := &ToolCall{UserID: t.Run.UserID, ConversationID: t.Run.ConversationID, RunID: t.Run.ID, Agent: pa.Name,
+		CallID: call.ID, IdempotencyKey: idempotencyKey(t.Run.ID, child.CallPos)}
+	// Recorded like a tool call; its events are agent.delegated and
+	// agent.returned.
+	summary := child.Agent + " answered: " + truncate(res.Content, 200)
+	if _, err := insertAudit(ctx, t.svc.db.Pool, o.entry(t, pa, call, tc, EffectRead, CallCompleted, summary, res, nil, time.Now()), true); err != nil {
+		return err
+	}
+	st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: pa.Name, Status: CallCompleted, Summary: summary})
+	parent.Messages = append(parent.Messages, toolMessage(call, res.Content))
+	parent.Pending = parent.Pending[1:]
+	return t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentReturned, struct {
+		CallID  string `json:"call_id"`
+		From    string `json:"from"`
+		To      string `json:"to"`
+		Summary string `json:"summary"`
+	}{call.ID, child.Agent, pa.Name, truncate(res.Content, 200)}))
+}
+
+// execute runs one tool call: replayed from the audit log when an earlier
+// attempt finished it; refused when the agent has no such tool; held for
+// approval when its effect, its size or untrusted text in the turn say so;
+// else run, a write in one transaction with its audit row.
+func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agent Agent, call sdk.ToolCall, tc *ToolCall) (*storedResult, error) {
+	pool := t.svc.db.Pool
+	if e, err := auditByKey(ctx, pool, t.Run.UserID, tc.IdempotencyKey); err != nil {
+		return nil, err
+	} else if e != nil {
+		st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: e.Status, Summary: e.Summary, ApprovalID: e.ApprovalID})
+		return &e.Result, nil
+	}
+	tool, ok := o.tools[call.Name]
+	if !ok || !contains(agent.Tools, call.Name) {
+		res := &storedResult{Content: fmt.Sprintf("error: there is no tool %q for you; your tools are those you were given", call.Name)}
+		return res, o.record(ctx, t, st, agent, call, tc, EffectRead, CallRejected, "no such tool for "+agent.Name, res, nil)
+	}
+	if err := t.Emit(ctx, NewEvent(&t.Run.ID, EventToolCallStarted, struct {
+		CallID    string          `json:"call_id"`
+		Tool      string          `json:"tool"`
+		Agent     string          `json:"agent"`
+		Arguments json.RawMessage `json:"arguments"`
+		Effect    Effect          `json:"effect"`
+	}{call.ID, tool.Name, agent.Name, jsonOrString(call.Arguments), tool.Effect})); err != nil {
+		return nil, err
+	}
+
+	var approvalID *uuid.UUID
+	if reason := approvalReason(tool, call.Arguments, st.Untrusted); reason != "" {
+		a, err := approvalByKey(ctx, pool, t.Run.UserID, tc.IdempotencyKey)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil || a.Status == ApprovalPending {
+			state, err := json.Marshal(st)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := t.waitForApproval(ctx, &approvalRequest{Key: tc.IdempotencyKey, Agent: agent.Name, Tool: tool.Name,
+				CallID: call.ID, Arguments: jsonOrString(call.Arguments), Effect: tool.Effect, Reason: reason, State: state}); err != nil {
+				return nil, err
+			}
+			return nil, ErrWaitingApproval
+		}
+		approvalID = &a.ID
+		if a.Status == ApprovalDenied {
+			res := &storedResult{Content: "The user denied this action (" + tool.Name + "); it was not done. Do not try it again in this turn; " +
+				"tell the user what you would have done instead."}
+			return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallDenied, "denied by the user", res, approvalID)
+		}
+	}
+
+	created := time.Now()
+	var out *ToolResult
+	var toolErr error
+	if tool.Effect == EffectWrite || tool.Effect == EffectDestructive {
+		// The write and its audit row commit together, or neither does.
+		err := t.svc.db.InTx(ctx, func(tx db.Tx) error {
+			out, toolErr = tool.Run(db.WithTx(ctx, tx), tc, call.Arguments)
+			if toolErr != nil {
+				return toolErr
+			}
+			_, err := insertAudit(ctx, tx, o.entry(t, agent, call, tc, tool.Effect, CallCompleted, out.Summary, toStored(out), approvalID, created), false)
+			return err
+		})
+		if err != nil && toolErr == nil {
+			if db.IsUniqueViolation(err, "") {
+				// Another attempt recorded this call meanwhile: its result stands.
+				e, rerr := auditByKey(ctx, pool, t.Run.UserID, tc.IdempotencyKey)
+				if rerr == nil && e != nil {
+					st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: e.Status, Summary: e.Summary, ApprovalID: e.ApprovalID})
+					return &e.Result, nil
+				}
+			}
+			return nil, err
+		}
+		if toolErr == nil {
+			res := toStored(out)
+			st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: CallCompleted, Summary: out.Summary, ApprovalID: approvalID})
+			return res, o.emitFinished(ctx, t, call, agent, CallCompleted, out.Summary)
+		}
+	} else {
+		out, toolErr = tool.Run(ctx, tc, call.Arguments)
+		if toolErr == nil {
+			res := toStored(out)
+			return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallCompleted, out.Summary, res, approvalID)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	var ae *apperr.Error
+	content := "error: the tool failed on the server; nothing was changed"
+	if errors.As(toolErr, &ae) && ae.Code != apperr.Internal {
+		content = "error: " + ae.Message
+		for _, f := range ae.Fields {
+			content += fmt.Sprintf("; %s: %s", f.Location, f.Message)
+		}
+	} else {
+		o.logger.WarnContext(ctx, "chat tool failed", "tool", tool.Name, "run_id", t.Run.ID, "error", toolErr)
+	}
+	res := &storedResult{Content: content}
+	return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallFailed, truncate(content, 300), res, approvalID)
+}
+
+// record writes the audit row of a call that wrote nothing (kept as it is
+// when an earlier attempt wrote one) and its tool_call.finished event.
+func (o *Orchestrator) record(ctx context.Context, t *Turn, st *turnState, agent Agent, call sdk.ToolCall, tc *ToolCall, effect Effect, status, summary string, res *storedResult, approvalID *uuid.UUID) error {
+	if _, err := insertAudit(ctx, t.svc.db.Pool, o.entry(t, agent, call, tc, effect, status, summary, res, approvalID, time.Now()), true); err != nil {
+		return err
+	}
+	st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: status, Summary: summary, ApprovalID: approvalID})
+	return o.emitFinished(ctx, t, call, agent, status, summary)
+}
+
+func (o *Orchestrator) emitFinished(ctx context.Context, t *Turn, call sdk.ToolCall, agent Agent, status, summary string) error {
+	return t.Emit(ctx, NewEvent(&t.Run.ID, EventToolCallFinished, struct {
+		CallID  string `json:"call_id"`
+		Tool    string `json:"tool"`
+		Agent   string `json:"agent"`
+		Status  string `json:"status"`
+		Summary string `json:"summary"`
+	}{call.ID, call.Name, agent.Name, status, summary}))
+}
+
+func (o *Orchestrator) entry(t *Turn, agent Agent, call sdk.ToolCall, tc *ToolCall, effect Effect, status, summary string, res *storedResult, approvalID *uuid.UUID, created time.Time) *AuditEntry {
+	return &AuditEntry{UserID: t.Run.UserID, ConversationID: t.Run.ConversationID, RunID: t.Run.ID, Agent: agent.Name,
+		Tool: call.Name, CallID: call.ID, IdempotencyKey: tc.IdempotencyKey, Arguments: jsonOrString(call.Arguments),
+		Effect: effect, Status: status, Summary: summary, Result: *res, ApprovalID: approvalID, CreatedAt: created}
+}
+
+func toStored(r *ToolResult) *storedResult {
+	if r == nil {
+		return &storedResult{Content: "(no result)"}
+	}
+	return &storedResult{Content: r.Content, Citations: r.Citations, Untrusted: r.Untrusted}
+}
+
+// approvalReason says why a call must wait for the user's approval, or
+// "" when it runs at once: destructive and external calls always wait, a
+// bulk call and any write once untrusted text is in the turn too.
+func approvalReason(tool Tool, args json.RawMessage, untrusted bool) string {
+	switch tool.Effect {
+	case EffectDestructive:
+		return ReasonDestructive
+	case EffectExternal:
+		return ReasonExternal
+	case EffectRead:
+		return ""
+	}
+	if tool.Bulk != nil && tool.Bulk(args) {
+		return ReasonBulk
+	}
+	if untrusted {
+		return ReasonUntrusted
+	}
+	return ""
+}
+
+// canonicalJSON compacts args so that equal calls compare equal.
+func canonicalJSON(args json.RawMessage) string {
+	var v any
+	if err := json.Unmarshal(args, &v); err != nil {
+		return string(args)
+	}
+	b, _ := json.Marshal(v) // map keys sorted
+	return string(b)
+}
+
+// jsonOrString is args when they are JSON, else args as a JSON string.
+func jsonOrString(args json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(args)) > 0 && json.Valid(args) {
+		return args
+	}
+	b, _ := json.Marshal(string(args))
+	return b
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

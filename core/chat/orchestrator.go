@@ -1,0 +1,473 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/model"
+	"github.com/consilium-hq/consilium/sdk"
+)
+
+// Searcher finds passages of the user's notes and documents (*ai.Service).
+type Searcher interface {
+	Search(ctx context.Context, userID uuid.UUID, p *ai.SearchParams) ([]ai.Passage, string, error)
+}
+
+// OrchestratorOptions configure an Orchestrator.
+type OrchestratorOptions struct {
+	// Models are the model providers the agents talk through.
+	Models model.Source
+	// Tools are every tool an agent may be given (core/chat/tools); an
+	// agent is offered those its config names.
+	Tools []Tool
+	// Search finds the passages of each turn's context and of the offline
+	// answers; nil: none.
+	Search Searcher
+	// Agents resolves delegates (the Service's registry).
+	Agents Agents
+	// Limits are ai.chat (zero values take the defaults).
+	Limits config.Chat
+	Logger *slog.Logger
+	// Now is the clock of the context (default time.Now).
+	Now func() time.Time
+}
+
+// Orchestrator is the Runner of chat: our own loop over the model's
+// streaming chat. It sends the agent the turn's context and tools, runs the
+// tools the model calls (through the executor: audit, idempotency,
+// approvals), hands work to delegates through delegate_to_<agent> tools,
+// and stops when the model answers without calling a tool or a budget is
+// spent. An agent on the offline local provider answers from retrieval
+// only.
+type Orchestrator struct {
+	models model.Source
+	tools  map[string]Tool
+	search Searcher
+	agents Agents
+	limits config.Chat
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+var _ Runner = (*Orchestrator)(nil)
+
+// MaxDelegationDepth bounds delegation: the agent the user talks to is at
+// depth 0; its delegates at 1 may delegate once more, to depth 2.
+const MaxDelegationDepth = 2
+
+// delegatePrefix names the tool that hands work to an agent.
+const delegatePrefix = "delegate_to_"
+
+// NewOrchestrator returns the orchestrator.
+func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
+	def := config.Default().AI.Chat
+	l := o.Limits
+	if l.MaxModelCalls <= 0 {
+		l.MaxModelCalls = def.MaxModelCalls
+	}
+	if l.MaxTokens <= 0 {
+		l.MaxTokens = def.MaxTokens
+	}
+	if l.MaxDuration <= 0 {
+		l.MaxDuration = def.MaxDuration
+	}
+	if l.MaxRepeatedCalls <= 0 {
+		l.MaxRepeatedCalls = def.MaxRepeatedCalls
+	}
+	if l.HistoryMessages < 0 {
+		l.HistoryMessages = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	tools := map[string]Tool{}
+	for _, t := range o.Tools {
+		tools[t.Name] = t
+	}
+	return &Orchestrator{models: o.Models, tools: tools, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now}
+}
+
+// turnState is where a turn stands; it is saved with the run when the turn
+// stops for an approval, and the resumed turn continues from it.
+type turnState struct {
+	// Frames are the agents working, the one the user talks to first and
+	// the delegate working now last.
+	Frames []*frame `json:"frames"`
+	// Pos is the position of the next tool call in the turn: with the run
+	// it makes the call's idempotency key.
+	Pos int `json:"pos"`
+	// Counted is the last position counted against the repeat budget.
+	Counted int `json:"counted"`
+	// Untrusted is set once text from outside is in the turn.
+	Untrusted  bool           `json:"untrusted"`
+	ModelCalls int            `json:"model_calls"`
+	Usage      sdk.Usage      `json:"usage"`
+	Repeats    map[string]int `json:"repeats"`
+	// MessageID and Text are the answer being written (the text of the
+	// agent the user talks to).
+	MessageID uuid.UUID    `json:"message_id"`
+	Text      string       `json:"text"`
+	Model     string       `json:"model"`
+	Calls     []callRecord `json:"calls"`
+	Citations []Citation   `json:"citations"`
+	// Passages are the context's passages, cited as [n].
+	Passages []Citation `json:"passages"`
+}
+
+// frame is one agent at work.
+type frame struct {
+	Agent    string        `json:"agent"`
+	Messages []sdk.Message `json:"messages"`
+	// Pending are the tool calls of the agent's last answer not yet
+	// answered, in order.
+	Pending []sdk.ToolCall `json:"pending"`
+	// CallPos is the position of the delegate_to call that started this
+	// frame (depth > 0).
+	CallPos int `json:"call_pos"`
+}
+
+// callRecord is a tool call in the answer's metadata.
+type callRecord struct {
+	CallID     string     `json:"call_id"`
+	Tool       string     `json:"tool"`
+	Agent      string     `json:"agent"`
+	Status     string     `json:"status"`
+	Summary    string     `json:"summary"`
+	ApprovalID *uuid.UUID `json:"approval_id,omitempty"`
+}
+
+// RunTurn answers the turn.
+func (o *Orchestrator) RunTurn(ctx context.Context, t *Turn) error {
+	if t.Agent.Provider == LocalProvider {
+		return o.offline(ctx, t)
+	}
+	deadline := o.now().Add(o.limits.MaxDuration)
+	st := &turnState{Repeats: map[string]int{}, Counted: -1}
+	if len(t.State) > 0 {
+		if err := json.Unmarshal(t.State, st); err != nil {
+			return fmt.Errorf("read the run's state: %w", err)
+		}
+		if st.Repeats == nil {
+			st.Repeats = map[string]int{}
+		}
+	} else {
+		st.MessageID = uuid.New()
+		system, history, passages, untrusted, err := o.context(ctx, t, t.Agent)
+		if err != nil {
+			return err
+		}
+		st.Untrusted = untrusted
+		st.Passages = passages
+		msgs := append([]sdk.Message{{Role: sdk.RoleSystem, Content: system}}, history...)
+		msgs = append(msgs, sdk.Message{Role: sdk.RoleUser, Content: t.Message.Content})
+		st.Frames = []*frame{{Agent: t.Agent.Name, Messages: msgs}}
+	}
+	err := o.loop(ctx, t, st, deadline)
+	if err == nil {
+		if _, err := o.storeAnswer(ctx, t, st, ""); err != nil {
+			return err
+		}
+		o.title(ctx, t, st)
+		return nil
+	}
+	if errors.Is(err, ErrWaitingApproval) || ctx.Err() != nil {
+		return err
+	}
+	var re *RunError
+	if errors.As(err, &re) && st.Text != "" {
+		stop := "error"
+		if re.Status == RunBudgetExceeded {
+			stop = "budget_exceeded"
+		}
+		if _, serr := o.storeAnswer(context.WithoutCancel(ctx), t, st, stop); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+// loop works the frames until the first agent answers.
+func (o *Orchestrator) loop(ctx context.Context, t *Turn, st *turnState, deadline time.Time) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if o.now().After(deadline) {
+			return budgetError("time", fmt.Sprintf("the turn ran for its %s", o.limits.MaxDuration))
+		}
+		depth := len(st.Frames) - 1
+		f := st.Frames[depth]
+		agent, ok := o.agent(t, f.Agent)
+		if !ok {
+			return &RunError{Code: "agent_unavailable", Message: fmt.Sprintf("the agent %q is no longer configured", f.Agent)}
+		}
+		if len(f.Pending) > 0 {
+			if err := o.step(ctx, t, st, agent, depth); err != nil {
+				return err
+			}
+			continue
+		}
+		if st.ModelCalls >= o.limits.MaxModelCalls {
+			return budgetError("model_calls", fmt.Sprintf("the turn made its %d model calls", o.limits.MaxModelCalls))
+		}
+		if tokens := st.Usage.InputTokens + st.Usage.OutputTokens; tokens >= o.limits.MaxTokens {
+			return budgetError("tokens", fmt.Sprintf("the turn used %d tokens (at most %d)", tokens, o.limits.MaxTokens))
+		}
+		resp, err := o.callModel(ctx, t, st, agent, f, depth, deadline)
+		if err != nil {
+			return err
+		}
+		f.Messages = append(f.Messages, sdk.Message{Role: sdk.RoleAssistant, Content: resp.Message.Content, ToolCalls: resp.Message.ToolCalls})
+		if len(resp.Message.ToolCalls) > 0 {
+			f.Pending = append([]sdk.ToolCall(nil), resp.Message.ToolCalls...)
+			continue
+		}
+		if depth == 0 {
+			return nil
+		}
+		// The delegate answered: its text is the result of the parent's
+		// delegate_to call.
+		st.Frames = st.Frames[:depth]
+		parent := st.Frames[depth-1]
+		call := parent.Pending[0]
+		res := &storedResult{Content: resp.Message.Content}
+		if res.Content == "" {
+			res.Content = "(the agent answered nothing)"
+		}
+		if err := o.finishDelegation(ctx, t, st, parent, f, call, res); err != nil {
+			return err
+		}
+	}
+}
+
+// callModel makes one model call of frame f, streaming the text of the
+// first agent as message.delta events.
+func (o *Orchestrator) callModel(ctx context.Context, t *Turn, st *turnState, agent Agent, f *frame, depth int, deadline time.Time) (*sdk.ChatResponse, error) {
+	llm, err := o.llm(agent)
+	if err != nil {
+		return nil, err
+	}
+	st.ModelCalls++
+	req := &sdk.ChatRequest{Model: agent.Model, Messages: f.Messages, Tools: o.definitions(agent, depth), Stream: true}
+	callCtx, cancel := context.WithDeadlineCause(ctx, deadline, errTurnTime)
+	defer cancel()
+	var d *deltas
+	var stream sdk.ChatStream
+	if depth == 0 {
+		d = &deltas{turn: t, id: st.MessageID, now: o.now}
+		stream = sdk.ChatStreamFunc(func(ev *sdk.ChatEvent) error {
+			if ev.Text == "" {
+				return nil
+			}
+			st.Text += ev.Text
+			return d.add(callCtx, ev.Text)
+		})
+	}
+	resp, err := llm.Chat(callCtx, req, stream)
+	if d != nil {
+		if ferr := d.flush(context.WithoutCancel(ctx)); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(context.Cause(callCtx), errTurnTime) {
+			return nil, budgetError("time", fmt.Sprintf("the turn ran for its %s", o.limits.MaxDuration))
+		}
+		return nil, providerError(agent, err)
+	}
+	if depth == 0 && d != nil && d.sent == 0 && resp.Message.Content != "" {
+		// A provider that did not stream: the whole text at once.
+		st.Text += resp.Message.Content
+		if err := t.Emit(ctx, DeltaEvent(t.Run.ID, st.MessageID, resp.Message.Content)); err != nil {
+			return nil, err
+		}
+	}
+	st.Usage.InputTokens += resp.Usage.InputTokens
+	st.Usage.OutputTokens += resp.Usage.OutputTokens
+	if resp.Model != "" && depth == 0 {
+		st.Model = resp.Model
+	}
+	return resp, nil
+}
+
+var errTurnTime = errors.New("the turn's time is up")
+
+func (o *Orchestrator) llm(agent Agent) (model.LLM, error) {
+	if o.models == nil {
+		return nil, &RunError{Code: "model_unavailable", Message: "model providers are not running in this process"}
+	}
+	llm, err := o.models.Model(agent.Provider)
+	if err != nil {
+		return nil, &RunError{Code: "model_unavailable", Err: err,
+			Message: fmt.Sprintf("the model provider %q of the agent %s is not configured", agent.Provider, agent.Name)}
+	}
+	return llm, nil
+}
+
+// providerError is the run's error for a failed model call.
+func providerError(agent Agent, err error) error {
+	code := sdk.CodeOf(err)
+	msg := err.Error()
+	var se *sdk.Error
+	if errors.As(err, &se) && se.Message != "" {
+		msg = se.Message
+	}
+	return &RunError{Code: "model_" + string(code), Err: err,
+		Message: fmt.Sprintf("the model provider %s failed (%s): %s; what was written is kept, send the message again to retry",
+			agent.Provider, code, truncate(msg, 300))}
+}
+
+func budgetError(which, msg string) error {
+	return &RunError{Status: RunBudgetExceeded, Code: "budget_exceeded",
+		Message: msg + " (ai.chat budget " + which + "); what was written is kept"}
+}
+
+// agent returns the named agent (the turn's own is always known).
+func (o *Orchestrator) agent(t *Turn, name string) (Agent, bool) {
+	if name == t.Agent.Name {
+		return t.Agent, true
+	}
+	if o.agents == nil {
+		return Agent{}, false
+	}
+	return o.agents.Agent(name)
+}
+
+// definitions are the tools offered to agent at depth.
+func (o *Orchestrator) definitions(agent Agent, depth int) []sdk.ToolDefinition {
+	var out []sdk.ToolDefinition
+	for _, name := range agent.Tools {
+		if tool, ok := o.tools[name]; ok {
+			out = append(out, sdk.ToolDefinition{Name: tool.Name, Description: tool.Description, Parameters: tool.Parameters})
+		}
+	}
+	if depth < MaxDelegationDepth && o.agents != nil {
+		for _, name := range agent.Delegates {
+			d, ok := o.agents.Agent(name)
+			if !ok {
+				continue
+			}
+			out = append(out, sdk.ToolDefinition{Name: delegatePrefix + d.Name,
+				Description: "Hand a piece of work to the agent " + d.Name + ": " + d.Description +
+					" It sees only your brief and its own tools, and answers with the output you ask for.",
+				Parameters: delegateSchema})
+		}
+	}
+	return out
+}
+
+var delegateSchema = json.RawMessage(`{"type":"object","properties":{` +
+	`"brief":{"type":"string","description":"Everything the agent needs to know to do the work: it sees nothing else."},` +
+	`"expected_output":{"type":"string","description":"What it should answer with."}},` +
+	`"required":["brief","expected_output"],"additionalProperties":false}`)
+
+// storeAnswer stores the answer of the turn with its metadata; stop, when
+// set, marks it incomplete.
+func (o *Orchestrator) storeAnswer(ctx context.Context, t *Turn, st *turnState, stop string) (*Message, error) {
+	meta := map[string]any{
+		"provider":   t.Agent.Provider,
+		"model":      st.Model,
+		"usage":      map[string]int{"input_tokens": st.Usage.InputTokens, "output_tokens": st.Usage.OutputTokens},
+		"tool_calls": nonNilSlice(st.Calls),
+		"citations":  o.citations(st),
+	}
+	if stop != "" {
+		meta["incomplete"] = true
+		meta["stop_reason"] = stop
+	}
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	return t.AddMessage(ctx, &NewMessage{ID: st.MessageID, Role: RoleAssistant, Content: st.Text, AgentID: t.Agent.Name, Metadata: raw})
+}
+
+// citations are the context passages the answer cites as [n] and the
+// passages the tools found.
+func (o *Orchestrator) citations(st *turnState) []Citation {
+	out := []Citation{}
+	for _, n := range ai.Citations(st.Text, len(st.Passages)) {
+		out = append(out, st.Passages[n-1])
+	}
+	seen := map[string]bool{}
+	for _, c := range out {
+		seen[fmt.Sprint(c.ID, c.Index)] = true
+	}
+	for _, c := range st.Citations {
+		if k := fmt.Sprint(c.ID, c.Index); !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func nonNilSlice[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// deltas batches streamed text into message.delta events: one event per
+// deltaChars characters or deltaEvery, whichever comes first, never one
+// per token.
+type deltas struct {
+	turn *Turn
+	id   uuid.UUID
+	now  func() time.Time
+	mu   sync.Mutex
+	buf  strings.Builder
+	last time.Time
+	sent int
+}
+
+const (
+	deltaChars = 200
+	deltaEvery = 50 * time.Millisecond
+)
+
+func (d *deltas) add(ctx context.Context, text string) error {
+	d.mu.Lock()
+	d.buf.WriteString(text)
+	if d.last.IsZero() {
+		d.last = d.now()
+	}
+	due := d.buf.Len() >= deltaChars || d.now().Sub(d.last) >= deltaEvery
+	d.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return d.flush(ctx)
+}
+
+func (d *deltas) flush(ctx context.Context) error {
+	d.mu.Lock()
+	text := d.buf.String()
+	d.buf.Reset()
+	d.last = d.now()
+	if text != "" {
+		d.sent++
+	}
+	d.mu.Unlock()
+	if text == "" {
+		return nil
+	}
+	return d.turn.Emit(ctx, DeltaEvent(d.turn.Run.ID, d.id, text))
+}
