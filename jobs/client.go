@@ -13,6 +13,7 @@ import (
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/metrics"
 )
 
@@ -34,6 +35,10 @@ func Workers(a *app.App) *river.Workers {
 	if a.Chat != nil {
 		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner})
 	}
+	if a.Integrations != nil {
+		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationScheduleWorker{svc: a.Integrations})
+	}
 	return w
 }
 
@@ -49,6 +54,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(chat.PruneInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return chat.PruneArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "chat.prune", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(integration.ScheduleInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return integration.ScheduleArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "integration.schedule", RunOnStart: true},
 		),
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
@@ -80,6 +81,8 @@ type Options struct {
 	Models model.Source
 	// ChatRunner answers chat runs (default chat.NoModelRunner).
 	ChatRunner chat.Runner
+	// Integrations runs the integration plugins the config declares.
+	Integrations integration.Plugins
 	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
@@ -111,7 +114,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, Metrics: m,
+		NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, Metrics: m, Integrations: o.Integrations,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
 			Queues: []string{queue}, OnlyQueues: true, Metrics: m}),
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
@@ -38,8 +39,10 @@ type App struct {
 	Chat       *chat.Service
 	Hub        *chat.Hub
 	ChatRunner chat.Runner
-	River      *river.Client[pgx.Tx]
-	Logger     *slog.Logger
+	// Integrations is connections to outside systems.
+	Integrations *integration.Service
+	River        *river.Client[pgx.Tx]
+	Logger       *slog.Logger
 	// Metrics is nil when the process exports none.
 	Metrics *metrics.Metrics
 }
@@ -84,6 +87,9 @@ type Options struct {
 	// ChatRunner answers chat runs (default chat.NoModelRunner, until the
 	// orchestrator lands); tests script their own.
 	ChatRunner chat.Runner
+	// Integrations runs the integration plugins (the plugin host); nil:
+	// no provider is available.
+	Integrations integration.Plugins
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -133,6 +139,13 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
 		a.ChatRunner = chat.NoModelRunner{}
+	}
+
+	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
+		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
+		SyncInterval: cfg.Integrations.SyncInterval, Tasks: a.Tasks, Logger: o.Logger})
+	if err != nil {
+		return nil, err
 	}
 
 	a.River, err = o.Jobs(a)
