@@ -245,6 +245,8 @@ func (s *Service) connectionFor(ctx context.Context, c *connection, p *providerI
 	return sdkConnection(c.ID, &cred), nil
 }
 
+var errDisconnected = errors.New("the connection was disconnected during the sync")
+
 // maxPages bounds one job's pages; the job continues in the next one.
 const maxPages = 1000
 
@@ -291,6 +293,16 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 		}
 		last := !resp.HasMore
 		err = s.o.DB.InTx(ctx, func(tx db.Tx) error {
+			// Pages of concurrent syncs of one connection (a scheduled and
+			// a manual one) are stored one after the other: a record is
+			// never imported twice.
+			var state string
+			if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1 FOR UPDATE`, c.ID).Scan(&state); err != nil {
+				return err
+			}
+			if state != StateConnected {
+				return errDisconnected
+			}
 			counts, err := s.store(ctx, tx, c, resp)
 			if err != nil {
 				return err
@@ -310,6 +322,9 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 			}
 			return nil
 		})
+		if errors.Is(err, errDisconnected) {
+			return nil // disconnected meanwhile: nothing stored
+		}
 		if err != nil {
 			return err
 		}
