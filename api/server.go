@@ -115,6 +115,9 @@ func New(d Deps) *Server {
 	registerTasks(authed, d.Tasks)
 	registerPlanning(authed, d.Plan, d.Tasks)
 	registerAdminPlugins(authed, d.Plugins)
+	if d.Integrations != nil {
+		registerIntegrations(public, authed, d.Integrations)
+	}
 	if d.AI != nil {
 		registerAI(authed, d.AI)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
@@ -83,6 +84,9 @@ type Options struct {
 	ChatRunner chat.Runner
 	// Integrations runs the integration plugins the config declares.
 	Integrations integration.Plugins
+	// Hello enables the SDK's example integration plugin as provider
+	// "hello" (integrationtest.Hello), with a master key.
+	Hello bool
 	// Workers works this server's AI and chat jobs. Every server's AI jobs go to a
 	// queue of its own, and its workers work only that queue, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
@@ -93,6 +97,12 @@ type Options struct {
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
 	cfg := Config(t)
+	if o.Hello {
+		host, item := integrationtest.Hello(t)
+		cfg.Plugins.Items = append(cfg.Plugins.Items, item)
+		cfg.Integrations.MasterKey = integrationtest.MasterKey
+		o.Integrations = host
+	}
 	if o.Configure != nil {
 		o.Configure(cfg)
 	}

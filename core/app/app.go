@@ -73,8 +73,8 @@ type Options struct {
 	// Tests that hand in Models of their own name the provider here; a
 	// process leaves it empty and declares its plugins.
 	DefaultProvider string
-	// AIQueue is the River queue of the AI jobs (default: River's default
-	// queue). Tests give each graph a queue of its own, so that graphs on
+	// AIQueue is the River queue of the AI, chat and integration sync jobs
+	// (default: River's default queue). Tests give each graph a queue of its own, so that graphs on
 	// one database never work each other's jobs.
 	AIQueue string
 	// NoteHooks and TaskHooks run after the graph's own hooks on every
@@ -143,7 +143,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 
 	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
 		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
-		SyncInterval: cfg.Integrations.SyncInterval, Tasks: a.Tasks, Logger: o.Logger})
+		SyncInterval: cfg.Integrations.SyncInterval, Tasks: a.Tasks, Queue: o.AIQueue, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}

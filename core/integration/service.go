@@ -60,6 +60,8 @@ type Options struct {
 	PublicURL, ReturnURL string
 	SyncInterval         time.Duration
 	Tasks                *task.Service
+	// Queue is the River queue of sync jobs (default: River's default).
+	Queue string
 	// LookupEnv reads secret_env variables (default os.LookupEnv).
 	LookupEnv func(string) (string, bool)
 	// HTTPClient talks to token endpoints (default: 30 s timeout).

@@ -36,6 +36,10 @@ func (SyncArgs) Kind() string { return "integration.sync" }
 // InsertOpts: bounded retries with River's exponential backoff.
 func (SyncArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 8} }
 
+func (s *Service) insertOpts() *river.InsertOpts {
+	return &river.InsertOpts{Queue: s.o.Queue, MaxAttempts: 8}
+}
+
 // ScheduleArgs is the periodic integration.schedule job.
 type ScheduleArgs struct{}
 
@@ -58,7 +62,7 @@ func (s *Service) ScheduleDue(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, id := range ids {
-			if _, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: id}, &river.InsertOpts{
+			if _, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: id}, &river.InsertOpts{Queue: s.o.Queue,
 				MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: s.o.SyncInterval}}); err != nil {
 				return err
 			}
@@ -84,7 +88,7 @@ func (s *Service) SyncNow(ctx context.Context, userID uuid.UUID, provider string
 		if c.State != StateConnected {
 			return apperr.New(apperr.NotFound, "not connected to %s (state %s)", provider, c.State)
 		}
-		res, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: c.ID, Full: full, Request: uuid.NewString()}, nil)
+		res, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: c.ID, Full: full, Request: uuid.NewString()}, s.insertOpts())
 		if err != nil {
 			return err
 		}
@@ -118,7 +122,7 @@ func (s *Service) SyncAll(ctx context.Context, userID uuid.UUID) ([]int64, error
 			if _, err := s.providerKnown(c.provider); err != nil {
 				continue
 			}
-			res, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: c.id, Request: uuid.NewString()}, nil)
+			res, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: c.id, Request: uuid.NewString()}, s.insertOpts())
 			if err != nil {
 				return err
 			}
