@@ -11,6 +11,7 @@ import (
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/integration"
 )
 
 // newOpenAPICmd prints the OpenAPI document the API serves, without a
@@ -38,7 +39,12 @@ func newOpenAPICmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("ai: %w", err)
 			}
-			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Chat: chat.NewService(chat.Options{Agents: aiSvc})}, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
+			integ, err := integration.New(integration.Options{})
+			if err != nil {
+				return err
+			}
+			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Chat: chat.NewService(chat.Options{Agents: aiSvc}), Integrations: integ},
+				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
 			var out []byte
 			if yaml {
 				out, err = srv.OpenAPI().YAML()
