@@ -170,7 +170,7 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 			u, _ := url.Parse(ru)
 			q := u.Query()
 			q.Set("provider", in.Provider)
-			q.Set("state", st.State)
+			q.Set("status", st.State)
 			u.RawQuery = q.Encode()
 			out.Status, out.Location = http.StatusSeeOther, u.String()
 			return out, nil

@@ -61,7 +61,7 @@ type Integrations struct {
 	// connection secrets. Required when an integration plugin is enabled.
 	MasterKey string `yaml:"master_key"`
 	// ReturnURL, when set, is where the OAuth callback sends the browser
-	// (303) once a connection is made, with ?provider=&state=.
+	// (303) once a connection is made, with ?provider=&status= (the connection state).
 	ReturnURL string `yaml:"return_url"`
 	// SyncInterval is how often each connection syncs.
 	SyncInterval time.Duration `yaml:"sync_interval"`
