@@ -334,3 +334,64 @@ func TestOAuthRoundTrip(t *testing.T) {
 	require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'integration.sync' AND state = 'available' AND args->>'connection_id' = (SELECT id::text FROM connections WHERE user_id = $1 AND provider = 'oauthp')`, alice).Scan(&due))
 	require.Zero(t, due, "scheduled %d", n)
 }
+
+// TestRevokedTokenAndSchedule: the scheduler inserts one sync job per
+// connection and period however often it runs; a token the provider
+// refuses during a sync turns the connection to needs_reauth, cancels the
+// job and takes the connection off the schedule.
+func TestRevokedTokenAndSchedule(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.app.Integrations
+	alice := newUser(t, e.app.DB)
+	_, _, err := svc.Connect(ctx, alice, "tokenp", "good-token")
+	require.NoError(t, err)
+	var connID string
+	require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT id::text FROM connections WHERE user_id = $1 AND provider = 'tokenp'`, alice).Scan(&connID))
+	jobsOf := func() int {
+		var n int
+		require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'integration.sync' AND args->>'connection_id' = $1 AND args->>'request' IS NULL`, connID).Scan(&n))
+		return n
+	}
+	for range 3 {
+		_, err := svc.ScheduleDue(ctx)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, jobsOf(), "one scheduled sync per connection and period")
+	waitFor(t, "the scheduled sync", func() bool {
+		st, err := svc.Status(ctx, alice, "tokenp")
+		require.NoError(t, err)
+		return st.LastSyncAt != nil
+	})
+	// Not due again before sync_interval.
+	_, err = svc.ScheduleDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, jobsOf())
+
+	// The provider revokes the token: the stored one is now refused.
+	keyID, sealed, err := svc.Keys().Seal(ctx, []byte(`{"token":"revoked"}`), integration.AD("connections", alice.String(), "tokenp", "credentials"))
+	require.NoError(t, err)
+	_, err = e.app.DB.Pool.Exec(ctx, `UPDATE connections SET credentials = $1, key_id = $2 WHERE id = $3`, sealed, keyID, connID)
+	require.NoError(t, err)
+	ids, err := svc.SyncNow(ctx, alice, "tokenp", false)
+	require.NoError(t, err)
+	e.waitJob(t, ids[0], "cancelled")
+	st, err := svc.Status(ctx, alice, "tokenp")
+	require.NoError(t, err)
+	require.Equal(t, integration.StateNeedsReauth, st.State)
+	require.Contains(t, st.LastError, "API key refused")
+	require.Nil(t, st.NextSyncAt)
+	_, err = e.app.DB.Pool.Exec(ctx, `UPDATE connections SET next_sync_at = now() - interval '1 hour' WHERE id = $1`, connID)
+	require.NoError(t, err)
+	_, err = svc.ScheduleDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, jobsOf(), "needs_reauth is off the schedule")
+	_, err = svc.SyncNow(ctx, alice, "tokenp", false)
+	require.True(t, apperr.Is(err, apperr.NotFound))
+
+	// Connecting again brings it back.
+	st, _, err = svc.Connect(ctx, alice, "tokenp", "good-token")
+	require.NoError(t, err)
+	require.Equal(t, integration.StateConnected, st.State)
+	require.Empty(t, st.LastError)
+}
