@@ -307,9 +307,17 @@ func TestOAuthRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		e.waitJob(t, ids[0], "completed")
 	}
+	// Two syncs at once: each refresh spends the refresh token the one
+	// before saved (they take turns on the connection's row).
+	a, err := svc.SyncNow(ctx, alice, "oauthp", false)
+	require.NoError(t, err)
+	b, err := svc.SyncNow(ctx, alice, "oauthp", true)
+	require.NoError(t, err)
+	e.waitJob(t, a[0], "completed")
+	e.waitJob(t, b[0], "completed")
 	e.auth.mu.Lock()
 	// (The periodic schedule may have synced too.)
-	require.GreaterOrEqual(t, len(e.auth.refreshes), 2)
+	require.GreaterOrEqual(t, len(e.auth.refreshes), 4)
 	for i, rt := range e.auth.refreshes {
 		require.Equal(t, fmt.Sprintf("r%d", i+1), rt, "refresh %d used the token the previous one saved", i)
 	}

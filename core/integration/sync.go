@@ -174,39 +174,61 @@ func (s *Service) Disconnect(ctx context.Context, userID uuid.UUID, provider str
 	})
 }
 
-// tokenSource gives the plugin a fresh access token: a refresh happens
-// here (refresh tokens never reach plugins), and a refreshed token is
-// sealed and saved at once. A refresh refused with invalid_grant sets the
-// connection to needs_reauth.
-type savingSource struct {
-	s    *Service
-	c    *connection
-	cred *credentials
-	src  oauth2.TokenSource
-}
-
-func (t *savingSource) Token(ctx context.Context) (*oauth2.Token, error) {
-	tok, err := t.src.Token()
-	if err != nil {
-		return nil, err
-	}
-	if tok.AccessToken != t.cred.AccessToken {
+// freshToken gives the plugin a fresh access token: a refresh happens here
+// (refresh tokens never reach plugins), under the connection's row lock (two
+// syncs never spend one refresh token twice), and the refreshed token is
+// sealed and committed at once, before the plugin is called. A refresh
+// refused with invalid_grant is errNeedsReauth.
+func (s *Service) freshToken(ctx context.Context, c *connection, cfg *oauth2.Config) (*credentials, error) {
+	var out *credentials
+	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		var sealed []byte
+		var keyID *uuid.UUID
+		if err := tx.QueryRow(ctx, `SELECT credentials, key_id FROM connections WHERE id = $1 FOR UPDATE`, c.ID).Scan(&sealed, &keyID); err != nil {
+			return err
+		}
+		if sealed == nil || keyID == nil {
+			return errNeedsReauth{"no stored credentials"}
+		}
+		raw, err := s.keys.Open(ctx, *keyID, sealed, credAD(c.UserID, c.Provider))
+		if err != nil {
+			return err
+		}
+		var cred credentials
+		if err := json.Unmarshal(raw, &cred); err != nil {
+			return err
+		}
+		hctx := context.WithValue(ctx, oauth2.HTTPClient, s.o.HTTPClient)
+		tok, err := cfg.TokenSource(hctx, &oauth2.Token{AccessToken: cred.AccessToken, TokenType: cred.TokenType,
+			RefreshToken: cred.RefreshToken, Expiry: cred.Expiry}).Token()
+		if err != nil {
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+				return errNeedsReauth{"the provider refused the refresh token (invalid_grant): connect again"}
+			}
+			return err
+		}
+		out = &cred
+		if tok.AccessToken == cred.AccessToken {
+			return nil
+		}
 		next := tokenCredentials(tok)
 		if next.RefreshToken == "" {
-			next.RefreshToken = t.cred.RefreshToken
+			next.RefreshToken = cred.RefreshToken
 		}
-		raw, _ := json.Marshal(next)
-		keyID, sealed, err := t.s.keys.Seal(ctx, raw, credAD(t.c.UserID, t.c.Provider))
+		raw, _ = json.Marshal(next)
+		newKey, resealed, err := s.keys.Seal(ctx, raw, credAD(c.UserID, c.Provider))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if _, err := t.s.o.DB.Pool.Exec(ctx, `UPDATE connections SET credentials = $1, key_id = $2, updated_at = now() WHERE id = $3`,
-			sealed, keyID, t.c.ID); err != nil {
-			return nil, err
+		if _, err := tx.Exec(ctx, `UPDATE connections SET credentials = $1, key_id = $2, updated_at = now() WHERE id = $3`,
+			resealed, newKey, c.ID); err != nil {
+			return err
 		}
-		t.cred = next
-	}
-	return tok, nil
+		out = next
+		return nil
+	})
+	return out, err
 }
 
 // errNeedsReauth marks a sync that found the credentials refused.
@@ -233,18 +255,12 @@ func (s *Service) connectionFor(ctx context.Context, c *connection, p *providerI
 		if err != nil {
 			return sdk.Connection{}, err
 		}
-		hctx := context.WithValue(ctx, oauth2.HTTPClient, s.o.HTTPClient)
-		ss := &savingSource{s: s, c: c, cred: &cred, src: cfg.TokenSource(hctx, &oauth2.Token{
-			AccessToken: cred.AccessToken, TokenType: cred.TokenType, RefreshToken: cred.RefreshToken, Expiry: cred.Expiry})}
-		tok, err := ss.Token(ctx)
+		fresh, err := s.freshToken(ctx, c, cfg)
 		if err != nil {
-			var re *oauth2.RetrieveError
-			if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-				return sdk.Connection{}, errNeedsReauth{"the provider refused the refresh token (invalid_grant): connect again"}
-			}
 			return sdk.Connection{}, err
 		}
-		return sdkConnection(c.ID, tokenCredentials(tok)), nil
+		fresh.RefreshToken = "" // never sent to the plugin
+		return sdkConnection(c.ID, fresh), nil
 	}
 	return sdkConnection(c.ID, &cred), nil
 }
