@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/api/apitest"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 )
 
 // TestHostileInput walks every operation of the served OpenAPI document and
@@ -48,7 +49,7 @@ import (
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	e := apitest.New(t, apitest.Options{})
+	e := apitest.New(t, apitest.Options{Hello: true})
 	doc := loadOpenAPIFrom(t, e)
 	ops := doc.operations(t)
 	snap := newSnapshotter(t, e)
@@ -106,6 +107,7 @@ func TestHostileInput(t *testing.T) {
 // hostileSkips are the operations the walk cannot run here, each with why.
 // Everything else is walked; a new operation is walked the day it lands.
 var hostileSkips = map[string]string{
+	"oauth-callback":   "its valid request needs the state of an OAuth connect in flight (the example provider takes none); wrong, reused and expired states are TestOAuthCallbackAPI's and core/integration's TestOAuthRoundTrip",
 	"transcribe-image": "needs a transcription model, and answers 503 by design without one; its refusals that come before the model are in multipartCases",
 }
 
@@ -392,6 +394,11 @@ func newHostileFixtures(t *testing.T, e *apitest.Env, op *apiOperation) *hostile
 	f.ids["client_msg_id"] = uuid.NewString()
 	f.ids["agent_id"] = "assistant"
 	f.ids["approval_id"] = pendingApproval(t, e, u, f.ids["conversation_id"])
+	// Connected to the example integration: its operations have a
+	// connection to sync and disconnect.
+	f.ids["provider"] = integrationtest.HelloName
+	res = e.Do(http.MethodPost, "/api/external/connect/"+integrationtest.HelloName, map[string]any{}, u.Bearer())
+	require.Equal(t, http.StatusOK, res.Status, "fixture connection: %s", res)
 	return f
 }
 
@@ -405,6 +412,7 @@ func fakeFixtures() *hostileFixtures {
 	}
 	f.ids["agent_id"] = "assistant"
 	f.ids["version"] = "1"
+	f.ids["provider"] = "hello"
 	return f
 }
 

@@ -65,6 +65,10 @@ func schemaName(t reflect.Type, hint string) string {
 // any path parameter, a "default" response) are replaced. Group modifiers
 // run after huma.Register has turned op.Errors into responses, so the
 // responses are rewritten here.
+// declares404 in an operation's Metadata keeps the 404 of its Errors
+// when it has neither path parameter nor body.
+const declares404 = "declares404"
+
 func declareErrors(api huma.API, op *huma.Operation, authed bool) {
 	codes := map[int]bool{http.StatusInternalServerError: true, http.StatusServiceUnavailable: true}
 	if authed {
@@ -100,7 +104,9 @@ func declareErrors(api huma.API, op *huma.Operation, authed bool) {
 		case http.StatusNotFound:
 			// Beside path ids, a body may name a resource of the user's
 			// (a chat ticket's conversation): such operations list 404.
-			if op.RequestBody != nil {
+			// Or the operation says 404 of something else it needs (POST
+			// /tasks/sync: no outside system connected).
+			if op.RequestBody != nil || op.Metadata[declares404] == true {
 				codes[c] = true
 			}
 		case http.StatusPreconditionFailed, http.StatusUnprocessableEntity:

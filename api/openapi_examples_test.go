@@ -17,6 +17,7 @@ import (
 	"github.com/consilium-hq/consilium/api/apitest"
 	"github.com/consilium-hq/consilium/core/ai/aitest"
 	"github.com/consilium-hq/consilium/core/chat"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 )
 
 // exampleOperation is an operation of the served document that takes a
@@ -90,9 +91,9 @@ func exampleOperations(t *testing.T, e *apitest.Env) []exampleOperation {
 // a JSON document).
 func TestOpenAPIRequestExamples(t *testing.T) {
 	t.Parallel()
-	e := apitest.New(t, apitest.Options{Models: aitest.LocalHost(t)})
+	e := apitest.New(t, apitest.Options{Models: aitest.LocalHost(t), Hello: true})
 	u := e.NewUser()
-	ids := map[string]string{}
+	ids := map[string]string{"provider": integrationtest.HelloName}
 	for param, path := range map[string]string{"note_id": "/api/notes", "task_id": "/api/tasks", "goal_id": "/api/goals"} {
 		res := e.Do(http.MethodPost, path, map[string]any{"title": "example target"}, u.Bearer())
 		require.Equal(t, http.StatusCreated, res.Status, res.String())

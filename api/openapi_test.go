@@ -78,7 +78,7 @@ func TestOpenAPISecurityDeclared(t *testing.T) {
 		require.Contains(t, op.Responses, "401", "%s requires a token but does not declare 401", op.ID)
 		require.Contains(t, op.Responses, "429", "%s is rate limited per user but does not declare 429", op.ID)
 	}
-	require.Equal(t, map[string]bool{"register": true, "login": true, "refresh-token": true}, public,
+	require.Equal(t, map[string]bool{"register": true, "login": true, "refresh-token": true, "oauth-callback": true}, public,
 		"the operations that need no bearer token")
 }
 
@@ -169,6 +169,9 @@ func TestOpenAPIErrorsDeclared(t *testing.T) {
 		"send-message": {"404", "409", "422"}, "get-run": {"404", "422"}, "cancel-run": {"404", "422"},
 		"stream-conversation-events": {"404", "422"}, "create-chat-ticket": {"404", "422"},
 		"answer-approval": {"404", "409", "422"},
+		"list-providers":  {}, "connect-provider": {"404", "422"}, "oauth-callback": {"404", "422"},
+		"disconnect-provider": {"404", "422"}, "connection-status": {"404", "422"}, "sync-provider": {"404", "422"},
+		"sync-tasks": {"404"}, "list-external-tasks": {"422"},
 	}
 	got := map[string][]string{}
 	for _, op := range servedOperations(t, e) {

@@ -126,6 +126,9 @@ func New(d Deps) *Server {
 	if d.JobsUI != nil {
 		mux.Handle(jobsUIPath+"/", &jobsUIGate{ui: d.JobsUI, key: jobsKey, auth: d.Auth, users: d.Users})
 	}
+	if d.Integrations != nil {
+		registerIntegrations(public, authed, d.Integrations)
+	}
 	if d.AI != nil {
 		registerAI(authed, d.AI, d.Agents)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/consilium-hq/consilium/core/auth"
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/metrics"
 )
 
@@ -37,6 +38,10 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 		river.AddWorker(w, &RunTurnWorker{chat: a.Chat, runner: a.ChatRunner, timeout: cfg.ChatTurnTimeout})
 		river.AddWorker(w, &FailOrphansWorker{chat: a.Chat, logger: a.Logger})
 	}
+	if a.Integrations != nil {
+		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationScheduleWorker{svc: a.Integrations})
+	}
 	return w
 }
 
@@ -57,6 +62,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(chat.OrphanCheckInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return chat.FailOrphansArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "chat.fail_orphaned_runs", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(integration.ScheduleInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return integration.ScheduleArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "integration.schedule", RunOnStart: true},
 		),
 	}
 }

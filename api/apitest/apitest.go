@@ -26,6 +26,8 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/integration"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
@@ -84,6 +86,11 @@ type Options struct {
 	JobsUI bool
 	// ChatTools are the tools of the chat agents (app.Options.ChatTools).
 	ChatTools func(*app.App) []chat.Tool
+	// Integrations runs the integration plugins the config declares.
+	Integrations integration.Plugins
+	// Hello enables the SDK's example integration plugin as provider
+	// "hello" (integrationtest.Hello), with a master key.
+	Hello bool
 	// Workers works this server's AI and chat jobs. Every server's AI and
 	// chat jobs go to queues of its own (the chat one with the config's
 	// jobs.chat_* settings), and its workers work only those, so that the
@@ -95,6 +102,12 @@ type Options struct {
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
 	cfg := Config(t)
+	if o.Hello {
+		host, item := integrationtest.Hello(t)
+		cfg.Plugins.Items = append(cfg.Plugins.Items, item)
+		cfg.Integrations.MasterKey = integrationtest.MasterKey
+		o.Integrations = host
+	}
 	if o.Configure != nil {
 		o.Configure(cfg)
 	}
@@ -117,7 +130,8 @@ func New(t testing.TB, o Options) *Env {
 	}
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
-		ChatQueue: chatQueue, NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, ChatTools: o.ChatTools, Metrics: m,
+		ChatQueue: chatQueue, NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, ChatTools: o.ChatTools,
+		Metrics: m, Integrations: o.Integrations,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
 			Queues: []string{queue}, OnlyQueues: true, ChatQueue: chatQueue, Metrics: m}),
 	})

@@ -77,7 +77,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	}
 	p := &process{cfg: cfg, mig: db.NewMigrator(pool, logger), plugins: plugin.New(cfg.Plugins, logger, hostOpts...)}
 	p.App, err = app.New(ctx, app.Options{
-		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins, ChatRunner: chatRunner, Metrics: m,
+		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins, ChatRunner: chatRunner, Integrations: p.plugins, Metrics: m,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: work, Metrics: m}),
 	})
 	if err != nil {

@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newAICmd(),
 		newOpenAPICmd(),
 		newConfigCmd(),
+		newKeysCmd(),
 	)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/integration"
 )
 
 // newOpenAPICmd prints the OpenAPI document the API serves, without a
@@ -39,7 +40,12 @@ func newOpenAPICmd() *cobra.Command {
 				return fmt.Errorf("ai: %w", err)
 			}
 			agents := chat.NewRegistry(cfg.AI, "", nil)
-			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Agents: agents, Chat: chat.NewService(chat.Options{Agents: agents})}, HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
+			integ, err := integration.New(integration.Options{})
+			if err != nil {
+				return err
+			}
+			srv := api.New(api.Deps{App: &app.App{AI: aiSvc, Agents: agents, Chat: chat.NewService(chat.Options{Agents: agents}), Integrations: integ},
+				HTTP: cfg.HTTP, RateLimit: cfg.RateLimit, Version: version})
 			var out []byte
 			if yaml {
 				out, err = srv.OpenAPI().YAML()

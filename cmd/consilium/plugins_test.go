@@ -96,6 +96,8 @@ auth:
   jwt_secret: 0123456789abcdef0123456789abcdef
 log:
   level: error
+integrations:
+  master_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
 plugins:
   start_timeout: 20s
   items:

@@ -16,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/chat/tools"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
@@ -41,8 +42,10 @@ type App struct {
 	Agents     *chat.Registry
 	Hub        *chat.Hub
 	ChatRunner chat.Runner
-	River      *river.Client[pgx.Tx]
-	Logger     *slog.Logger
+	// Integrations is connections to outside systems.
+	Integrations *integration.Service
+	River        *river.Client[pgx.Tx]
+	Logger       *slog.Logger
 	// Metrics is nil when the process exports none.
 	Metrics *metrics.Metrics
 }
@@ -73,8 +76,8 @@ type Options struct {
 	// Tests that hand in Models of their own name the provider here; a
 	// process leaves it empty and declares its plugins.
 	DefaultProvider string
-	// AIQueue is the River queue of the AI jobs (default: River's default
-	// queue). Tests give each graph a queue of its own, so that graphs on
+	// AIQueue is the River queue of the AI, chat and integration sync jobs
+	// (default: River's default queue). Tests give each graph a queue of its own, so that graphs on
 	// one database never work each other's jobs.
 	AIQueue string
 	// ChatQueue is the River queue of chat turns (default chat.Queue, or
@@ -94,6 +97,9 @@ type Options struct {
 	// builds them over the graph's services); an agent is offered those
 	// its config names.
 	ChatTools func(a *App) []chat.Tool
+	// Integrations runs the integration plugins (the plugin host); nil:
+	// no provider is available.
+	Integrations integration.Plugins
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -159,6 +165,13 @@ func New(ctx context.Context, o Options) (*App, error) {
 		}
 		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: agentTools, Search: a.AI,
 			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger})
+	}
+
+	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
+		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
+		SyncInterval: cfg.Integrations.SyncInterval, Tasks: a.Tasks, Queue: o.AIQueue, Logger: o.Logger})
+	if err != nil {
+		return nil, err
 	}
 
 	a.River, err = o.Jobs(a)

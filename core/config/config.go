@@ -5,10 +5,12 @@ package config
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -17,7 +19,22 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/sdk"
 )
+
+// checkMasterKey checks integrations.master_key: base64 of 32 bytes (the
+// same rule as integration.ParseMasterKey, which config cannot import).
+func checkMasterKey(s string) error {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(strings.TrimSpace(s)); err == nil {
+			if len(b) != 32 {
+				return fmt.Errorf("must be base64 of 32 bytes, got %d bytes", len(b))
+			}
+			return nil
+		}
+	}
+	return errors.New("must be base64 of 32 random bytes (openssl rand -base64 32)")
+}
 
 // Config is the whole configuration. Every field is documented in
 // consilium.example.yaml at the repository root.
@@ -36,6 +53,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Tracing exports OpenTelemetry traces.
 	Tracing Tracing `yaml:"tracing"`
+	// Integrations are the users' connections to outside systems.
+	Integrations Integrations `yaml:"integrations"`
 }
 
 // Tracing exports OpenTelemetry traces by OTLP/HTTP; off without an
@@ -49,6 +68,18 @@ type Tracing struct {
 	// SampleRatio is the share of new traces recorded (0-1); a request
 	// that comes with a sampled trace context is always recorded.
 	SampleRatio float64 `yaml:"sample_ratio"`
+}
+
+// Integrations configures connections to outside systems (core/integration).
+type Integrations struct {
+	// MasterKey (base64 of 32 random bytes) seals the data keys that seal
+	// connection secrets. Required when an integration plugin is enabled.
+	MasterKey string `yaml:"master_key"`
+	// ReturnURL, when set, is where the OAuth callback sends the browser
+	// (303) once a connection is made, with ?provider=&status= (the connection state).
+	ReturnURL string `yaml:"return_url"`
+	// SyncInterval is how often each connection syncs.
+	SyncInterval time.Duration `yaml:"sync_interval"`
 }
 
 // Metrics says where Prometheus scrapes /metrics. With neither key set the
@@ -71,7 +102,11 @@ type Log struct {
 }
 
 type HTTP struct {
-	Addr              string        `yaml:"addr"`
+	Addr string `yaml:"addr"`
+	// PublicURL is where users reach the API (scheme, host, optional path
+	// prefix, no trailing slash); OAuth redirect URIs are
+	// {public_url}/api/external/callback/{provider}.
+	PublicURL         string        `yaml:"public_url"`
 	CORSOrigins       []string      `yaml:"cors_origins"`
 	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
@@ -254,6 +289,7 @@ func Default() Config {
 		Tracing: Tracing{ServiceName: "consilium", SampleRatio: 1},
 		HTTP: HTTP{
 			Addr:              "127.0.0.1:8080",
+			PublicURL:         "http://127.0.0.1:8080",
 			MaxBodyBytes:      1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
 			BodyReadTimeout:   30 * time.Second,
@@ -282,7 +318,8 @@ func Default() Config {
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
 			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second},
-		Plugins: plugin.Defaults(),
+		Plugins:      plugin.Defaults(),
+		Integrations: Integrations{SyncInterval: 15 * time.Minute},
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
@@ -383,6 +420,32 @@ func (c *Config) Problems() []string {
 	}
 	if c.HTTP.Addr == "" || !strings.Contains(c.HTTP.Addr, ":") {
 		bad("http.addr", "must be host:port, got %q", c.HTTP.Addr)
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.HasSuffix(c.HTTP.PublicURL, "/") || u.RawQuery != "" || u.Fragment != "" {
+		bad("http.public_url", "must be an http(s) URL without a trailing slash, query or fragment, such as https://consilium.example.com, got %q", c.HTTP.PublicURL)
+	}
+	integrationEnabled := ""
+	for _, p := range c.Plugins.Items {
+		if p.Enabled && p.Kind == sdk.KindIntegration {
+			integrationEnabled = p.Name
+			break
+		}
+	}
+	if c.Integrations.MasterKey == "" {
+		if integrationEnabled != "" {
+			bad("integrations.master_key", "is required when an integration plugin (%s) is enabled: base64 of 32 random bytes, such as the output of openssl rand -base64 32 (set CONSILIUM_INTEGRATIONS_MASTER_KEY)", integrationEnabled)
+		}
+	} else if err := checkMasterKey(c.Integrations.MasterKey); err != nil {
+		bad("integrations.master_key", "%v", err)
+	}
+	if c.Integrations.ReturnURL != "" {
+		if u, err := url.Parse(c.Integrations.ReturnURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("integrations.return_url", "must be an absolute http(s) URL, got %q", c.Integrations.ReturnURL)
+		}
+	}
+	if c.Integrations.SyncInterval < time.Minute {
+		bad("integrations.sync_interval", "must be at least 1m, got %s", c.Integrations.SyncInterval)
 	}
 	if c.HTTP.MaxBodyBytes <= 0 {
 		bad("http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -203,4 +204,37 @@ func TestChatDurationBelowTurnTimeout(t *testing.T) {
 	require.Empty(t, c.Problems())
 	c.AI.Chat.MaxDuration = c.Jobs.ChatTurnTimeout
 	require.Contains(t, strings.Join(c.Problems(), "\n"), "ai.chat.max_duration: must be shorter than jobs.chat_turn_timeout (2m30s)")
+}
+
+// TestIntegrationKeys: the master key is required only when an integration
+// plugin is enabled, and must be base64 of 32 bytes; public_url, return_url
+// and sync_interval are checked.
+func TestIntegrationKeys(t *testing.T) {
+	cfg, err := config.Load("", validEnv)
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:8080", cfg.HTTP.PublicURL)
+	require.Equal(t, 15*time.Minute, cfg.Integrations.SyncInterval)
+
+	c := *cfg
+	c.Plugins.Items = []plugin.PluginConfig{{Name: "clickup", Kind: "integration", Path: "/bin/sh", Enabled: true}}
+	problems := strings.Join(c.Problems(), "\n")
+	require.Contains(t, problems, "integrations.master_key: is required when an integration plugin (clickup) is enabled")
+	require.Contains(t, problems, "CONSILIUM_INTEGRATIONS_MASTER_KEY")
+	c.Plugins.Items[0].Enabled = false
+	require.Empty(t, c.Problems())
+
+	c.Integrations.MasterKey = "c2hvcnQ="
+	c.HTTP.PublicURL = "ftp://x/"
+	c.Integrations.ReturnURL = "/relative"
+	c.Integrations.SyncInterval = time.Second
+	problems = strings.Join(c.Problems(), "\n")
+	for _, key := range []string{"integrations.master_key: must be base64 of 32 bytes, got 5 bytes", "http.public_url:", "integrations.return_url:", "integrations.sync_interval:"} {
+		require.Contains(t, problems, key)
+	}
+
+	cfg, err = config.Load("", append(validEnv, "CONSILIUM_INTEGRATIONS_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		"CONSILIUM_HTTP_PUBLIC_URL=https://consilium.example.com", "CONSILIUM_INTEGRATIONS_SYNC_INTERVAL=5m"))
+	require.NoError(t, err)
+	require.Equal(t, 5*time.Minute, cfg.Integrations.SyncInterval)
+	require.Equal(t, "https://consilium.example.com", cfg.HTTP.PublicURL)
 }

@@ -60,6 +60,21 @@ type CreateParams struct {
 
 // Create appends a task block to a note and returns its index row.
 func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams) (*Task, error) {
+	var out *Task
+	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		var err error
+		out, err = s.CreateTx(ctx, tx, userID, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CreateTx is Create in the caller's transaction (an import that stores
+// tasks with the records they came from).
+func (s *Service) CreateTx(ctx context.Context, tx db.Tx, userID uuid.UUID, p *CreateParams) (*Task, error) {
 	f := p.Fields
 	if f.Status == "" {
 		f.Status = blocknote.StatusNotStarted
@@ -82,7 +97,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 		return nil, err
 	}
 	var out *Task
-	err := s.db.InTx(ctx, func(tx db.Tx) error {
+	err := func() error {
 		if err := checkGoal(ctx, tx, userID, f.GoalID); err != nil {
 			return err
 		}
@@ -134,7 +149,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 		}
 		out, err = s.byBlock(ctx, tx, userID, noteID, blockID)
 		return err
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -297,11 +312,14 @@ func (s *Service) SetStatus(ctx context.Context, userID, id uuid.UUID, status bl
 // Delete removes a task's block (with the blocks nested in it, subtasks
 // included) from its note.
 func (s *Service) Delete(ctx context.Context, userID, id uuid.UUID, ifVersion *int) error {
-	return s.db.InTx(ctx, func(tx db.Tx) error {
-		return s.editTask(ctx, tx, userID, id, ifVersion, note.ChangeTaskDelete, func(doc *blocknote.Document, t *Task) error {
-			doc.Remove(t.BlockID)
-			return nil
-		})
+	return s.db.InTx(ctx, func(tx db.Tx) error { return s.DeleteTx(ctx, tx, userID, id, ifVersion) })
+}
+
+// DeleteTx is Delete in the caller's transaction.
+func (s *Service) DeleteTx(ctx context.Context, tx db.Tx, userID, id uuid.UUID, ifVersion *int) error {
+	return s.editTask(ctx, tx, userID, id, ifVersion, note.ChangeTaskDelete, func(doc *blocknote.Document, t *Task) error {
+		doc.Remove(t.BlockID)
+		return nil
 	})
 }
 

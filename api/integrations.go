@@ -1,0 +1,261 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/consilium-hq/consilium/core/integration"
+	"github.com/consilium-hq/consilium/core/page"
+)
+
+var integrationTags = []string{"integrations"}
+
+// ProviderJSON is an outside system users can connect.
+type ProviderJSON struct {
+	Name         string   `json:"name" example:"clickup"`
+	DisplayName  string   `json:"display_name" example:"ClickUp"`
+	Description  string   `json:"description"`
+	AuthType     string   `json:"auth_type" enum:"none,api_key,oauth2" doc:"api_key: connect with {token}; oauth2: connect with {} and open authorize_url."`
+	Scopes       []string `json:"scopes" doc:"OAuth scopes asked for."`
+	PKCE         bool     `json:"pkce" doc:"The OAuth flow uses PKCE (S256)."`
+	Capabilities []string `json:"capabilities" example:"[\"tasks.pull\"]"`
+	Available    bool     `json:"available" doc:"The plugin is running; false while it starts or restarts."`
+}
+
+// ConnectionStatus is a connection's state.
+type ConnectionStatus struct {
+	Provider    string           `json:"provider" example:"clickup"`
+	State       string           `json:"state" enum:"connected,needs_reauth,disconnected,error"`
+	Connected   bool             `json:"connected"`
+	NeedsReauth bool             `json:"needs_reauth" doc:"The provider refused the credentials: connect again."`
+	LastSyncAt  *time.Time       `json:"last_sync_at"`
+	NextSyncAt  *time.Time       `json:"next_sync_at"`
+	LastError   *string          `json:"last_error"`
+	Counts      map[string]int64 `json:"counts" doc:"Records synced: upserts, deletes, tasks_created."`
+}
+
+func toConnectionStatus(s *integration.Status) ConnectionStatus {
+	out := ConnectionStatus{Provider: s.Provider, State: s.State, Connected: s.State == integration.StateConnected,
+		NeedsReauth: s.State == integration.StateNeedsReauth, LastSyncAt: s.LastSyncAt, NextSyncAt: s.NextSyncAt, Counts: s.Counts}
+	if s.LastError != "" {
+		out.LastError = &s.LastError
+	}
+	return out
+}
+
+// ConnectRequest connects an account.
+type ConnectRequest struct {
+	Token string `json:"token,omitempty" maxLength:"4096" example:"pk_12345678_ABCDEFGHIJ" doc:"API-key and personal-token providers: the key, checked with the provider before it is saved (encrypted). OAuth providers: leave out."`
+}
+
+// Connecting is the status (token providers) or where to send the
+// user (OAuth providers).
+type Connecting struct {
+	Status       *ConnectionStatus `json:"status,omitempty" doc:"Token providers: the connection."`
+	AuthorizeURL string            `json:"authorize_url,omitempty" doc:"OAuth providers: open this in the browser."`
+	State        string            `json:"state,omitempty" doc:"OAuth providers: the state parameter of authorize_url (single use)."`
+	ExpiresAt    *time.Time        `json:"expires_at,omitempty" doc:"OAuth providers: finish before this (10 minutes)."`
+}
+
+// SyncJobs are the jobs a sync request queued.
+type SyncJobs struct {
+	JobIDs []int64 `json:"job_ids"`
+}
+
+// ExternalReference is where a task lives outside.
+type ExternalReference struct {
+	System       string          `json:"system" example:"clickup"`
+	ExternalID   string          `json:"external_id"`
+	URL          string          `json:"url"`
+	LastSyncedAt time.Time       `json:"last_synced_at"`
+	SyncStatus   string          `json:"sync_status" enum:"synced,pending,error"`
+	Conflicts    json.RawMessage `json:"conflicts" doc:"[{field, ours, theirs, winner, at}]"`
+}
+
+// ExternalTask is a task from outside with its reference.
+type ExternalTask struct {
+	Task      TaskJSON          `json:"task"`
+	Reference ExternalReference `json:"reference"`
+}
+
+// ExternalTaskList is a page of external tasks.
+type ExternalTaskList page.Page[ExternalTask]
+
+// ProviderPath is the path of the operations on one provider (exported:
+// Huma reads parameters of embedded structs only when they are).
+type ProviderPath struct {
+	Provider string `path:"provider" maxLength:"64" pattern:"^[a-z][a-z0-9_-]*$" example:"clickup" doc:"The provider (an integration plugin's name, GET /api/external/providers)."`
+}
+
+func registerIntegrations(public, authed huma.API, svc *integration.Service) {
+	huma.Register(authed, huma.Operation{
+		OperationID: "list-providers", Method: http.MethodGet, Path: "/external/providers", Tags: integrationTags,
+		Summary:     "List the outside systems users can connect",
+		Description: "The integration plugins an admin enabled, with how users authenticate, the OAuth scopes and what each can do.",
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body []ProviderJSON }, error) {
+		out := []ProviderJSON{}
+		for _, p := range svc.Providers() {
+			out = append(out, ProviderJSON{Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, AuthType: p.AuthType,
+				Scopes: p.Scopes, PKCE: p.PKCE, Capabilities: p.Capabilities, Available: p.Available})
+		}
+		return &struct{ Body []ProviderJSON }{out}, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "connect-provider", Method: http.MethodPost, Path: "/external/connect/{provider}", Tags: integrationTags,
+		Summary: "Connect an account",
+		Description: "API-key and personal-token providers: send {token}; it is checked with the provider, saved encrypted, " +
+			"and the status answered (a refused token is 422 naming token). OAuth providers: send {}; the answer's authorize_url " +
+			"(with state and PKCE where the provider takes it) finishes at GET /api/external/callback/{provider}.",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		RequestBody: jsonExample(map[string]any{"token": "pk_12345678_ABCDEFGHIJ"}),
+	}, func(ctx context.Context, in *struct {
+		ProviderPath
+		Body ConnectRequest
+	}) (*struct{ Body Connecting }, error) {
+		st, auth, err := svc.Connect(ctx, principal(ctx).User.ID, in.Provider, in.Body.Token)
+		if err != nil {
+			return nil, err
+		}
+		out := Connecting{}
+		if st != nil {
+			cs := toConnectionStatus(st)
+			out.Status = &cs
+		}
+		if auth != nil {
+			out.AuthorizeURL, out.State, out.ExpiresAt = auth.AuthorizeURL, auth.State, &auth.ExpiresAt
+		}
+		return &struct{ Body Connecting }{out}, nil
+	})
+
+	huma.Register(public, huma.Operation{
+		OperationID: "oauth-callback", Method: http.MethodGet, Path: "/external/callback/{provider}", Tags: integrationTags,
+		Summary: "Finish an OAuth connect",
+		Description: "Where the provider sends the browser back. Needs no bearer token: the state names the user, and is single-use " +
+			"and valid 10 minutes. Answers the status, or 303 to integrations.return_url when it is set. A wrong, reused or expired " +
+			"state, or a code the provider refuses, answers 400 and saves nothing.",
+		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	}, func(ctx context.Context, in *struct {
+		ProviderPath
+		Code  string `query:"code" maxLength:"4096" doc:"The authorization code."`
+		State string `query:"state" maxLength:"200" doc:"The state of connect-provider's answer."`
+		Error string `query:"error" maxLength:"200" doc:"Set by the provider when the user declined."`
+	}) (*struct {
+		Status   int
+		Location string `header:"Location"`
+		Body     *ConnectionStatus
+	}, error) {
+		if in.Error != "" {
+			return nil, newProblem(ctx, http.StatusBadRequest, "the provider answered "+in.Error+": nothing was connected")
+		}
+		st, err := svc.Callback(ctx, in.Provider, in.Code, in.State)
+		if errors.Is(err, integration.ErrBadState) || errors.Is(err, integration.ErrCodeRefused) {
+			return nil, newProblem(ctx, http.StatusBadRequest, err.Error())
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := &struct {
+			Status   int
+			Location string `header:"Location"`
+			Body     *ConnectionStatus
+		}{Status: http.StatusOK}
+		if ru := svc.ReturnURL(); ru != "" {
+			u, _ := url.Parse(ru)
+			q := u.Query()
+			q.Set("provider", in.Provider)
+			q.Set("status", st.State)
+			u.RawQuery = q.Encode()
+			out.Status, out.Location = http.StatusSeeOther, u.String()
+			return out, nil
+		}
+		cs := toConnectionStatus(st)
+		out.Body = &cs
+		return out, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "disconnect-provider", Method: http.MethodDelete, Path: "/external/disconnect/{provider}", Tags: integrationTags,
+		Summary: "Disconnect an account", DefaultStatus: http.StatusNoContent,
+		Description: "Forgets the credentials and stops syncing. keep_tasks=false also deletes the tasks imported from the provider " +
+			"(out of their notes). 404 when not connected.",
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		ProviderPath
+		KeepTasks bool `query:"keep_tasks" default:"true" doc:"Keep the imported tasks (default) or delete them."`
+	}) (*struct{}, error) {
+		return nil, svc.Disconnect(ctx, principal(ctx).User.ID, in.Provider, in.KeepTasks)
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "connection-status", Method: http.MethodGet, Path: "/external/status/{provider}", Tags: integrationTags,
+		Summary:     "A connection's status",
+		Description: "Connected, needs re-auth, last and next sync, counts, last error. A provider never connected answers state disconnected.",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *ProviderPath) (*struct{ Body ConnectionStatus }, error) {
+		st, err := svc.Status(ctx, principal(ctx).User.ID, in.Provider)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body ConnectionStatus }{toConnectionStatus(st)}, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "sync-provider", Method: http.MethodPost, Path: "/external/sync/{provider}", Tags: integrationTags,
+		Summary: "Sync a connection now", DefaultStatus: http.StatusAccepted,
+		Description: "Queues a sync; full=true starts from no cursor (a reconcile). 404 when not connected.",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		ProviderPath
+		Full bool `query:"full" doc:"Reconcile from the start."`
+	}) (*struct{ Body SyncJobs }, error) {
+		ids, err := svc.SyncNow(ctx, principal(ctx).User.ID, in.Provider, in.Full)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body SyncJobs }{SyncJobs{JobIDs: ids}}, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "sync-tasks", Method: http.MethodPost, Path: "/tasks/sync", Tags: integrationTags,
+		Summary: "Sync every connection now", DefaultStatus: http.StatusAccepted,
+		Description: "Queues a sync of each connected outside system. 404 when none is connected.",
+		Errors:      []int{http.StatusNotFound},
+		Metadata:    map[string]any{declares404: true},
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body SyncJobs }, error) {
+		ids, err := svc.SyncAll(ctx, principal(ctx).User.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body SyncJobs }{SyncJobs{JobIDs: ids}}, nil
+	})
+
+	huma.Register(authed, huma.Operation{
+		OperationID: "list-external-tasks", Method: http.MethodGet, Path: "/tasks/external", Tags: integrationTags,
+		Summary:     "Tasks from outside systems",
+		Description: "The user's imported tasks with their references, in import order. Page with next_cursor.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *struct {
+		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+		Cursor string `query:"cursor" doc:"next_cursor of the previous page."`
+	}) (*struct{ Body ExternalTaskList }, error) {
+		uid := principal(ctx).User.ID
+		res, err := svc.ListExternal(ctx, uid, in.Limit, in.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		if err := svc.FillTasks(ctx, uid, res.Items); err != nil {
+			return nil, err
+		}
+		return &struct{ Body ExternalTaskList }{ExternalTaskList(page.Map(res, func(e *integration.ExternalTask) ExternalTask {
+			return ExternalTask{Task: toTaskJSON(e.Task), Reference: ExternalReference{System: e.System, ExternalID: e.ExternalID,
+				URL: e.URL, LastSyncedAt: e.LastSyncedAt, SyncStatus: e.SyncStatus, Conflicts: e.Conflicts}}
+		}))}, nil
+	})
+}

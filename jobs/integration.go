@@ -1,0 +1,36 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/consilium-hq/consilium/core/integration"
+)
+
+// IntegrationSyncWorker syncs one connection (integration.RunSync).
+type IntegrationSyncWorker struct {
+	river.WorkerDefaults[integration.SyncArgs]
+	svc *integration.Service
+}
+
+func (w *IntegrationSyncWorker) Work(ctx context.Context, job *river.Job[integration.SyncArgs]) error {
+	return w.svc.RunSync(ctx, job)
+}
+
+// Timeout: a sync pages until the outside system has nothing more.
+func (w *IntegrationSyncWorker) Timeout(*river.Job[integration.SyncArgs]) time.Duration {
+	return 10 * time.Minute
+}
+
+// IntegrationScheduleWorker inserts the sync jobs of due connections.
+type IntegrationScheduleWorker struct {
+	river.WorkerDefaults[integration.ScheduleArgs]
+	svc *integration.Service
+}
+
+func (w *IntegrationScheduleWorker) Work(ctx context.Context, _ *river.Job[integration.ScheduleArgs]) error {
+	_, err := w.svc.ScheduleDue(ctx)
+	return err
+}
