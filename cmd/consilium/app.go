@@ -54,7 +54,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	}
 	// The providers are picked from, and the host runs, the configured
 	// plugins plus the offline one when none is a model provider.
-	cfg.Plugins = withDefaultLLM(cfg.Plugins, logger)
+	cfg.Plugins = withDefaultLLM(cfg.Plugins, cfg.AI.WordNetDir, logger)
 	p := &process{cfg: cfg, mig: db.NewMigrator(pool, logger), plugins: plugin.New(cfg.Plugins, logger, plugin.WithVersion(version))}
 	p.App, err = app.New(ctx, app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: p.plugins,

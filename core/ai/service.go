@@ -20,6 +20,7 @@ import (
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/wordnet"
 )
 
 // Providers name the llm plugins that do each kind of work (see Resolve).
@@ -64,6 +65,9 @@ type Service struct {
 	// chunkCounts caches each user's number of chunks (uuid.UUID ->
 	// countEntry).
 	chunkCounts sync.Map
+	// lex is the WordNet database (lexicon), read once.
+	lexOnce sync.Once
+	lex     *wordnet.Lexicon
 }
 
 // New returns the service. It fails on an agent that names no configured

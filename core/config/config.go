@@ -151,6 +151,11 @@ type AI struct {
 	TenantIndexThreshold int `yaml:"tenant_index_threshold"`
 	// IndexBuildMemory is maintenance_work_mem while building an HNSW index.
 	IndexBuildMemory string `yaml:"index_build_memory"`
+	// WordNetDir is the folder of the WordNet database (Debian's
+	// wordnet-base): full-text search matches other forms and relatives of
+	// a question's words through it, and the local plugin's embeddings too.
+	// Missing: words match only as written.
+	WordNetDir string `yaml:"wordnet_dir"`
 	// Agents are offered for chat. Empty: one "assistant" on the chat
 	// provider.
 	Agents []Agent `yaml:"agents"`
@@ -203,6 +208,7 @@ func Default() Config {
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
 			EfSearch:             300,
+			WordNetDir:           "/usr/share/wordnet",
 			TenantIndexThreshold: 50_000,
 			IndexBuildMemory:     "1GB",
 		},
