@@ -28,8 +28,8 @@ const (
 	// derived forms: "pay" → "payment") relatedWeight; both are added as
 	// words, so "taxes" meets "tax" and "pay" meets "payment".
 	lemmaWeight   = 0.8
-	relatedWeight = 0.5
-	maxRelated    = 12
+	relatedWeight = 0.8
+	maxRelated    = 4
 )
 
 // Embed returns the lexical embedding of text: features (words, word pairs,
