@@ -305,60 +305,76 @@ func (l *Lexicon) Lemmas(word string) []string {
 // may not be words: it is meant for matching text, where they cost nothing.
 func (l *Lexicon) Inflections(lemma string) []string {
 	e := l.index[lemma]
+	if e == nil || strings.Contains(lemma, "_") {
+		return nil
+	}
 	var out []string
 	add := func(s string) {
 		if s != lemma && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
-	if e == nil || strings.Contains(lemma, "_") {
-		return nil
-	}
-	// The regular forms of a part of speech that has irregular ones
-	// ("win": "won", "winning") are left out.
 	sibilant := strings.HasSuffix(lemma, "ss") || strings.HasSuffix(lemma, "x") || strings.HasSuffix(lemma, "z") ||
 		strings.HasSuffix(lemma, "ch") || strings.HasSuffix(lemma, "sh")
 	consY := len(lemma) > 1 && lemma[len(lemma)-1] == 'y' && !strings.ContainsRune("aeiou", rune(lemma[len(lemma)-2]))
 	stem := strings.TrimSuffix(lemma, "y")
+	plural := func() { // also a verb's third person
+		switch {
+		case strings.HasSuffix(lemma, "s") && !sibilant: // "glasses", "news"
+		case sibilant:
+			add(lemma + "es")
+		case consY:
+			add(stem + "ies")
+		default:
+			add(lemma + "s")
+		}
+	}
 	for p := range numPOS {
 		if len(e[p]) == 0 {
 			continue
 		}
-		if irr := l.forms[p][lemma]; len(irr) > 0 {
-			for _, f := range irr {
-				add(f)
-			}
-			continue
-		}
-		if (p == Noun || p == Verb) && !(strings.HasSuffix(lemma, "s") && !sibilant) {
-			switch {
-			case sibilant:
-				add(lemma + "es")
-			case consY:
-				add(stem + "ies")
-			default:
-				add(lemma + "s")
-			}
+		// The exception lists hold the irregular forms only: a noun's or
+		// an adjective's replace the regular ones ("men", "better"), a
+		// verb's replace its past ("paid") but not its -s and -ing forms
+		// ("pays", "paying") unless they list them ("winning").
+		irr := l.forms[p][lemma]
+		for _, f := range irr {
+			add(f)
 		}
 		switch {
-		case p == Verb && strings.HasSuffix(lemma, "e"):
-			add(lemma + "d")
-			add(strings.TrimSuffix(lemma, "e") + "ing")
-		case p == Verb && consY:
-			add(stem + "ied")
-			add(lemma + "ing")
+		case p == Noun && len(irr) == 0:
+			plural()
 		case p == Verb:
-			add(lemma + "ed")
-			add(lemma + "ing")
-		case p == Adj && len(lemma) <= 5 && strings.HasSuffix(lemma, "e"): // longer adjectives take more and most
-			add(lemma + "r")
-			add(lemma + "st")
-		case p == Adj && len(lemma) <= 5 && consY:
-			add(stem + "ier")
-			add(stem + "iest")
-		case p == Adj && len(lemma) <= 5:
-			add(lemma + "er")
-			add(lemma + "est")
+			plural()
+			if !slices.ContainsFunc(irr, func(f string) bool { return strings.HasSuffix(f, "ing") }) {
+				if strings.HasSuffix(lemma, "e") && !strings.HasSuffix(lemma, "ee") {
+					add(strings.TrimSuffix(lemma, "e") + "ing")
+				} else {
+					add(lemma + "ing")
+				}
+			}
+			if len(irr) == 0 {
+				switch {
+				case strings.HasSuffix(lemma, "e"):
+					add(lemma + "d")
+				case consY:
+					add(stem + "ied")
+				default:
+					add(lemma + "ed")
+				}
+			}
+		case p == Adj && len(irr) == 0 && len(lemma) <= 5: // longer adjectives take more and most
+			switch {
+			case strings.HasSuffix(lemma, "e"):
+				add(lemma + "r")
+				add(lemma + "st")
+			case consY:
+				add(stem + "ier")
+				add(stem + "iest")
+			default:
+				add(lemma + "er")
+				add(lemma + "est")
+			}
 		}
 	}
 	return out
