@@ -253,7 +253,7 @@ func TestDocuments(t *testing.T) {
 		require.Equal(t, want.title, got.Title)
 		require.Equal(t, want.media, got.MediaType)
 		require.Equal(t, want.chunks, got.ChunkCount)
-		require.Equal(t, "local/lexical-384", got.EmbeddingModel)
+		require.Equal(t, aitest.LocalEmbeddingModel(), got.EmbeddingModel)
 		require.NotNil(t, got.ProcessedAt)
 	}
 	failed := get(scan)
