@@ -86,6 +86,9 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s.agents = agents
+	// WordNet takes a fraction of a second to read: not on the first
+	// question's time.
+	go s.lexicon(context.Background())
 	return s, nil
 }
 
