@@ -53,6 +53,9 @@ DROP INDEX chunks_user_search_idx;
 ALTER TABLE chunks DROP COLUMN search;
 
 -- +goose Down
+DROP TRIGGER chunk_search_insert ON chunks;
+DROP TRIGGER chunk_search_update ON chunks;
+DROP TRIGGER chunk_search_delete ON chunks;
 ALTER TABLE chunks ADD COLUMN search tsvector NOT NULL GENERATED ALWAYS AS (
     setweight(to_tsvector('simple', title || ' ' || heading), 'B') || setweight(to_tsvector('simple', text), 'A')) STORED;
 CREATE INDEX chunks_user_search_idx ON chunks USING gin (user_id, search);
