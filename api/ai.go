@@ -35,7 +35,7 @@ type PassageSource struct {
 // Passage is a retrieved passage.
 type Passage struct {
 	Text   string        `json:"text"`
-	Score  float64       `json:"score" doc:"Fused rank score (reciprocal rank fusion of vector and full-text search); higher is better, comparable within one response."`
+	Score  float64       `json:"score" doc:"Fused score (a weighted sum of the vector and full-text scores, each scaled to 0-1); higher is better, comparable within one response."`
 	Source PassageSource `json:"source"`
 }
 
@@ -97,7 +97,7 @@ func registerAI(authed huma.API, svc *ai.Service, agents chat.Agents) {
 		Summary: "Ask your notes and documents", Tags: aiTags,
 		Description: "Finds the passages of the signed-in user's notes and documents that best match the query: " +
 			"vector search (filtered to the user inside the index scan) and full-text search (rare words weigh more), " +
-			"fused by reciprocal rank fusion, so exact names and codes are found as well as near spellings. " +
+			"fused, so exact names and codes are found as well as near spellings. " +
 			"Each passage names its source and, for notes, the blocks it comes from. With answer: true the configured " +
 			"chat model writes an answer that cites the passages by index. If the embedding model is unavailable, " +
 			"full-text results come back with a warning; if the chat model is, the request fails with 503.",

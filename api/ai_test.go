@@ -226,7 +226,7 @@ func TestRAGQueryAPI(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.Status, res.String())
 	st := b.waitIndexed(t)
 	require.Equal(t, 2.0, st["notes"].(map[string]any)["indexed"])
-	require.Equal(t, "local/lexical-384", st["embedding_model"])
+	require.Equal(t, aitest.LocalEmbeddingModel(), st["embedding_model"])
 
 	res = b.do(http.MethodPost, "/api/ai/rag/query", map[string]any{"query": "When does Kowalczyk come for the boiler?", "k": 3})
 	require.Equal(t, http.StatusOK, res.Status, res.String())

@@ -68,7 +68,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	}
 	// The providers are picked from, and the host runs, the configured
 	// plugins plus the offline one when none is a model provider.
-	cfg.Plugins = withDefaultLLM(cfg.Plugins, logger)
+	cfg.Plugins = withDefaultLLM(cfg.Plugins, cfg.AI.WordNetDir, logger)
 	var m *metrics.Metrics
 	hostOpts := []plugin.Option{plugin.WithVersion(version)}
 	if cfg.Metrics.Enabled() {

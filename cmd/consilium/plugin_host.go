@@ -16,8 +16,8 @@ const LocalPluginName = "local"
 // withDefaultLLM enables the offline `local` plugin when the config declares
 // no model provider, so that `make run` answers AI calls out of the box. The
 // binary is looked for in bin/plugins/ beside the consilium binary, beside
-// it, and in ./bin/plugins/.
-func withDefaultLLM(cfg plugin.Config, logger *slog.Logger) plugin.Config {
+// it, and in ./bin/plugins/. It reads WordNet from wordnetDir (ai.wordnet_dir).
+func withDefaultLLM(cfg plugin.Config, wordnetDir string, logger *slog.Logger) plugin.Config {
 	for _, it := range cfg.Items {
 		if it.Kind == sdk.KindLLM && it.Enabled {
 			return cfg
@@ -34,7 +34,8 @@ func withDefaultLLM(cfg plugin.Config, logger *slog.Logger) plugin.Config {
 		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			abs, _ := filepath.Abs(path)
 			logger.Info("no model provider configured: using the offline local plugin", "path", abs)
-			cfg.Items = append(cfg.Items, plugin.PluginConfig{Name: LocalPluginName, Kind: sdk.KindLLM, Path: abs, Enabled: true})
+			cfg.Items = append(cfg.Items, plugin.PluginConfig{Name: LocalPluginName, Kind: sdk.KindLLM, Path: abs, Enabled: true,
+				Config: map[string]string{"wordnet_dir": wordnetDir}})
 			return cfg
 		}
 	}

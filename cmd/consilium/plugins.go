@@ -28,7 +28,7 @@ func pluginsConfig(cmd *cobra.Command) (plugin.Config, *slog.Logger, error) {
 		return plugin.Config{}, nil, err
 	}
 	logger := newLogger(cfg.Log)
-	return withDefaultLLM(cfg.Plugins, logger), logger, nil
+	return withDefaultLLM(cfg.Plugins, cfg.AI.WordNetDir, logger), logger, nil
 }
 
 func newPluginsCmd() *cobra.Command {

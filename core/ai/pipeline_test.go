@@ -153,10 +153,16 @@ func TestDeletedAndArchivedNotes(t *testing.T) {
 	q.Ranking = ai.RankFused
 	_, err := e.notes.Update(ctx, user, keep.ID, &note.UpdateParams{IsArchived: ptr(true)})
 	require.NoError(t, err)
-	require.Empty(t, e.search(user, q), "an archived note's passages are hidden")
+	for _, r := range []ai.Ranking{ai.RankFused, ai.RankText} {
+		q.Ranking = r
+		require.Empty(t, e.search(user, q), "an archived note's passages are hidden (ranking %d)", r)
+	}
 	_, err = e.notes.Update(ctx, user, keep.ID, &note.UpdateParams{IsArchived: ptr(false)})
 	require.NoError(t, err)
-	require.Equal(t, []uuid.UUID{keep.ID}, sourceIDs(e.search(user, q)), "and back when it is unarchived")
+	for _, r := range []ai.Ranking{ai.RankFused, ai.RankText} {
+		q.Ranking = r
+		require.Equal(t, []uuid.UUID{keep.ID}, sourceIDs(e.search(user, q)), "and back when it is unarchived (ranking %d)", r)
+	}
 	e.waitIdle()
 	require.Equal(t, []string{"completed/1"}, e.embedJobs(keep.ID), "archiving does not re-embed")
 }
@@ -254,7 +260,7 @@ func TestDocuments(t *testing.T) {
 		require.Equal(t, want.title, got.Title)
 		require.Equal(t, want.media, got.MediaType)
 		require.Equal(t, want.chunks, got.ChunkCount)
-		require.Equal(t, "local/lexical-384", got.EmbeddingModel)
+		require.Equal(t, aitest.LocalEmbeddingModel(), got.EmbeddingModel)
 		require.NotNil(t, got.ProcessedAt)
 	}
 	failed := get(scan)
@@ -394,6 +400,53 @@ func TestUserIndexForHeavyUsers(t *testing.T) {
 
 	ps := e.search(user, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankVector, K: 10})
 	require.Len(t, ps, 6, "every chunk is found through the user's index")
+
+	// And a GIN index over their words alone, with it.
+	var textIndexes int
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname
+		JOIN pg_index x ON x.indexrelid = c.oid
+		WHERE i.tablename = 'chunk_search' AND i.indexdef LIKE '%USING gin (search) WHERE (user_id = ''' || $1::text || '''::uuid)' AND x.indisvalid`,
+		user).Scan(&textIndexes))
+	require.Equal(t, 1, textIndexes)
+	ps = e.search(user, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankText, K: 10})
+	require.Len(t, ps, 6)
+	ps = e.search(small, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankText, K: 10})
+	require.Len(t, ps, 1, "a light user's words are searched through the shared index")
+}
+
+// TestTextSearchExpandsWords: with WordNet, full-text search finds other
+// forms and relatives of the question's words ("taxes": "tax"); without
+// it, only the words as written.
+func TestTextSearchExpandsWords(t *testing.T) {
+	t.Parallel()
+	for _, withWordNet := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with WordNet", false: "without WordNet"}[withWordNet], func(t *testing.T) {
+			t.Parallel()
+			o := envOptions{}
+			if withWordNet {
+				if _, err := os.Stat(filepath.Join(aitest.WordNetDir, "index.noun")); err != nil {
+					t.Skipf("WordNet is not in %s (scripts/install-wordnet.sh installs it)", aitest.WordNetDir)
+				}
+			} else {
+				o.configure = func(c *config.AI) { c.WordNetDir = "/nonexistent/wordnet" }
+			}
+			e := newEnv(t, o)
+			user := e.newUser()
+			tax := e.createNote(user, "Money", "Quarterly tax prepayment is due in April.")
+			e.createNote(user, "Garden", "Water the tomatoes every evening in April.")
+			house := e.createNote(user, "House", "The basement floods after heavy rain.")
+			e.waitIdle()
+			taxes := sourceIDs(e.search(user, ai.SearchParams{Query: "when do I have to pay taxes", Ranking: ai.RankText}))
+			cellar := sourceIDs(e.search(user, ai.SearchParams{Query: "cellar flooding", Ranking: ai.RankText}))
+			if withWordNet {
+				require.Equal(t, []uuid.UUID{tax.ID}, taxes)
+				require.Equal(t, []uuid.UUID{house.ID}, cellar, "basement is a synonym, floods a form of flooding's base")
+			} else {
+				require.Empty(t, taxes)
+				require.Empty(t, cellar)
+			}
+		})
+	}
 }
 
 // A note embedded again while it is searched is never missing from the

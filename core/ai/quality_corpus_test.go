@@ -23,10 +23,22 @@ type qSource struct {
 }
 
 type qQuestion struct {
-	q   string
-	key string // the source that answers it
-	// typed: written without diacritics or with a typo.
-	typed bool
+	q    string
+	key  string // the source that answers it
+	kind qKind
+}
+
+// qKind tells how a question is written.
+type qKind int
+
+const (
+	asWritten  qKind = iota
+	typed            // without diacritics or with a typo
+	paraphrase       // in other words than the source's (quality_paraphrase_test.go)
+)
+
+func (k qKind) String() string {
+	return [...]string{"as written", "typed", "paraphrase"}[k]
 }
 
 type corpus struct {
@@ -382,26 +394,26 @@ func buildCorpus() *corpus {
 	// with typos. Full-text search needs the exact word; embeddings of
 	// word parts can still match.
 	c.questions = append(c.questions,
-		qQuestion{q: "trip to krakow", key: "trip-KRK-5521", typed: true},
-		qQuestion{q: "what to see in Bascarsija", key: "trip-SJJ-1945", typed: true},
-		qQuestion{q: "Wideroe flight", key: "trip-BGO-6604", typed: true},
-		qQuestion{q: "Wrzesinski offline mode", key: "meeting-atlas", typed: true},
-		qQuestion{q: "Sorensen conference budget", key: "meeting-cobalt", typed: true},
-		qQuestion{q: "skoda inspection", key: "car-skoda", typed: true},
-		qQuestion{q: "yoga studio on Lindenstrasse", key: "fit-yoga", typed: true},
-		qQuestion{q: "Alfareria hotel", key: "trip-SVQ-6039", typed: true},
-		qQuestion{q: "hydrangas", key: "garden-hydrangea", typed: true},
-		qQuestion{q: "planetarum", key: "kids-school", typed: true},
-		qQuestion{q: "focacia", key: "recipe-focaccia", typed: true},
-		qQuestion{q: "shakshouka", key: "recipe-shakshuka", typed: true},
-		qQuestion{q: "Oyelarn", key: "health-physio", typed: true},
-		qQuestion{q: "Kowalczik quote", key: "repair-bathroom", typed: true},
-		qQuestion{q: "Raghunatan cutover checklist", key: "meeting-orion", typed: true},
-		qQuestion{q: "Takahasi onboarding", key: "meeting-quartz", typed: true},
-		qQuestion{q: "Okonkow announcement", key: "meeting-helix", typed: true},
-		qQuestion{q: "granolla oven", key: "recipe-granola", typed: true},
-		qQuestion{q: "Nidaros catedral", key: "trip-TRD-8812", typed: true},
-		qQuestion{q: "Gravenstein castle", key: "trip-GNT-3158", typed: true},
+		qQuestion{q: "trip to krakow", key: "trip-KRK-5521", kind: typed},
+		qQuestion{q: "what to see in Bascarsija", key: "trip-SJJ-1945", kind: typed},
+		qQuestion{q: "Wideroe flight", key: "trip-BGO-6604", kind: typed},
+		qQuestion{q: "Wrzesinski offline mode", key: "meeting-atlas", kind: typed},
+		qQuestion{q: "Sorensen conference budget", key: "meeting-cobalt", kind: typed},
+		qQuestion{q: "skoda inspection", key: "car-skoda", kind: typed},
+		qQuestion{q: "yoga studio on Lindenstrasse", key: "fit-yoga", kind: typed},
+		qQuestion{q: "Alfareria hotel", key: "trip-SVQ-6039", kind: typed},
+		qQuestion{q: "hydrangas", key: "garden-hydrangea", kind: typed},
+		qQuestion{q: "planetarum", key: "kids-school", kind: typed},
+		qQuestion{q: "focacia", key: "recipe-focaccia", kind: typed},
+		qQuestion{q: "shakshouka", key: "recipe-shakshuka", kind: typed},
+		qQuestion{q: "Oyelarn", key: "health-physio", kind: typed},
+		qQuestion{q: "Kowalczik quote", key: "repair-bathroom", kind: typed},
+		qQuestion{q: "Raghunatan cutover checklist", key: "meeting-orion", kind: typed},
+		qQuestion{q: "Takahasi onboarding", key: "meeting-quartz", kind: typed},
+		qQuestion{q: "Okonkow announcement", key: "meeting-helix", kind: typed},
+		qQuestion{q: "granolla oven", key: "recipe-granola", kind: typed},
+		qQuestion{q: "Nidaros catedral", key: "trip-TRD-8812", kind: typed},
+		qQuestion{q: "Gravenstein castle", key: "trip-GNT-3158", kind: typed},
 	)
 
 	// Filler: a diary of ordinary days, the bulk of a real notes app, so
@@ -415,6 +427,13 @@ func buildCorpus() *corpus {
 			fmt.Sprintf("Felt %s today. The day was mostly %s, then %s.", moods[i%len(moods)], events[i%len(events)], events[(i*7+3)%len(events)]),
 			fmt.Sprintf("Tomorrow: %s.", events[(i*5+1)%len(events)]),
 		}})
+	}
+	for _, s := range paraphraseSources {
+		c.add(s)
+	}
+	for _, q := range paraphraseQuestions {
+		q.kind = paraphrase
+		c.questions = append(c.questions, q)
 	}
 	return c
 }

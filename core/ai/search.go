@@ -27,9 +27,9 @@ const (
 	MaxK           = 50
 	MaxNoteIDs     = 200
 	MaxTags        = 20
-	// rrfK is the constant of reciprocal rank fusion: a passage's score is
-	// the sum over the rankings it appears in of 1/(rrfK + rank).
-	rrfK = 60
+	// textWeight is the full-text ranking's share of a fused score (see
+	// fuse); 0.6, 0.65 and 0.7 measured MRR@10 0.908, 0.913 and 0.910.
+	textWeight = 0.65
 	// maxTerms bounds the words of a question used for full-text search.
 	maxTerms = 16
 	// termHits bounds the rows read per word of a question; a word found
@@ -47,8 +47,7 @@ const (
 type Ranking int
 
 const (
-	// RankFused merges the vector and full-text rankings with reciprocal
-	// rank fusion.
+	// RankFused merges the vector and full-text rankings (see fuse).
 	RankFused Ranking = iota
 	RankVector
 	RankText
@@ -231,14 +230,33 @@ type ranked struct {
 	score float64
 }
 
-// fuse merges rankings with reciprocal rank fusion.
-func fuse(lists ...[]ranked) []ranked {
+// fuse merges the vector and full-text rankings by a convex combination
+// of their scores, each scaled to 0…1 over its list (min-max): a passage
+// scores textWeight × its scaled text score plus (1 - textWeight) × its
+// scaled cosine similarity, 0 for a list it is missing from. Reciprocal
+// rank fusion, used before, ranked a passage found by both searches at
+// middling ranks above one that either search ranked first (which rank
+// 1 of 40 earns, 1/61, two ranks of 20 beat); with the scores, a clear
+// best match keeps its lead. Measured on the retrieval-quality corpus
+// (quality_test.go), with WordNet: MRR@10 0.913 against 0.876 by RRF
+// (k = 60, ties sharing their rank).
+func fuse(vec, text []ranked) []ranked {
 	scores := map[int64]float64{}
-	for _, l := range lists {
-		for i, r := range l {
-			scores[r.id] += 1 / float64(rrfK+i+1)
+	add := func(l []ranked, w float64) {
+		if len(l) == 0 {
+			return
+		}
+		hi, lo := l[0].score, l[len(l)-1].score
+		for _, r := range l {
+			x := 1.0 // a list of equal scores
+			if hi > lo {
+				x = (r.score - lo) / (hi - lo)
+			}
+			scores[r.id] += w * x
 		}
 	}
+	add(vec, 1-textWeight)
+	add(text, textWeight)
 	out := make([]ranked, 0, len(scores))
 	for id, sc := range scores {
 		out = append(out, ranked{id, sc})
@@ -300,18 +318,18 @@ func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, d
 		SELECT id, distance FROM nearest ORDER BY distance, id`, typ, f.SQL(), expr, exact)
 	args := f.Args(pgx.NamedArgs{"user_id": userID, "query_vector": qv, "model": model, "n": n})
 	ef := max(s.cfg.EfSearch, n)
+	// One round trip: the settings and the query in one batch, which runs
+	// as one implicit transaction (the settings are local to it). The
+	// statement is prepared once per connection; plan_cache_mode makes
+	// each execution planned for its values all the same, so that the
+	// planner can tell a user with few chunks from one with many, and
+	// match a user's own index.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true),
+		set_config('plan_cache_mode', 'force_custom_plan', true)`, strconv.Itoa(ef))
 	var out []ranked
-	err := pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true)`,
-			strconv.Itoa(ef)); err != nil {
-			return fmt.Errorf("set hnsw options: %w", err)
-		}
-		// A plan made for these values: the planner can tell a user with
-		// few chunks from one with many, and match a user's own index.
-		rows, err := tx.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, args)
-		if err != nil {
-			return fmt.Errorf("vector search: %w", err)
-		}
+	b.Queue(sql, args).Query(func(rows pgx.Rows) error {
+		var err error
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ranked, error) {
 			var x ranked
 			var d float64
@@ -321,7 +339,10 @@ func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, d
 		})
 		return err
 	})
-	return out, err
+	if err := s.db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("vector search: %w", err)
+	}
+	return out, nil
 }
 
 // stopWords are left out of full-text queries (unless the question has
@@ -354,43 +375,53 @@ func (s *Service) chunkCount(ctx context.Context, userID uuid.UUID) (float64, er
 // textSearch ranks the user's chunks by the words of the query they
 // contain, each word weighted by its inverse document frequency among the
 // user's chunks (BM25's idf), a word in the passage itself counting more
-// than one in its title or headings.
+// than one in its title or headings. A word also matches its other forms
+// and the words WordNet relates to it (expand), at a lower weight; a chunk
+// scores each word of the question once, by its best match; scores are
+// rounded so that the order of summing (the plan's) cannot break a tie
+// differently from one run to the next. The words are
+// read from the question, and the chunks searched, in one statement.
 func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
-	var lexemes []string
-	if err := s.db.Pool.QueryRow(ctx, `SELECT coalesce(tsvector_to_array(to_tsvector('simple', $1)), '{}')`, q).Scan(&lexemes); err != nil {
-		return nil, fmt.Errorf("read query words: %w", err)
-	}
-	terms := slices.DeleteFunc(slices.Clone(lexemes), func(t string) bool { return slices.Contains(stopWords, t) })
-	if len(terms) == 0 {
-		terms = lexemes
-	}
-	if len(terms) == 0 {
-		return nil, nil
-	}
-	if len(terms) > maxTerms {
-		// Longer words tend to be the rarer ones.
-		slices.SortStableFunc(terms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-		terms = terms[:maxTerms]
-	}
 	total, err := s.chunkCount(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
+	exp := expand(s.lexicon(ctx), q)
+	expWords, expTerms, expWeights := make([]string, len(exp)), make([]string, len(exp)), make([]float64, len(exp))
+	for i, e := range exp {
+		expWords[i], expTerms[i], expWeights[i] = e.word, e.term, e.weight
+	}
+	// words: the question's words but stop words (all of them when it has
+	// nothing else), the longest maxTerms (longer words tend to be the
+	// rarer ones); terms: each with its expansions, one group per word.
 	sql := fmt.Sprintf(`
-		WITH terms AS (
-			SELECT i, q, CASE WHEN numnode(q) = 1 THEN (q::text || ':A')::tsquery ELSE q END AS qa
-			FROM (SELECT i, plainto_tsquery('simple', t) AS q FROM unnest(@terms::text[]) WITH ORDINALITY AS x(t, i)) x
+		WITH lexemes AS (SELECT t FROM unnest(tsvector_to_array(to_tsvector('simple', @query::text))) AS t),
+		words AS (
+			SELECT t FROM lexemes
+			WHERE t <> ALL(@stop::text[]) OR NOT EXISTS (SELECT FROM lexemes WHERE t <> ALL(@stop::text[]))
+			ORDER BY length(t) DESC, t LIMIT @max_terms),
+		terms AS (
+			SELECT k, g, w, q, CASE WHEN numnode(q) = 1 THEN (q::text || ':A')::tsquery ELSE q END AS qa
+			FROM (SELECT row_number() OVER () AS k, g, w, plainto_tsquery('simple', term) AS q FROM (
+				SELECT t AS g, t AS term, 1.0::float8 AS w FROM words
+				UNION ALL
+				SELECT e.g, e.term, e.w FROM unnest(@exp_words::text[], @exp_terms::text[], @exp_weights::float8[]) AS e(g, term, w)
+				WHERE e.g IN (SELECT t FROM words)) x) y
 			WHERE numnode(q) > 0),
 		hits AS (
-			SELECT terms.i, h.id, h.a FROM terms CROSS JOIN LATERAL (
-				SELECT c.id, c.search @@ terms.qa AS a FROM chunks c
-				WHERE c.user_id = @user_id AND c.search @@ terms.q AND NOT c.hidden AND %[1]s
+			SELECT terms.k, terms.g, terms.w, h.id, h.a FROM terms CROSS JOIN LATERAL (
+				SELECT c.chunk_id AS id, c.search @@ terms.qa AS a FROM chunk_search c
+				WHERE c.user_id = @user_id AND c.search @@ terms.q AND %[1]s
 				LIMIT @term_hits) h),
-		df AS (SELECT i, count(*)::float8 AS n FROM hits GROUP BY i)
-		SELECT hits.id, sum(ln(1 + (greatest(@total::float8, df.n) - df.n + 0.5) / (df.n + 0.5)) * CASE WHEN hits.a THEN 1.0 ELSE 0.4 END) AS score
-		FROM hits JOIN df USING (i)
-		GROUP BY hits.id ORDER BY score DESC, hits.id LIMIT @n`, f.SQL())
-	args := f.Args(pgx.NamedArgs{"user_id": userID, "terms": terms, "term_hits": termHits, "total": total, "n": n})
+		df AS (SELECT k, count(*)::float8 AS n FROM hits GROUP BY k),
+		best AS (
+			SELECT hits.g, hits.id, max(hits.w * ln(1 + (greatest(@total::float8, df.n) - df.n + 0.5) / (df.n + 0.5)) *
+				CASE WHEN hits.a THEN 1.0 ELSE 0.4 END) AS score
+			FROM hits JOIN df USING (k) GROUP BY hits.g, hits.id)
+		SELECT id, round(sum(score)::numeric, 9)::float8 AS score FROM best GROUP BY id ORDER BY score DESC, id LIMIT @n`, f.SQL())
+	args := f.Args(pgx.NamedArgs{"user_id": userID, "query": q, "stop": stopWords, "max_terms": maxTerms,
+		"exp_words": expWords, "exp_terms": expTerms, "exp_weights": expWeights,
+		"term_hits": termHits, "total": total, "n": n})
 	rows, err := s.db.Pool.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, args)
 	if err != nil {
 		return nil, fmt.Errorf("text search: %w", err)

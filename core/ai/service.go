@@ -20,6 +20,7 @@ import (
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/wordnet"
 )
 
 // Providers name the llm plugins that do each kind of work (see Resolve).
@@ -63,6 +64,9 @@ type Service struct {
 	// chunkCounts caches each user's number of chunks (uuid.UUID ->
 	// countEntry).
 	chunkCounts sync.Map
+	// lex is the WordNet database (lexicon), read once.
+	lexOnce sync.Once
+	lex     *wordnet.Lexicon
 }
 
 // New returns the service. It fails on an agent that names no configured
@@ -76,6 +80,9 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{db: o.DB, notes: o.Notes, cfg: o.Config, models: o.Models, providers: o.Providers,
 		queue: o.Queue, logger: o.Logger}
+	// WordNet takes a fraction of a second to read: not on the first
+	// question's time.
+	go s.lexicon(context.Background())
 	return s, nil
 }
 

@@ -235,6 +235,11 @@ type AI struct {
 	TenantIndexThreshold int `yaml:"tenant_index_threshold"`
 	// IndexBuildMemory is maintenance_work_mem while building an HNSW index.
 	IndexBuildMemory string `yaml:"index_build_memory"`
+	// WordNetDir is the folder of the WordNet database (Debian's
+	// wordnet-base): full-text search matches other forms and relatives of
+	// a question's words through it, and the local plugin's embeddings too.
+	// Missing: words match only as written.
+	WordNetDir string `yaml:"wordnet_dir"`
 	// Agents are offered for chat. Empty: the shipped team (see
 	// core/chat.DefaultAgents): a manager "assistant" that delegates to a
 	// planner, a task assistant, a researcher and an inbox agent, all on
@@ -324,6 +329,7 @@ func Default() Config {
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
 			EfSearch:             300,
+			WordNetDir:           "/usr/share/wordnet",
 			TenantIndexThreshold: 50_000,
 			IndexBuildMemory:     "1GB",
 			Chat: Chat{MaxModelCalls: 12, MaxTokens: 100_000, MaxDuration: 2 * time.Minute, MaxRepeatedCalls: 3,

@@ -13,6 +13,7 @@ import (
 	"github.com/consilium-hq/consilium/sdk"
 	"github.com/consilium-hq/consilium/sdk/conformance"
 	"github.com/consilium-hq/consilium/sdk/plugintest"
+	"github.com/consilium-hq/consilium/sdk/wordnet"
 )
 
 // TestPluginProcess builds the plugin and calls it over gRPC as its own
@@ -55,9 +56,14 @@ func TestPluginProcess(t *testing.T) {
 		if resp.Dimension != offline.Dimension || len(resp.Vectors) != 2 {
 			t.Fatalf("dimension %d, %d vectors", resp.Dimension, len(resp.Vectors))
 		}
+		// The default model: with WordNet where it is installed.
+		lex, err := wordnet.Load(offline.DefaultWordNetDir)
+		if want := map[bool]string{true: offline.ModelEmbedWN, false: offline.ModelEmbed}[err == nil]; resp.Model != want {
+			t.Errorf("model %s, want %s (WordNet in %s: %v)", resp.Model, want, offline.DefaultWordNetDir, err)
+		}
 		// Deterministic across processes: the same as computed here.
 		for i, text := range texts {
-			if !slices.Equal(resp.Vectors[i], offline.Embed(text)) {
+			if !slices.Equal(resp.Vectors[i], offline.EmbedWordNet(lex, text)) {
 				t.Errorf("vector of %q differs from the in-process one", text)
 			}
 		}

@@ -23,6 +23,20 @@ import (
 // LocalName is the name the local plugin runs under in tests.
 const LocalName = "local"
 
+// WordNetDir is where the local plugin and search read WordNet by default
+// (config ai.wordnet_dir's default; scripts/install-wordnet.sh installs it).
+const WordNetDir = "/usr/share/wordnet"
+
+// LocalEmbeddingModel is the local plugin's default embedding model here,
+// as the host names it: local/lexical-wordnet-384 where WordNet is
+// installed, local/lexical-384 where it is not.
+func LocalEmbeddingModel() string {
+	if _, err := os.Stat(filepath.Join(WordNetDir, "index.noun")); err == nil {
+		return LocalName + "/lexical-wordnet-384"
+	}
+	return LocalName + "/lexical-384"
+}
+
 var build struct {
 	once sync.Once
 	path string

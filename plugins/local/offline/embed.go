@@ -5,6 +5,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+
+	"github.com/consilium-hq/consilium/sdk/wordnet"
 )
 
 // Dimension is the length of the lexical embeddings.
@@ -21,6 +23,13 @@ const (
 	gramsWeight    = 0.8
 	minGram        = 3
 	maxGram        = 5
+	// With WordNet (EmbedWordNet): a word's base forms ("taxes" → "tax")
+	// share lemmaWeight, and the words WordNet relates to them (synonyms,
+	// derived forms: "pay" → "payment") relatedWeight; both are added as
+	// words, so "taxes" meets "tax" and "pay" meets "payment".
+	lemmaWeight   = 0.8
+	relatedWeight = 0.8
+	maxRelated    = 4
 )
 
 // Embed returns the lexical embedding of text: features (words, word pairs,
@@ -30,7 +39,11 @@ const (
 // (1 + ln n); the vector is L2-normalised, so a dot product is the cosine
 // similarity. It is deterministic and needs no model. A text without words
 // gets a fixed unit vector.
-func Embed(text string) []float32 {
+func Embed(text string) []float32 { return EmbedWordNet(nil, text) }
+
+// EmbedWordNet is Embed with the features of each word's base forms and
+// related words from lex (see lemmaWeight); with a nil lex it is Embed.
+func EmbedWordNet(lex *wordnet.Lexicon, text string) []float32 {
 	feats := map[string]float64{}
 	counts := map[string]int{}
 	add := func(key string, w float64) {
@@ -47,6 +60,15 @@ func Embed(text string) []float32 {
 			grams := charGrams(w)
 			for _, g := range grams {
 				add("c:"+g, gramsWeight/math.Sqrt(float64(len(grams))))
+			}
+			if lex != nil {
+				lemmas, related := expand(lex, w)
+				for _, l := range lemmas {
+					add("w:"+l, lemmaWeight/float64(len(lemmas)))
+				}
+				for _, r := range related {
+					add("w:"+r, relatedWeight/math.Sqrt(float64(len(related))))
+				}
 			}
 		}
 		if i > 0 && !(stop && stopWords[ws[i-1]]) {
@@ -80,7 +102,7 @@ func Embed(text string) []float32 {
 		// Every feature cancelled out (possible, not likely): fall back to
 		// the empty text's vector rather than a zero vector, whose cosine
 		// is undefined.
-		return Embed("")
+		return EmbedWordNet(lex, "")
 	}
 	norm = math.Sqrt(norm)
 	out := make([]float32, Dimension)
@@ -110,4 +132,29 @@ func Cosine(a, b []float32) float64 {
 		s += float64(a[i]) * float64(b[i])
 	}
 	return s
+}
+
+// expand returns the base forms of w other than w, and up to maxRelated
+// words related to its base forms (derived forms first), none of them w,
+// a base form or a stop word.
+func expand(lex *wordnet.Lexicon, w string) (lemmas, related []string) {
+	all := lex.Lemmas(w)
+	for _, l := range all {
+		if l != w {
+			lemmas = append(lemmas, l)
+		}
+	}
+	skip := func(r string) bool {
+		return r == w || stopWords[r] || slices.Contains(all, r) || slices.Contains(related, r)
+	}
+	for _, rel := range []wordnet.Relation{wordnet.Derived, wordnet.Synonym} {
+		for _, l := range all {
+			for _, r := range lex.Related(l) {
+				if r.Relation == rel && len(related) < maxRelated && !skip(r.Word) {
+					related = append(related, r.Word)
+				}
+			}
+		}
+	}
+	return lemmas, related
 }

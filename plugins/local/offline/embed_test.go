@@ -3,9 +3,12 @@ package offline
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/wordnet"
 )
 
 func TestEmbedDeterministicAndNormalised(t *testing.T) {
@@ -60,16 +63,77 @@ func TestEmbedSimilarity(t *testing.T) {
 func TestEmbedCall(t *testing.T) {
 	t.Parallel()
 	p := &Plugin{}
-	resp, err := p.Embed(context.Background(), &sdk.EmbedRequest{Texts: []string{"a note", "another note"}})
+	texts := []string{"a note", "the taxes are paid"}
+	none := sdk.Connection{Config: map[string]string{KeyWordNetDir: t.TempDir()}} // no WordNet there
+	resp, err := p.Embed(context.Background(), &sdk.EmbedRequest{Connection: none, Texts: texts})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.Model != ModelEmbed || resp.Dimension != Dimension || len(resp.Vectors) != 2 || len(resp.Vectors[1]) != Dimension {
-		t.Fatalf("response %s %d, %d vectors", resp.Model, resp.Dimension, len(resp.Vectors))
+		t.Fatalf("without WordNet: response %s %d, %d vectors", resp.Model, resp.Dimension, len(resp.Vectors))
+	}
+	if !slices.Equal(resp.Vectors[1], Embed(texts[1])) {
+		t.Error("without WordNet: not the lexical embedding")
+	}
+	_, err = p.Embed(context.Background(), &sdk.EmbedRequest{Connection: none, Model: ModelEmbedWN, Texts: texts})
+	if sdk.CodeOf(err) != sdk.CodeInvalidConfig || !strings.Contains(err.Error(), "install-wordnet.sh") {
+		t.Errorf("%s without WordNet: %v, want invalid_config saying how to install it", ModelEmbedWN, err)
 	}
 	_, err = p.Embed(context.Background(), &sdk.EmbedRequest{Model: "text-embedding-3-small", Texts: []string{"x"}})
 	if sdk.CodeOf(err) != sdk.CodeNotFound {
 		t.Errorf("unknown model: %v, want not_found", err)
+	}
+
+	lex := debianWordNet(t)
+	resp, err = p.Embed(context.Background(), &sdk.EmbedRequest{Texts: texts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Model != ModelEmbedWN || !slices.Equal(resp.Vectors[1], EmbedWordNet(lex, texts[1])) {
+		t.Fatalf("with WordNet: model %s, want %s and its vectors", resp.Model, ModelEmbedWN)
+	}
+	if slices.Equal(resp.Vectors[1], Embed(texts[1])) {
+		t.Error("with WordNet: the same vector as without")
+	}
+	resp, err = p.Embed(context.Background(), &sdk.EmbedRequest{Model: ModelEmbed, Texts: texts})
+	if err != nil || resp.Model != ModelEmbed || !slices.Equal(resp.Vectors[1], Embed(texts[1])) {
+		t.Errorf("%s asked for with WordNet there: %v, model %s", ModelEmbed, err, resp.Model)
+	}
+}
+
+// debianWordNet is the installed WordNet; the test is skipped, saying
+// where it looked, when there is none.
+func debianWordNet(t *testing.T) *wordnet.Lexicon {
+	t.Helper()
+	lex, err := wordnet.Load(DefaultWordNetDir)
+	if err != nil {
+		t.Skipf("WordNet is not in %s (scripts/install-wordnet.sh installs it)", DefaultWordNetDir)
+	}
+	return lex
+}
+
+// TestEmbedWordNet: with WordNet, other forms of a word and related words
+// come closer than with the lexical features alone, and unrelated texts
+// stay apart.
+func TestEmbedWordNet(t *testing.T) {
+	t.Parallel()
+	lex := debianWordNet(t)
+	tests := []struct{ a, b, unrelated string }{
+		{"when do I have to pay taxes", "Quarterly tax prepayment is due in April", "water the tomatoes every evening"},
+		{"waterproofing the basement", "inject a damp-proof course in the cellar", "book the flights to Porto"},
+		{"phoning the school when my kid is ill", "Call the office when your child is sick", "the router needs an update"},
+	}
+	for _, tt := range tests {
+		plain := Cosine(Embed(tt.a), Embed(tt.b))
+		wn := Cosine(EmbedWordNet(lex, tt.a), EmbedWordNet(lex, tt.b))
+		unrel := Cosine(EmbedWordNet(lex, tt.a), EmbedWordNet(lex, tt.unrelated))
+		t.Logf("%q ~ %q: %.3f without WordNet, %.3f with; unrelated %.3f", tt.a, tt.b, plain, wn, unrel)
+		if wn <= plain {
+			t.Errorf("%q ~ %q: %.3f with WordNet, not above %.3f without", tt.a, tt.b, wn, plain)
+		}
+		if unrel >= wn {
+			t.Errorf("%q: unrelated %.3f, not below related %.3f", tt.a, unrel, wn)
+		}
 	}
 }
 

@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/wordnet"
 )
 
 // Model ids.
 const (
 	ModelEmbed      = "lexical-384"
+	ModelEmbedWN    = "lexical-wordnet-384"
 	ModelRetrieval  = "retrieval"
 	ModelTranscribe = "tesseract"
 )
@@ -21,7 +23,17 @@ const (
 	KeyTesseractPath = "tesseract_path"
 	KeyOCRLanguage   = "ocr_language"
 	KeyMaxPassages   = "max_passages"
+	KeyWordNetDir    = "wordnet_dir"
 )
+
+// DefaultWordNetDir is where Debian's wordnet-base installs WordNet.
+const DefaultWordNetDir = "/usr/share/wordnet"
+
+// lexicon is the WordNet database of the connection's wordnet_dir, nil
+// when it cannot be read (opened once per folder).
+func lexicon(c sdk.Connection) (*wordnet.Lexicon, error) {
+	return wordnet.Load(c.Setting(KeyWordNetDir, DefaultWordNetDir))
+}
 
 const defaultMaxPassages = 3
 
@@ -39,13 +51,22 @@ var (
 // Describe says plainly what each model is. Transcription is offered only
 // when Tesseract is installed.
 func (p *Plugin) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.Manifest, error) {
+	embedNote := "WordNet is not installed (scripts/install-wordnet.sh installs it), so words match only in the forms written."
+	lexModel := sdk.Model{ID: ModelEmbed, DisplayName: "Lexical feature hashing, 384 dimensions (not a neural model)",
+		Capabilities: []sdk.Capability{sdk.CapEmbed}, EmbeddingDimension: Dimension}
+	embedModels := []sdk.Model{lexModel}
+	if lex, err := lexicon(req.Connection); err == nil {
+		embedNote = "The default model, " + ModelEmbedWN + ", adds each word's base forms and the words WordNet (" + lex.Dir() +
+			") relates to it, so that \"taxes\" meets \"tax\" and \"pay\" meets \"payment\"."
+		embedModels = []sdk.Model{{ID: ModelEmbedWN, DisplayName: "Lexical feature hashing with WordNet lemmas and related words, 384 dimensions (not a neural model)",
+			Capabilities: []sdk.Capability{sdk.CapEmbed}, EmbeddingDimension: Dimension}, lexModel}
+	}
 	ocrNote := "Transcription is unavailable: the Tesseract OCR engine is not installed (scripts/install-tesseract.sh installs it)."
 	models := []sdk.Model{
 		{ID: ModelRetrieval, DisplayName: "Retrieval only (no language model)",
 			Capabilities: []sdk.Capability{sdk.CapChat, sdk.CapChatStream}},
-		{ID: ModelEmbed, DisplayName: "Lexical feature hashing, 384 dimensions (not a neural model)",
-			Capabilities: []sdk.Capability{sdk.CapEmbed}, EmbeddingDimension: Dimension},
 	}
+	models = append(models, embedModels...)
 	caps := []sdk.Capability{sdk.CapChat, sdk.CapChatStream, sdk.CapEmbed}
 	if bin, err := findTesseract(req.Connection.Setting(KeyTesseractPath, "")); err == nil {
 		ocrNote = "Transcription runs the Tesseract OCR engine (" + bin + ") on the image: printed text reads well, handwriting poorly."
@@ -58,7 +79,7 @@ func (p *Plugin) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.M
 		DisplayName: "Local (offline, no language model)",
 		Description: "Works with no network and no key. Embeddings are lexical feature-hashing embeddings, not a neural model: " +
 			"words, word pairs and character 3- to 5-grams hashed with random signs into 384 dimensions and L2-normalised, " +
-			"so they find shared words and word parts, not meaning. Chat cannot write: it quotes the passages the host " +
+			"so they find shared words and word parts, not meaning. " + embedNote + " Chat cannot write: it quotes the passages the host " +
 			"retrieved that best match the question, with their sources, and says that no language model is configured. " + ocrNote,
 		Version:      p.Version,
 		Auth:         sdk.Auth{Type: sdk.AuthNone},
@@ -69,6 +90,8 @@ func (p *Plugin) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.M
 				Help: "Path of the tesseract program; empty to look on PATH and in the usual places."},
 			{Key: KeyOCRLanguage, Label: "OCR language", Type: "string", Default: "eng",
 				Help: "Tesseract language(s) when a request gives no hint, such as eng or eng+deu."},
+			{Key: KeyWordNetDir, Label: "WordNet folder", Type: "string", Default: DefaultWordNetDir,
+				Help: "Folder of the WordNet 3.0 database (index.*, data.*, *.exc), as Debian's wordnet-base installs it."},
 			{Key: KeyMaxPassages, Label: "Passages quoted", Type: "int", Default: strconv.Itoa(defaultMaxPassages),
 				Help: "How many of the best-matching passages a chat answer quotes."},
 		},
@@ -101,17 +124,31 @@ func (p *Plugin) Chat(ctx context.Context, req *sdk.ChatRequest, stream sdk.Chat
 	return &sdk.ChatResponse{Message: sdk.Message{Role: sdk.RoleAssistant, Content: text}, StopReason: "stop", Model: ModelRetrieval}, nil
 }
 
-// Embed returns lexical embeddings.
+// Embed returns lexical embeddings: by default with WordNet's lemmas and
+// related words when WordNet is there (ModelEmbedWN), else without
+// (ModelEmbed).
 func (p *Plugin) Embed(ctx context.Context, req *sdk.EmbedRequest) (*sdk.EmbedResponse, error) {
-	if m := cmp.Or(req.Model, ModelEmbed); m != ModelEmbed {
-		return nil, sdk.NotFound("the local plugin has no embedding model %q; its only one is %q", m, ModelEmbed)
+	lex, lexErr := lexicon(req.Connection)
+	model := req.Model
+	switch {
+	case model == "" && lexErr == nil:
+		model = ModelEmbedWN
+	case model == "":
+		model = ModelEmbed
+	case model == ModelEmbedWN && lexErr != nil:
+		return nil, sdk.InvalidConfig("embedding model %q needs WordNet (scripts/install-wordnet.sh installs it): %v", model, lexErr)
+	case model != ModelEmbed && model != ModelEmbedWN:
+		return nil, sdk.NotFound("the local plugin has no embedding model %q; its models are %q and %q", model, ModelEmbedWN, ModelEmbed)
 	}
-	out := &sdk.EmbedResponse{Model: ModelEmbed, Dimension: Dimension, Vectors: make([][]float32, len(req.Texts))}
+	if model == ModelEmbed {
+		lex = nil
+	}
+	out := &sdk.EmbedResponse{Model: model, Dimension: Dimension, Vectors: make([][]float32, len(req.Texts))}
 	for i, t := range req.Texts {
 		if i%256 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out.Vectors[i] = Embed(t)
+		out.Vectors[i] = EmbedWordNet(lex, t)
 	}
 	return out, nil
 }
