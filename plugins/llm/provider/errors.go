@@ -9,12 +9,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/httpclient"
 )
 
 // langchaingo reports a provider's HTTP failure as a plain string ("API
@@ -233,57 +233,16 @@ func (s *Settings) statusError(op string, x exchange, now time.Time) error {
 		// Out of credit: waiting does not help until someone pays.
 		return sdk.Permanent("%s: %s: the account is out of credit or quota (%d): %s", op, who, x.status, msg)
 	case x.status == http.StatusTooManyRequests:
-		return sdk.RateLimited(retryAfter(x.header, now), "%s: %s is rate limiting this API key (429): %s", op, who, msg)
+		return sdk.RateLimited(httpclient.RetryAfter(x.header, now), "%s: %s is rate limiting this API key (429): %s", op, who, msg)
 	case x.status == http.StatusRequestTimeout, x.status == http.StatusConflict, x.status == http.StatusTooEarly,
 		x.status >= 500:
 		// 5xx includes Anthropic's 529 overloaded_error.
 		err := sdk.Temporary("%s: %s failed (%d): %s", op, who, x.status, msg)
-		err.RetryAfter = retryAfter(x.header, now)
+		err.RetryAfter = httpclient.RetryAfter(x.header, now)
 		return err
 	default:
 		// 400, 413, 422: the request itself is wrong (too long a context,
 		// an unsupported parameter for this model).
 		return sdk.Permanent("%s: %s rejected the request (%d): %s", op, who, x.status, msg)
 	}
-}
-
-// retryAfter reads how long the provider asks us to wait: Retry-After
-// (seconds or an HTTP date), OpenAI's retry-after-ms, or OpenRouter's
-// X-RateLimit-Reset (a Unix time in milliseconds), measured from the
-// answer's Date. Zero when none says.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if h == nil {
-		return 0
-	}
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
-		now = d
-	}
-	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
-			return time.Duration(secs * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return t.Sub(now)
-		}
-	}
-	if v := h.Get("X-Ratelimit-Reset"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			var at time.Time
-			switch {
-			case n > 1e12:
-				at = time.UnixMilli(n)
-			case n > 1e9:
-				at = time.Unix(n, 0)
-			}
-			if at.After(now) {
-				return at.Sub(now)
-			}
-		}
-	}
-	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/httpclient"
 )
 
 func TestReadSettings(t *testing.T) {
@@ -89,7 +90,7 @@ func TestRetryAfter(t *testing.T) {
 		"garbage":          {http.Header{"Retry-After": {"soon"}}, 0},
 	}
 	for name, tt := range tests {
-		if got := retryAfter(tt.header, now); got != tt.want {
+		if got := httpclient.RetryAfter(tt.header, now); got != tt.want {
 			t.Errorf("%s: %s, want %s", name, got, tt.want)
 		}
 	}
