@@ -274,7 +274,7 @@ func (c *IntegrationClient) Sync(ctx context.Context, req *SyncRequest) (*SyncRe
 
 func (c *IntegrationClient) PushTask(ctx context.Context, req *PushTaskRequest) (*PushTaskResponse, error) {
 	out, err := c.c.PushTask(ctx, &pb.PushTaskRequest{Connection: connToPB(&req.Connection), Action: req.Action,
-		ExternalId: req.ExternalID, Task: taskToPB(&req.Task)})
+		ExternalId: req.ExternalID, Task: taskToPB(&req.Task), Fields: req.Fields})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "PushTask", err)
 	}

@@ -234,7 +234,8 @@ func embedResponseFromPB(r *pb.EmbedResponse) *EmbedResponse {
 
 func taskToPB(t *Task) *pb.Task {
 	return &pb.Task{Title: t.Title, Description: t.Description, Status: t.Status, Priority: t.Priority,
-		Due: tsToPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalId: t.ParentExternalID, Tags: t.Tags, List: t.List}
+		Due: tsToPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalId: t.ParentExternalID, Tags: t.Tags, List: t.List,
+		StatusName: t.StatusName, ListId: t.ListID}
 }
 
 func taskFromPB(t *pb.Task) Task {
@@ -242,7 +243,8 @@ func taskFromPB(t *pb.Task) Task {
 		return Task{}
 	}
 	return Task{Title: t.Title, Description: t.Description, Status: t.Status, Priority: t.Priority,
-		Due: tsFromPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalID: t.ParentExternalId, Tags: t.Tags, List: t.List}
+		Due: tsFromPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalID: t.ParentExternalId, Tags: t.Tags, List: t.List,
+		StatusName: t.StatusName, ListID: t.ListId}
 }
 
 func recordToPB(r *Record) *pb.Record {

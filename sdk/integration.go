@@ -83,16 +83,23 @@ type Record struct {
 const (
 	TaskOpen       = "open"
 	TaskInProgress = "in_progress"
-	TaskDone       = "done"
-	TaskCancelled  = "cancelled"
+	// TaskOnHold is waiting, blocked or on hold.
+	TaskOnHold    = "on_hold"
+	TaskDone      = "done"
+	TaskCancelled = "cancelled"
 )
 
 // Task is a task as the outside system knows it.
 type Task struct {
 	Title       string
 	Description string
-	// Status is one of TaskOpen, TaskInProgress, TaskDone, TaskCancelled.
+	// Status is one of TaskOpen, TaskInProgress, TaskOnHold, TaskDone,
+	// TaskCancelled.
 	Status string
+	// StatusName is the outside system's own name of the status ("in
+	// review"). The host keeps it, so a push that changes other fields never
+	// flattens a custom status into Status's few values.
+	StatusName string
 	// Priority is none, low, medium, high or urgent.
 	Priority string
 	// Due is zero when there is no due date; DueHasTime says whether its
@@ -101,8 +108,11 @@ type Task struct {
 	DueHasTime       bool
 	ParentExternalID string
 	Tags             []string
-	// List is the project, list or folder the task belongs to.
-	List string
+	// List is the name of the project, list or folder the task belongs to;
+	// ListID identifies it in the outside system. The host keeps the tasks of
+	// one list together (one note per list).
+	List   string
+	ListID string
 }
 
 // Email is a mail message.
@@ -132,7 +142,19 @@ type PushTaskRequest struct {
 	// ExternalID is empty on create.
 	ExternalID string
 	Task       Task
+	// Fields names, on update, the fields whose meaning changed: "title",
+	// "description", "status", "due", "priority". Send only those.
+	Fields []string
 }
+
+// Task fields named in PushTaskRequest.Fields.
+const (
+	FieldTitle       = "title"
+	FieldDescription = "description"
+	FieldStatus      = "status"
+	FieldDue         = "due"
+	FieldPriority    = "priority"
+)
 
 // PushTaskResponse identifies the task outside after the change.
 type PushTaskResponse struct {

@@ -212,7 +212,7 @@ func (s *integrationServer) PushTask(ctx context.Context, req *pb.PushTaskReques
 			return unimplemented("PushTask")
 		}
 		resp, err := p.PushTask(ctx, &PushTaskRequest{Connection: connFromPB(req.Connection), Action: req.Action,
-			ExternalID: req.ExternalId, Task: taskFromPB(req.Task)})
+			ExternalID: req.ExternalId, Task: taskFromPB(req.Task), Fields: req.Fields})
 		if err != nil {
 			return err
 		}

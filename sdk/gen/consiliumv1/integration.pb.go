@@ -258,7 +258,7 @@ type Task struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Title       string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
 	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	// open, in_progress, done, cancelled.
+	// open, in_progress, on_hold, done, cancelled.
 	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	// none, low, medium, high, urgent.
 	Priority         string                 `protobuf:"bytes,4,opt,name=priority,proto3" json:"priority,omitempty"`
@@ -267,8 +267,12 @@ type Task struct {
 	ParentExternalId string                 `protobuf:"bytes,7,opt,name=parent_external_id,json=parentExternalId,proto3" json:"parent_external_id,omitempty"`
 	Tags             []string               `protobuf:"bytes,8,rep,name=tags,proto3" json:"tags,omitempty"`
 	List             string                 `protobuf:"bytes,9,opt,name=list,proto3" json:"list,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The outside system's own name of the status ("in review").
+	StatusName string `protobuf:"bytes,10,opt,name=status_name,json=statusName,proto3" json:"status_name,omitempty"`
+	// The id of list in the outside system.
+	ListId        string `protobuf:"bytes,11,opt,name=list_id,json=listId,proto3" json:"list_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -360,6 +364,20 @@ func (x *Task) GetTags() []string {
 func (x *Task) GetList() string {
 	if x != nil {
 		return x.List
+	}
+	return ""
+}
+
+func (x *Task) GetStatusName() string {
+	if x != nil {
+		return x.StatusName
+	}
+	return ""
+}
+
+func (x *Task) GetListId() string {
+	if x != nil {
+		return x.ListId
 	}
 	return ""
 }
@@ -470,8 +488,11 @@ type PushTaskRequest struct {
 	// create, update or delete.
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
 	// Empty on create.
-	ExternalId    string `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
-	Task          *Task  `protobuf:"bytes,4,opt,name=task,proto3" json:"task,omitempty"`
+	ExternalId string `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	Task       *Task  `protobuf:"bytes,4,opt,name=task,proto3" json:"task,omitempty"`
+	// On update, the fields whose meaning changed: title, description,
+	// status, due, priority. Only those are sent out.
+	Fields        []string `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -530,6 +551,13 @@ func (x *PushTaskRequest) GetExternalId() string {
 func (x *PushTaskRequest) GetTask() *Task {
 	if x != nil {
 		return x.Task
+	}
+	return nil
+}
+
+func (x *PushTaskRequest) GetFields() []string {
+	if x != nil {
+		return x.Fields
 	}
 	return nil
 }
@@ -876,7 +904,7 @@ const file_consilium_v1_integration_proto_rawDesc = "" +
 	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12&\n" +
 	"\x04task\x18\x05 \x01(\v2\x12.consilium.v1.TaskR\x04task\x12)\n" +
 	"\x05email\x18\x06 \x01(\v2\x13.consilium.v1.EmailR\x05email\x12\x12\n" +
-	"\x04data\x18\a \x01(\fR\x04data\"\x98\x02\n" +
+	"\x04data\x18\a \x01(\fR\x04data\"\xd2\x02\n" +
 	"\x04Task\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -887,7 +915,11 @@ const file_consilium_v1_integration_proto_rawDesc = "" +
 	"dueHasTime\x12,\n" +
 	"\x12parent_external_id\x18\a \x01(\tR\x10parentExternalId\x12\x12\n" +
 	"\x04tags\x18\b \x03(\tR\x04tags\x12\x12\n" +
-	"\x04list\x18\t \x01(\tR\x04list\"\xe5\x01\n" +
+	"\x04list\x18\t \x01(\tR\x04list\x12\x1f\n" +
+	"\vstatus_name\x18\n" +
+	" \x01(\tR\n" +
+	"statusName\x12\x17\n" +
+	"\alist_id\x18\v \x01(\tR\x06listId\"\xe5\x01\n" +
 	"\x05Email\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
@@ -897,7 +929,7 @@ const file_consilium_v1_integration_proto_rawDesc = "" +
 	"\x04body\x18\x06 \x01(\tR\x04body\x12;\n" +
 	"\vreceived_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"receivedAt\x12\x16\n" +
-	"\x06labels\x18\b \x03(\tR\x06labels\"\xac\x01\n" +
+	"\x06labels\x18\b \x03(\tR\x06labels\"\xc4\x01\n" +
 	"\x0fPushTaskRequest\x128\n" +
 	"\n" +
 	"connection\x18\x01 \x01(\v2\x18.consilium.v1.ConnectionR\n" +
@@ -905,7 +937,8 @@ const file_consilium_v1_integration_proto_rawDesc = "" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x1f\n" +
 	"\vexternal_id\x18\x03 \x01(\tR\n" +
 	"externalId\x12&\n" +
-	"\x04task\x18\x04 \x01(\v2\x12.consilium.v1.TaskR\x04task\"\x80\x01\n" +
+	"\x04task\x18\x04 \x01(\v2\x12.consilium.v1.TaskR\x04task\x12\x16\n" +
+	"\x06fields\x18\x05 \x03(\tR\x06fields\"\x80\x01\n" +
 	"\x10PushTaskResponse\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\tR\n" +
 	"externalId\x12\x10\n" +

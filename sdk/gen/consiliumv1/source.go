@@ -4,4 +4,4 @@ package consiliumv1
 
 // ProtoSourceSHA256 is the SHA-256 of proto/consilium/v1/*.proto
 // (concatenated in name order) that this package was generated from.
-const ProtoSourceSHA256 = "e2146cfc9bbe4981b3b437786fcacd1ae2401ea6a669a23cedb650b4a225dfb3"
+const ProtoSourceSHA256 = "96dbce4fa82fb95b914808728f4f069236e753545b965c9051521a4e25f1251d"
