@@ -1174,8 +1174,8 @@ func (s *Server) listJSON(l *List, withStatuses bool) map[string]any {
 	}
 	out := map[string]any{"id": l.ID, "name": l.Name, "orderindex": 0, "content": "", "status": nil, "priority": nil,
 		"assignee": nil, "task_count": count, "due_date": nil, "start_date": nil,
-		"folder":   map[string]any{"id": "f" + l.ID, "name": "hidden", "hidden": true, "access": true},
-		"space":    map[string]any{"id": l.SpaceID, "name": spaceName, "access": true},
+		"folder":   map[string]any{"id": "f" + l.ID, "name": "hidden", "hidden": true, "archived": false, "access": true},
+		"space":    map[string]any{"id": l.SpaceID, "name": spaceName, "archived": false, "access": true},
 		"archived": false, "override_statuses": l.Statuses != nil, "permission_level": "create"}
 	if withStatuses {
 		sts := []any{}
