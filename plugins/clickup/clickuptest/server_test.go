@@ -2,9 +2,12 @@ package clickuptest
 
 import (
 	"encoding/json"
+	"go/parser"
+	gotoken "go/token"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -259,5 +262,30 @@ func TestAuthAndFaults(t *testing.T) {
 	}
 	if s.Requests() == 0 || s.Log()[0].Path != "/api/v2"+path {
 		t.Errorf("log: %d requests, first %+v", s.Requests(), s.Log()[0])
+	}
+}
+
+// TestStandardLibraryOnly: tests anywhere may import the package, so it
+// imports nothing but the standard library.
+func TestStandardLibraryOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s", name, path)
+			}
+		}
 	}
 }
