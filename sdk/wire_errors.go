@@ -69,7 +69,14 @@ func errorFromStatus(ctx context.Context, method string, err error) error {
 	}
 	for _, d := range st.Details() {
 		if pe, ok := d.(*pb.Error); ok {
-			return &Error{Code: Code(pe.Code), Message: pe.Message, RetryAfter: durFromPB(pe.RetryAfter)}
+			// What the plugin sent is checked: the host sees only the
+			// documented codes (a code this SDK does not know, from a newer
+			// or broken plugin, is unknown) and no negative wait.
+			e := &Error{Code: Code(pe.Code), Message: pe.Message, RetryAfter: max(durFromPB(pe.RetryAfter), 0)}
+			if !e.Code.valid() {
+				e.Code, e.Message = CodeUnknown, fmt.Sprintf("%s: %s (code %q is not one this SDK knows)", method, pe.Message, pe.Code)
+			}
+			return e
 		}
 	}
 	switch st.Code() {
