@@ -23,6 +23,15 @@ run: build ## Build, get a database (DATABASE_URL or a private cluster under .da
 test: ## Run every test on real Postgres (TEST_DATABASE_URL or the private cluster), with the race detector
 	@bash scripts/test.sh
 
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 5m; make test runs them 10s each)
+	@if [[ -z "$${TEST_DATABASE_URL:-}" ]]; then export TEST_DATABASE_URL="$$(bash scripts/devdb.sh url)"; fi; \
+	FUZZTIME="$${FUZZTIME:-5m}" bash scripts/fuzz.sh
+
+.PHONY: vulncheck
+vulncheck: ## govulncheck (pinned) on both modules against the pinned Go vulnerability database
+	@bash scripts/vulncheck.sh
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi

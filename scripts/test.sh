@@ -30,4 +30,11 @@ if [[ -f sdk/go.mod ]]; then
   (cd sdk && go test -race -count=1 ./...) || status=$?
 fi
 go test -race -count=1 -timeout 15m ./... || status=$?
+# Every fuzz target for a short time (FUZZTIME, 10s each by default;
+# make fuzz runs them longer). A failure is a real bug: its input is left
+# in the package's testdata/fuzz.
+bash scripts/fuzz.sh || status=$?
+# Known vulnerabilities our code calls, in dependencies and in the
+# standard library of the Go in use.
+bash scripts/vulncheck.sh || status=$?
 exit "$status"
