@@ -10,12 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GOVULNCHECK_VERSION=v1.9.0
 bin="$PWD/bin/tools"
+# Built by the Go in use: govulncheck loads our packages with the go/types
+# of the Go that built it, which must know that Go's standard library.
+want="$GOVULNCHECK_VERSION $(go env GOVERSION)"
 stamp="$bin/govulncheck.version"
-if [[ -x "$bin/govulncheck" && "$(cat "$stamp" 2>/dev/null)" == "$GOVULNCHECK_VERSION" ]]; then
+if [[ -x "$bin/govulncheck" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
   echo "$bin/govulncheck"
   exit 0
 fi
 mkdir -p "$bin"
 GOBIN="$bin" go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" >&2
-echo "$GOVULNCHECK_VERSION" >"$stamp"
+echo "$want" >"$stamp"
 echo "$bin/govulncheck"

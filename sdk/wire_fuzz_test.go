@@ -59,7 +59,7 @@ var wireKinds = []struct {
 func FuzzWireDecode(f *testing.F) {
 	seeds := []proto.Message{
 		manifestToPB(&Manifest{Name: "clickup", Version: "1.0.0", Capabilities: []Capability{CapTasksPull},
-			Auth: Auth{Type: AuthOAuth2, OAuth2: &OAuth2{AuthURL: "https://a", TokenURL: "https://t", Scopes: []string{"s"}, PKCE: true}},
+			Auth:       Auth{Type: AuthOAuth2, OAuth2: &OAuth2{AuthURL: "https://a", TokenURL: "https://t", Scopes: []string{"s"}, PKCE: true}},
 			Config:     []ConfigField{{Key: "k", Type: "string", Secret: true}},
 			RateLimits: []RateLimit{{Scope: "connection", Requests: 100, Per: time.Minute, Burst: 5}}}),
 		chatRequestToPB(&ChatRequest{Connection: Connection{ID: "c", Config: map[string]string{"a": "b"},
