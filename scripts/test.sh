@@ -20,6 +20,13 @@ for s in scripts/install-*.sh; do
   [[ -e "$s" ]] && bash "$s"
 done
 
+# The secrets check: tests register every secret they issue and their
+# servers log into this folder (core/testsecrets); scripts/secretscan
+# then fails when a secret is in a log.
+CONSILIUM_SECRETS_LOG="$(mktemp -d "${TMPDIR:-/tmp}/consilium-secrets.XXXXXX")"
+export CONSILIUM_SECRETS_LOG
+trap 'stop_db; rm -rf "$CONSILIUM_SECRETS_LOG"' EXIT
+
 status=0
 # The contract: Redocly's recommended rules on api/openapi.yaml and a
 # TypeScript client generated from it compiled under tsc --strict (a Go
@@ -30,6 +37,7 @@ if [[ -f sdk/go.mod ]]; then
   (cd sdk && go test -race -count=1 ./...) || status=$?
 fi
 go test -race -count=1 -timeout 15m ./... || status=$?
+go run ./scripts/secretscan -dir "$CONSILIUM_SECRETS_LOG" || status=$?
 # Every fuzz target for a short time (FUZZTIME, 10s each by default;
 # make fuzz runs them longer). A failure is a real bug: its input is left
 # in the package's testdata/fuzz.

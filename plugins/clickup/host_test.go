@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
 	"github.com/consilium-hq/consilium/plugins/clickup/clickuptest"
 	"github.com/consilium-hq/consilium/sdk/plugintest"
@@ -36,7 +36,8 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 func TestThroughTheHost(t *testing.T) {
 	ctx := context.Background()
 	bin := plugintest.Build(t, ".")
-	s := clickuptest.Start(t, clickuptest.Options{RateLimit: 100})
+	s := clickuptest.Start(t, clickuptest.Options{RateLimit: 100, OnToken: testsecrets.Register})
+	testsecrets.Register("integration_token", token)
 	s.AddToken(token)
 	s.AddToken("pk_bob")
 	s.AddClient("cid", "csecret")
@@ -50,6 +51,7 @@ func TestThroughTheHost(t *testing.T) {
 	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
 	cfg.HTTP.PublicURL = "https://consilium.example"
 	cfg.Integrations.MasterKey = base64.StdEncoding.EncodeToString(key)
+	testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
 	cfg.Plugins.Items = []plugin.PluginConfig{
 		{Name: "clickup", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"base_url": s.BaseURL()}},
 		{Name: "clickup-oauth", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"base_url": s.BaseURL(),
@@ -59,7 +61,7 @@ func TestThroughTheHost(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	logger := testsecrets.Logger("clickup-host")
 	host := plugin.New(cfg.Plugins, logger)
 	host.Start(ctx)
 	t.Cleanup(host.Stop)
