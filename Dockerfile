@@ -3,6 +3,9 @@
 # non-root runtime image. Use with a pgvector Postgres (see docker-compose.yml).
 
 FROM golang:1.26-bookworm AS build
+# go1.27.3, from the Go module proxy: go1.26.8 has known vulnerabilities
+# our code calls (scripts/lib/go-toolchain.sh).
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 COPY go.mod go.sum ./
 COPY sdk/go.mod sdk/go.sum ./sdk/

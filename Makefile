@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 
 GO        ?= go
+# The Go to build and test with (see scripts/lib/go-toolchain.sh): taken
+# from the Go module proxy by the go command.
+export GOTOOLCHAIN ?= go1.27.3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -11,6 +11,7 @@
 # FUZZ_TARGETS="FuzzRewrite FuzzWireDecode" runs only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 FUZZTIME="${FUZZTIME:-10s}"
 
 # module dir | package | target

@@ -8,6 +8,7 @@
 # scripts/vulncheck.sh runs it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 GOVULNCHECK_VERSION=v1.9.0
 bin="$PWD/bin/tools"
 # Built by the Go in use: govulncheck loads our packages with the go/types

@@ -3,6 +3,7 @@
 # Postgres, with the race detector. Ends with go test's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 
 started_db=""
 if [[ -z "${TEST_DATABASE_URL:-}" ]]; then

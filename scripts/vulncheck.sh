@@ -12,6 +12,7 @@
 # `go list -m golang.org/x/vulndb@master`) and run this again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 
 govulncheck="$(bash scripts/install-govulncheck.sh)"
