@@ -148,7 +148,7 @@ func readSecrets(dir string) ([]secret, error) {
 			return nil, err
 		}
 		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+		sc.Buffer(make([]byte, 0, 64*1024), 256<<20) // a line is one secret, base64: tests send oversize ones
 		for sc.Scan() {
 			kind, enc, ok := strings.Cut(sc.Text(), "\t")
 			if !ok {
