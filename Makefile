@@ -27,7 +27,7 @@ test: ## Run every test on real Postgres (TEST_DATABASE_URL or the private clust
 	@bash scripts/test.sh
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME each (default 5m; make test runs them 10s each)
+fuzz: ## Run every fuzz target for FUZZTIME each (default 5m; make test runs them 5s each)
 	@if [[ -z "$${TEST_DATABASE_URL:-}" ]]; then export TEST_DATABASE_URL="$$(bash scripts/devdb.sh url)"; fi; \
 	FUZZTIME="$${FUZZTIME:-5m}" bash scripts/fuzz.sh
 

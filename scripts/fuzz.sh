@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh - run every fuzz target (go test -fuzz) for FUZZTIME each
-# (default 10s: make test runs it so; make fuzz sets 5m). go test -fuzz
+# (default 10s; scripts/test.sh sets 5s, make fuzz 5m). go test -fuzz
 # takes one package and one target at a time, so they run one after the
 # other. A target that fails leaves its input under the package's
 # testdata/fuzz/<Target>/: fix the bug in core and commit that file, so
