@@ -77,7 +77,7 @@ func TestCrossTenantSweep(t *testing.T) {
 		require.Equal(t, op.Public, listed, "%s: public (takes no token) must be exactly the operations listed in sweepPublic", op.ID)
 	}
 
-	counts := map[string]int{}
+	counts, tally := map[string]int{}, map[string]int{}
 	discriminating := map[string]bool{}
 	for _, op := range ops {
 		if op.Public {
@@ -94,7 +94,7 @@ func TestCrossTenantSweep(t *testing.T) {
 			continue
 		}
 		t.Run(op.ID, func(t *testing.T) {
-			w := &sweepWalk{t: t, e: e, op: op, a: a, rep: rep}
+			w := &sweepWalk{t: t, e: e, op: op, a: a, rep: rep, tally: tally}
 			w.b = newHostileFixtures(t, e, op)
 			if w.control() {
 				discriminating[op.ID] = true
@@ -120,6 +120,11 @@ func TestCrossTenantSweep(t *testing.T) {
 	swept := len(ops) - len(sweepPublic)
 	t.Logf("cross-tenant sweep: %d of %d operations (%d public ones listed), %d requests, token variants %v; A's GET collections that show A's data to A: %v",
 		counts["operations"], len(ops), len(sweepPublic), counts["requests"], slices.Sorted(maps.Keys(tokens)), slices.Sorted(maps.Keys(discriminating)))
+	var byVariant []string
+	for _, k := range slices.Sorted(maps.Keys(tally)) {
+		byVariant = append(byVariant, fmt.Sprintf("%s: %d", k, tally[k]))
+	}
+	t.Logf("requests by variant: %s", strings.Join(byVariant, "; "))
 	require.Equal(t, swept, counts["operations"], "every operation that takes a token is swept")
 	require.GreaterOrEqual(t, swept, 60)
 	for _, id := range []string{"list-notes", "list-tasks", "list-goals", "list-reflections", "list-conversations", "list-documents", "list-tags", "get-current-user"} {
@@ -418,6 +423,8 @@ type sweepWalk struct {
 	a   *sweepOwner
 	b   *hostileFixtures
 	rep *hostileReport
+	// tally counts the requests by variant, for the log.
+	tally map[string]int
 }
 
 // sweepRequest is one call: path values, query, body and token.
@@ -495,6 +502,8 @@ func (w *sweepWalk) run(tokens map[string]string) int {
 	call := func(r *sweepRequest, ok func(int) bool, want string) {
 		res := w.send(r)
 		n++
+		family, _, _ := strings.Cut(r.label, " but A's ")
+		w.tally[family]++
 		w.expect(r, res, w.sentIDs(r), ok, want)
 		if res.err == nil && res.status/100 == 2 && (w.op.Method == http.MethodDelete || w.op.ID == "logout") {
 			w.b = newHostileFixtures(w.t, w.e, w.op) // used up: B starts again
