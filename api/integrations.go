@@ -65,7 +65,7 @@ type Connecting struct {
 
 // SyncJobs are the jobs a sync request queued.
 type SyncJobs struct {
-	JobIDs []int64 `json:"job_ids"`
+	JobIDs []int64 `json:"job_ids" nullable:"false"`
 }
 
 // ExternalReference is where a task lives outside.

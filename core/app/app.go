@@ -154,7 +154,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.Hub = chat.NewHub(o.Pool, o.Logger)
 	a.Agents = chat.NewRegistry(cfg.AI, providers.Chat, o.Models)
-	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger})
+	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger, Metrics: o.Metrics})
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
 		var agentTools []chat.Tool
@@ -164,7 +164,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			agentTools = tools.New(tools.Services{DB: a.DB, Notes: a.Notes, Tasks: a.Tasks, Plan: a.Plan, AI: a.AI, Users: a.Users})
 		}
 		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: agentTools, Search: a.AI,
-			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger})
+			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger, Metrics: o.Metrics})
 	}
 
 	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
@@ -173,6 +173,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.Metrics.WatchSyncLag(a.Integrations.SyncLag)
 
 	a.River, err = o.Jobs(a)
 	if err != nil {

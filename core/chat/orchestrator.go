@@ -14,6 +14,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -38,6 +39,8 @@ type OrchestratorOptions struct {
 	// Limits are ai.chat (zero values take the defaults).
 	Limits config.Chat
 	Logger *slog.Logger
+	// Metrics counts the tokens of every model call (nil: none).
+	Metrics *metrics.Metrics
 	// Now is the clock of the context (default time.Now).
 	Now func() time.Time
 }
@@ -50,13 +53,14 @@ type OrchestratorOptions struct {
 // spent. An agent on the offline local provider answers from retrieval
 // only.
 type Orchestrator struct {
-	models model.Source
-	tools  map[string]Tool
-	search Searcher
-	agents Agents
-	limits config.Chat
-	logger *slog.Logger
-	now    func() time.Time
+	models  model.Source
+	tools   map[string]Tool
+	search  Searcher
+	agents  Agents
+	limits  config.Chat
+	logger  *slog.Logger
+	now     func() time.Time
+	metrics *metrics.Metrics
 }
 
 var _ Runner = (*Orchestrator)(nil)
@@ -97,7 +101,7 @@ func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
 	for _, t := range o.Tools {
 		tools[t.Name] = t
 	}
-	return &Orchestrator{models: o.Models, tools: tools, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now}
+	return &Orchestrator{models: o.Models, tools: tools, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now, metrics: o.Metrics}
 }
 
 // turnState is where a turn stands; it is saved with the run when the turn
@@ -300,6 +304,11 @@ func (o *Orchestrator) callModel(ctx context.Context, t *Turn, st *turnState, ag
 	}
 	st.Usage.InputTokens += resp.Usage.InputTokens
 	st.Usage.OutputTokens += resp.Usage.OutputTokens
+	modelName := resp.Model
+	if modelName == "" {
+		modelName = agent.Model
+	}
+	o.metrics.ChatTokens(agent.Provider, modelName, resp.Usage.InputTokens, resp.Usage.OutputTokens)
 	if resp.Model != "" && depth == 0 {
 		st.Model = resp.Model
 	}

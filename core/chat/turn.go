@@ -276,5 +276,8 @@ func (s *Service) endRun(ctx context.Context, r *Run, status string, err error) 
 	if errors.Is(err, errNotFound) || apperr.Is(err, apperr.NotFound) {
 		return nil // deleted meanwhile
 	}
+	if err == nil {
+		s.metrics.ChatRunEnded(status)
+	}
 	return err
 }

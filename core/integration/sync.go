@@ -444,6 +444,32 @@ func (s *Service) syncFailed(ctx context.Context, c *connection, err error) erro
 	return err
 }
 
+// SyncLag is, per provider, how long ago the connected connection that is
+// most behind last synced (or connected, when it never has): what
+// consilium_sync_lag_seconds reports. Connections that need re-auth or
+// failed are not syncing and are left out (their state says so).
+func (s *Service) SyncLag(ctx context.Context) (map[string]time.Duration, error) {
+	rows, err := s.o.DB.Pool.Query(ctx, `SELECT provider, extract(epoch FROM now() - min(coalesce(last_sync_at, created_at)))::float8
+		FROM connections WHERE state = 'connected' GROUP BY provider`)
+	if err != nil {
+		return nil, fmt.Errorf("read sync lag: %w", err)
+	}
+	out := map[string]time.Duration{}
+	for rows.Next() {
+		var provider string
+		var secs float64
+		if err := rows.Scan(&provider, &secs); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read sync lag: %w", err)
+		}
+		out[provider] = time.Duration(max(secs, 0) * float64(time.Second))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sync lag: %w", err)
+	}
+	return out, nil
+}
+
 // ExternalTask is a task from an outside system with its reference.
 type ExternalTask struct {
 	Task         *task.Task
