@@ -193,7 +193,6 @@ func (s *Service) finishPush(ctx context.Context, job *river.Job[PushArgs], sent
 	return err
 }
 
-
 // pushed stores what a push sent (only the fields it sent: a sync that
 // wrote the snapshot meanwhile keeps the rest) and completes the job; when
 // the task changed again meanwhile, the job runs again instead.
