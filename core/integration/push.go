@@ -33,8 +33,13 @@ func (PushArgs) Kind() string { return "integration.push" }
 var pushUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
 	rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}
 
+// queuePush marks the reference pending and inserts its push job. The
+// mark skips a reference a sync holds at that moment (the sync locks the
+// reference before the notes, a note save the note before the reference:
+// waiting here could deadlock); the job is queued all the same.
 func (s *Service) queuePush(ctx context.Context, tx db.Tx, refID uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `UPDATE external_refs SET sync_status = 'pending' WHERE id = $1`, refID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE external_refs SET sync_status = 'pending'
+		WHERE id = (SELECT id FROM external_refs WHERE id = $1 FOR UPDATE SKIP LOCKED)`, refID); err != nil {
 		return err
 	}
 	_, err := tx.InsertJob(ctx, PushArgs{RefID: refID}, &river.InsertOpts{Queue: s.o.Queue, MaxAttempts: 8, UniqueOpts: pushUnique})

@@ -819,3 +819,57 @@ func TestPluginCrashMidSync(t *testing.T) {
 	e.sync(t, false)
 	require.Equal(t, 7, e.externalTasks(t))
 }
+
+// TestListSpillsIntoContinuationNote: a list's note that holds as many
+// blocks as a document may takes no more; the list goes on in "… (2)".
+// (Part 1 here is a note the user already had, nearly full.)
+func TestListSpillsIntoContinuationNote(t *testing.T) {
+	ctx := context.Background()
+	e := newSyncEnv(t)
+	blocks := make([]map[string]any, blocknote.MaxBlocks-1)
+	for i := range blocks {
+		blocks[i] = map[string]any{"id": fmt.Sprintf("p%d", i), "type": "paragraph", "content": []any{}, "children": []any{}}
+	}
+	content, err := json.Marshal(blocks)
+	require.NoError(t, err)
+	full, err := e.app.Notes.Create(ctx, e.user, &note.CreateParams{Title: "My huge list", Content: content})
+	require.NoError(t, err)
+	_, err = e.app.DB.Pool.Exec(ctx, `INSERT INTO external_lists (user_id, system, list_id, part, note_id, name) VALUES ($1, $2, 'LH', 1, $3, 'Huge')`,
+		e.user, provider, full.ID)
+	require.NoError(t, err)
+
+	for i := range 3 {
+		e.out.put(fmt.Sprintf("h%d", i), sdk.Task{Title: fmt.Sprintf("Huge %d", i), Status: sdk.TaskOpen, List: "Huge", ListID: "LH"})
+	}
+	e.sync(t, false)
+	require.Equal(t, full.ID, e.task(t, "h0").NoteID, "the last free block of part 1")
+	second, title := e.listNote(t, "LH", 2)
+	require.Equal(t, "Script — Huge (2)", title)
+	require.Equal(t, second, e.task(t, "h1").NoteID)
+	require.Equal(t, second, e.task(t, "h2").NoteID)
+	doc, err := e.app.Notes.Get(ctx, e.user, full.ID)
+	require.NoError(t, err)
+	parsed, err := blocknote.Parse(doc.Content, nil)
+	require.NoError(t, err)
+	require.Equal(t, blocknote.MaxBlocks, parsed.Len())
+}
+
+// TestDeletedHereStaysDeleted: a task the user deletes keeps its
+// reference (removed): later syncs, full ones too, do not bring it back,
+// and nothing is pushed.
+func TestDeletedHereStaysDeleted(t *testing.T) {
+	ctx := context.Background()
+	e := newSyncEnv(t)
+	e.seed()
+	e.sync(t, false)
+	require.NoError(t, e.app.Tasks.Delete(ctx, e.user, e.task(t, "d").ID, nil))
+	r := e.ref(t, "d")
+	require.Equal(t, integration.RefRemoved, r.State)
+	require.Nil(t, r.TaskID)
+	e.out.change("d", func(x *sdk.Task) { x.Title = "Renamed outside" })
+	e.sync(t, false)
+	e.sync(t, true)
+	require.Nil(t, e.task(t, "d"))
+	require.Equal(t, 3, e.externalTasks(t))
+	require.Zero(t, e.pushJobs(t))
+}
