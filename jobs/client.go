@@ -41,6 +41,8 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 	if a.Integrations != nil {
 		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations})
 		river.AddWorker(w, &IntegrationScheduleWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationPushWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationCleanupWorker{svc: a.Integrations})
 	}
 	return w
 }
@@ -67,6 +69,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(integration.ScheduleInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return integration.ScheduleArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "integration.schedule", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(integration.CleanupInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return integration.CleanupArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "integration.cleanup", RunOnStart: true},
 		),
 	}
 }

@@ -34,3 +34,30 @@ func (w *IntegrationScheduleWorker) Work(ctx context.Context, _ *river.Job[integ
 	_, err := w.svc.ScheduleDue(ctx)
 	return err
 }
+
+// IntegrationPushWorker sends a task's changes outside (integration.RunPush).
+type IntegrationPushWorker struct {
+	river.WorkerDefaults[integration.PushArgs]
+	svc *integration.Service
+}
+
+func (w *IntegrationPushWorker) Work(ctx context.Context, job *river.Job[integration.PushArgs]) error {
+	return w.svc.RunPush(ctx, job)
+}
+
+// IntegrationCleanupWorker takes completed outside tasks out of their notes
+// after the grace period (integration.CleanCompleted).
+type IntegrationCleanupWorker struct {
+	river.WorkerDefaults[integration.CleanupArgs]
+	svc *integration.Service
+}
+
+func (w *IntegrationCleanupWorker) Work(ctx context.Context, _ *river.Job[integration.CleanupArgs]) error {
+	_, err := w.svc.CleanCompleted(ctx)
+	return err
+}
+
+// Timeout: a cleanup works in batches until nothing is due.
+func (w *IntegrationCleanupWorker) Timeout(*river.Job[integration.CleanupArgs]) time.Duration {
+	return 10 * time.Minute
+}

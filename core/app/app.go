@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -100,6 +101,9 @@ type Options struct {
 	// Integrations runs the integration plugins (the plugin host); nil:
 	// no provider is available.
 	Integrations integration.Plugins
+	// Now is the clock of the integrations' sync and cleanup (default
+	// time.Now); tests move it on instead of waiting.
+	Now func() time.Time
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -169,7 +173,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 
 	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
 		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
-		SyncInterval: cfg.Integrations.SyncInterval, Tasks: a.Tasks, Queue: o.AIQueue, Logger: o.Logger})
+		SyncInterval: cfg.Integrations.SyncInterval, CompletedGrace: cfg.Integrations.CompletedGrace, Tasks: a.Tasks, Notes: a.Notes,
+		Queue: o.AIQueue, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -289,3 +289,47 @@ func TestSetTaskMetadataComparedByValue(t *testing.T) {
 	require.NoError(t, d.SetTask("t", other))
 	require.True(t, d.Changed())
 }
+
+// Cut and Paste move a task block with its children to another document,
+// ids kept, and the moved blocks read back the same.
+func TestCutPasteAcrossDocuments(t *testing.T) {
+	src, err := blocknote.Parse([]byte(`[
+		{"id":"p","type":"paragraph","content":[{"type":"text","text":"before","styles":{}}],"children":[]},
+		{"id":"t","type":"task","props":{"status":"in_progress","priority":"high"},"content":[{"type":"text","text":"Parent","styles":{}}],"children":[
+			{"id":"c","type":"checkListItem","props":{"checked":true},"content":[{"type":"text","text":"Child","styles":{}}],"children":[]}]}]`), nil)
+	require.NoError(t, err)
+	dst, err := blocknote.Parse([]byte(`[{"id":"x","type":"task","props":{"status":"not_started"},"content":[{"type":"text","text":"Host","styles":{}}],"children":[]}]`), nil)
+	require.NoError(t, err)
+
+	b := src.Cut("t")
+	require.NotNil(t, b)
+	require.Equal(t, 2, b.Size())
+	require.Equal(t, 1, src.Len())
+	require.Nil(t, src.Block("c"))
+	require.Nil(t, src.Cut("t"), "already gone")
+
+	require.NoError(t, dst.Paste("x", b))
+	require.Equal(t, 3, dst.Len())
+	_, structural := dst.Edits()
+	require.True(t, structural)
+	out, err := dst.MarshalJSON()
+	require.NoError(t, err)
+	again, err := blocknote.Parse(out, nil)
+	require.NoError(t, err)
+	tasks := again.Tasks()
+	require.Len(t, tasks, 3)
+	require.Equal(t, "t", tasks[1].BlockID)
+	require.Equal(t, "x", tasks[1].ParentBlockID)
+	require.Equal(t, blocknote.PriorityHigh, tasks[1].Priority)
+	require.Equal(t, "c", tasks[2].BlockID)
+	require.Equal(t, "t", tasks[2].ParentBlockID)
+	require.Equal(t, blocknote.StatusCompleted, tasks[2].Status)
+
+	// An id the document holds already is refused; a missing parent too.
+	dup, err := blocknote.Parse([]byte(`[{"id":"x","type":"paragraph","content":[],"children":[]}]`), nil)
+	require.NoError(t, err)
+	require.True(t, apperr.Is(dst.Paste("", dup.Cut("x")), apperr.Conflict))
+	other, err := blocknote.Parse([]byte(`[{"id":"y","type":"paragraph","content":[],"children":[]}]`), nil)
+	require.NoError(t, err)
+	require.True(t, apperr.Is(dst.Paste("nope", other.Cut("y")), apperr.NotFound))
+}

@@ -80,6 +80,9 @@ type Integrations struct {
 	ReturnURL string `yaml:"return_url"`
 	// SyncInterval is how often each connection syncs.
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// CompletedGrace is how long a task completed outside stays in its
+	// note before it is cleaned out (its reference stays).
+	CompletedGrace time.Duration `yaml:"completed_grace"`
 }
 
 // Metrics says where Prometheus scrapes /metrics. With neither key set the
@@ -324,7 +327,7 @@ func Default() Config {
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
 			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second},
 		Plugins:      plugin.Defaults(),
-		Integrations: Integrations{SyncInterval: 15 * time.Minute},
+		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour},
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
@@ -449,6 +452,9 @@ func (c *Config) Problems() []string {
 		if u, err := url.Parse(c.Integrations.ReturnURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("integrations.return_url", "must be an absolute http(s) URL, got %q", c.Integrations.ReturnURL)
 		}
+	}
+	if c.Integrations.CompletedGrace <= 0 {
+		bad("integrations.completed_grace", "must be positive (such as 168h), got %s", c.Integrations.CompletedGrace)
 	}
 	if c.Integrations.SyncInterval < time.Minute {
 		bad("integrations.sync_interval", "must be at least 1m, got %s", c.Integrations.SyncInterval)
