@@ -93,8 +93,10 @@ func (tt *testTools) tools() []Tool {
 				if tt.untrusted.Load() {
 					typ = "document"
 				}
-				return &ToolResult{Content: "[1] " + tt.searchHit, Summary: "1 passage", Untrusted: tt.untrusted.Load(),
-					Citations: []Citation{{Index: 1, Type: typ, ID: tt.noteID, Title: "House"}}}, nil
+				c := Citation{Type: typ, ID: tt.noteID, Title: "House"}
+				c.Index = call.Cite(c)
+				return &ToolResult{Content: fmt.Sprintf("[%d] %s", c.Index, tt.searchHit), Summary: "1 passage", Untrusted: tt.untrusted.Load(),
+					Citations: []Citation{c}}, nil
 			}},
 	}
 }
@@ -448,9 +450,10 @@ func TestOrchestratorUntrustedTextMakesWritesWait(t *testing.T) {
 	require.Equal(t, 2, b2.tools.count(t, b2.user), "never a deletion without the user")
 }
 
-// Budgets end a runaway loop: the same call over and over, or too many
-// model calls, ends budget_exceeded with what was written kept and marked
-// incomplete.
+// Budgets end a runaway loop: the model is asked once more, without
+// tools, for a final answer; when it cannot give one (here: its script is
+// spent, as a failing provider) the run ends budget_exceeded with what was
+// written kept and marked incomplete.
 func TestOrchestratorBudgets(t *testing.T) {
 	t.Parallel()
 	same := modeltest.Call("l", "list_tasks", map[string]any{"title": "x"})
@@ -458,6 +461,7 @@ func TestOrchestratorBudgets(t *testing.T) {
 		modeltest.Turn{Text: []string{"Checking. "}, ToolCalls: []sdk.ToolCall{same}},
 		modeltest.Turn{Text: []string{"Again. "}, ToolCalls: []sdk.ToolCall{same}},
 		modeltest.Turn{Text: []string{"Again. "}, ToolCalls: []sdk.ToolCall{same}},
+		modeltest.Turn{Err: sdk.Temporary("overloaded")}, // the final answer fails
 	)
 	tasks := "tasks"
 	r := b.run(t, b.send(t, "loop", &tasks))
@@ -469,22 +473,61 @@ func TestOrchestratorBudgets(t *testing.T) {
 	require.Equal(t, true, meta["incomplete"])
 	require.Equal(t, "budget_exceeded", meta["stop_reason"])
 	evs := b.events(t)
-	require.Equal(t, []string{EventError, EventRunCompleted}, eventTypes(evs[len(evs)-2:]))
+	require.Equal(t, []string{EventMessageCompleted, EventError, EventRunCompleted}, eventTypes(evs[len(evs)-3:]))
+	var done struct{ Status string }
+	require.NoError(t, json.Unmarshal(evs[len(evs)-1].Payload, &done))
+	require.Equal(t, RunBudgetExceeded, done.Status)
+	reqs := b.model.Requests()
+	require.Len(t, reqs, 4, "three calls, then one for the final answer")
+	require.Empty(t, reqs[3].Tools, "the final answer is asked for without tools")
+	require.Zero(t, b.model.Left())
 
+	// Too many model calls: the final answer comes.
 	var turns []modeltest.Turn
-	for i := range 5 {
+	for i := range 3 {
 		turns = append(turns, modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("l", "list_tasks", map[string]any{"title": fmt.Sprint(i)})}})
 	}
+	turns = append(turns, modeltest.Turn{Text: []string{"You have no tasks; ", "I stopped checking."}})
 	b = setupOrch(t, config.Chat{MaxModelCalls: 3}, turns...)
 	r = b.run(t, b.send(t, "loop", &tasks))
-	require.Equal(t, RunBudgetExceeded, r.Status)
-	require.Contains(t, r.ErrorMessage, "3 model calls")
-	require.Len(t, b.model.Requests(), 3)
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	reqs = b.model.Requests()
+	require.Len(t, reqs, 4)
+	require.Empty(t, reqs[3].Tools)
+	note := reqs[3].Messages[len(reqs[3].Messages)-1]
+	require.Equal(t, sdk.RoleUser, note.Role)
+	require.Contains(t, note.Content, "budget is spent (model_calls)")
+	msg, meta = b.lastMessage(t)
+	require.Equal(t, "You have no tasks; I stopped checking.", msg.Content)
+	require.Nil(t, meta["incomplete"])
+	require.Equal(t, "model_calls", meta["budget_exceeded"])
+	for _, e := range b.events(t) {
+		require.NotEqual(t, EventError, e.Type)
+	}
 
-	b = setupOrch(t, config.Chat{MaxTokens: 1000}, modeltest.Turn{ToolCalls: []sdk.ToolCall{same}, Usage: sdk.Usage{InputTokens: 900, OutputTokens: 200}})
-	r = b.run(t, b.send(t, "big", &tasks))
-	require.Equal(t, RunBudgetExceeded, r.Status)
-	require.Contains(t, r.ErrorMessage, "1100 tokens")
+	// Tokens, spent inside a delegate: the delegate's work stops, the
+	// manager's delegate_to call is answered "not done", and the manager
+	// gives the final answer.
+	b = setupOrch(t, config.Chat{MaxTokens: 1000},
+		modeltest.Turn{Text: []string{"Asking the task agent. "}, ToolCalls: []sdk.ToolCall{modeltest.Call("d1", "delegate_to_tasks",
+			map[string]any{"brief": "count the tasks", "expected_output": "a number"})}},
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{same}, Usage: sdk.Usage{InputTokens: 900, OutputTokens: 200}},
+		modeltest.Turn{Text: []string{"I could not finish counting."}},
+	)
+	r = b.run(t, b.send(t, "how many tasks?", nil))
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	reqs = b.model.Requests()
+	require.Len(t, reqs, 3)
+	final := reqs[2]
+	require.Empty(t, final.Tools)
+	require.Contains(t, final.Messages[0].Content, "You route.", "the manager answers")
+	back := final.Messages[len(final.Messages)-2]
+	require.Equal(t, sdk.RoleTool, back.Role)
+	require.Equal(t, "d1", back.ToolCallID)
+	require.Contains(t, back.Content, "budget ran out")
+	msg, meta = b.lastMessage(t)
+	require.Equal(t, "Asking the task agent. I could not finish counting.", msg.Content)
+	require.Equal(t, "tokens", meta["budget_exceeded"])
 }
 
 // A provider that fails mid-answer: the run fails with an error naming
@@ -502,7 +545,8 @@ func TestOrchestratorProviderErrorKeepsPartialAnswer(t *testing.T) {
 	msg, meta := b.lastMessage(t)
 	require.Equal(t, "The first half of the answer", msg.Content)
 	require.Equal(t, true, meta["incomplete"])
-	require.Equal(t, "error", meta["stop_reason"])
+	require.Equal(t, "model_temporary", meta["stop_reason"], "the stop reason names the cause")
+	require.Contains(t, meta["error"], "connection reset by peer")
 	evs := b.events(t)
 	types := eventTypes(evs)
 	require.Equal(t, []string{EventMessageDelta, EventMessageCompleted, EventError, EventRunCompleted}, types[len(types)-4:])
