@@ -186,17 +186,20 @@ func (o *Orchestrator) finishDelegation(ctx context.Context, t *Turn, st *turnSt
 		return err
 	}
 	st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: pa.Name, Status: CallCompleted, Summary: summary})
+	if err := t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentReturned, struct {
+		CallID  string `json:"call_id"`
+		From    string `json:"from"`
+		To      string `json:"to"`
+		Summary string `json:"summary"`
+	}{call.ID, child.Agent, pa.Name, truncate(res.Content, 200)})); err != nil {
+		return err
+	}
 	if err := o.storeToolMessage(ctx, t, child.CallPos, call, res, &st.Calls[len(st.Calls)-1]); err != nil {
 		return err
 	}
 	parent.Messages = append(parent.Messages, toolMessage(call, res.Content))
 	parent.Pending = parent.Pending[1:]
-	return t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentReturned, struct {
-		CallID  string `json:"call_id"`
-		From    string `json:"from"`
-		To      string `json:"to"`
-		Summary string `json:"summary"`
-	}{call.ID, child.Agent, pa.Name, truncate(res.Content, 200)}))
+	return nil
 }
 
 // execute runs one tool call: replayed from the audit log when an earlier
