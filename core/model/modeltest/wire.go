@@ -27,8 +27,8 @@ import (
 // CodeRateLimited, 401 for CodeNeedsReauth, 400 for CodePermanent and
 // CodeInvalidConfig, else 503); Err after some text or calls cuts the
 // stream there, before its end marker, as a provider or proxy that dies
-// mid-answer. Wait holds the answer until it is closed or the request
-// ends. A request beyond the script is answered 500.
+// mid-answer. Started is closed when a request takes the turn up; Wait
+// holds the answer until it is closed or the request ends. A request beyond the script is answered 500.
 type WireServer struct {
 	// URL is the API's base URL, as the plugin's base_url takes it
 	// (http://127.0.0.1:port/v1).
@@ -113,6 +113,9 @@ func (s *WireServer) serve(w http.ResponseWriter, r *http.Request) {
 	if !scripted {
 		s.fail(w, sdk.Errorf(sdk.CodeInternal, "modeltest: %s %s has no scripted turn", r.Method, r.URL.Path))
 		return
+	}
+	if turn.Started != nil {
+		close(turn.Started)
 	}
 	if turn.Wait != nil {
 		select {
