@@ -229,6 +229,26 @@ func TestChatDelegationThroughTheLLMPlugin(t *testing.T) {
 			}
 			require.NoError(t, rows.Err())
 			require.Equal(t, []string{"search", "create_task", "delegate_to_tasks"}, audited)
+
+			// The provider cuts its stream mid-answer: the run fails with
+			// an error naming the cause, and the text written so far is
+			// kept, marked incomplete.
+			srv.Script(modeltest.Turn{Text: []string{"The boiler is ", "due for"}, Err: sdk.Temporary("cut")})
+			runID = b.send(t, conv, "And the boiler?")["run_id"].(string)
+			evs = ws.untilRunCompleted()
+			require.Equal(t, "failed", evs[len(evs)-1]["status"])
+			errEv, partial := evs[len(evs)-2], evs[len(evs)-3]
+			require.Equal(t, chat.EventError, errEv.typ())
+			require.Equal(t, "model_temporary", errEv["code"])
+			require.Contains(t, errEv["message"], "stopped before it was complete")
+			require.Equal(t, chat.EventMessageCompleted, partial.typ())
+			m := partial["message"].(map[string]any)
+			require.Equal(t, "The boiler is due for", m["content"])
+			pm := m["metadata"].(map[string]any)
+			require.Equal(t, true, pm["incomplete"])
+			require.Equal(t, "model_temporary", pm["stop_reason"])
+			require.Contains(t, pm["error"], "stopped before it was complete")
+			require.Equal(t, 6, len(srv.Requests()), "the cut call was not retried behind the run's back")
 		})
 	}
 }
