@@ -335,6 +335,24 @@ func TestOrchestratorRetriedTurnDoesNotWriteTwice(t *testing.T) {
 	require.Equal(t, []string{RoleUser, RoleTool, RoleAssistant}, b.roles(t))
 }
 
+// lastApproval is the approval_id of the conversation's last
+// approval.required.
+func (b *orchBundle) lastApproval(t *testing.T) uuid.UUID {
+	t.Helper()
+	var approval uuid.UUID
+	for _, e := range b.events(t) {
+		if e.Type == EventApprovalRequired {
+			var p struct {
+				ApprovalID uuid.UUID `json:"approval_id"`
+			}
+			require.NoError(t, json.Unmarshal(e.Payload, &p))
+			approval = p.ApprovalID
+		}
+	}
+	require.NotEqual(t, uuid.Nil, approval, "no approval.required")
+	return approval
+}
+
 // roles are the roles of the conversation's messages, oldest first.
 func (b *orchBundle) roles(t *testing.T) []string {
 	t.Helper()
@@ -684,18 +702,7 @@ func TestOrchestratorContext(t *testing.T) {
 	cancelled, err := b.svc.CancelRun(b.ctx, b.user, b.conv.ID, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, RunCancelled, cancelled.Status)
-	evs := b.events(t)
-	var approval uuid.UUID
-	for _, e := range evs {
-		if e.Type == EventApprovalRequired {
-			var p struct {
-				ApprovalID uuid.UUID `json:"approval_id"`
-			}
-			require.NoError(t, json.Unmarshal(e.Payload, &p))
-			approval = p.ApprovalID
-		}
-	}
-	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, approval, true)
+	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, b.lastApproval(t), true)
 	require.True(t, apperr.Is(err, apperr.Conflict), "%v", err)
 }
 
@@ -892,17 +899,7 @@ func TestOrchestratorWaitingRunDoesNotBlockTheConversation(t *testing.T) {
 	require.Equal(t, "You have two tasks.", msg.Content)
 	require.Equal(t, second.RunID, *msg.RunID)
 
-	var approval uuid.UUID
-	for _, e := range b.events(t) {
-		if e.Type == EventApprovalRequired {
-			var p struct {
-				ApprovalID uuid.UUID `json:"approval_id"`
-			}
-			require.NoError(t, json.Unmarshal(e.Payload, &p))
-			approval = p.ApprovalID
-		}
-	}
-	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, approval, true)
+	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, b.lastApproval(t), true)
 	require.NoError(t, err)
 	r = b.run(t, first)
 	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
