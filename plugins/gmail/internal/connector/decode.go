@@ -352,8 +352,10 @@ func HTMLToText(src string) string {
 				}
 				continue
 			}
-			if tag == "li" && tt == xhtml.StartTagToken {
-				write("\n- ")
+			if tag == "li" {
+				if tt == xhtml.StartTagToken {
+					write("\n- ")
+				}
 				continue
 			}
 			if tag == "td" || tag == "th" {
