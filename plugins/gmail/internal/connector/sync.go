@@ -256,4 +256,3 @@ func (p *Plugin) fetch(ctx context.Context, svc *gmail.Service, s *settings, ids
 	}
 	return out, nil
 }
-
