@@ -144,13 +144,14 @@ if [[ "${1:-}" == --clean ]]; then
       log "removed ${img}"
     fi
   done
+  docker container prune -f >/dev/null
   docker image prune -f >/dev/null
   docker builder prune -af >/dev/null 2>&1 || true
   if [[ -n "${own_dockerd}" ]]; then
     kill "${own_dockerd}"; wait "${own_dockerd}" 2>/dev/null || true
     own_dockerd=""
-    remove_tree "${WORK}/engine"
-    log "removed the private engine's data"
+    remove_tree "${WORK}"
+    log "removed the private engine's data and ${WORK}"
   fi
   exit 0
 fi
@@ -235,9 +236,10 @@ else
   mkdir -p "${ctx}/ca"
   cp -al "${goroot}" "${ctx}/go" 2>/dev/null || cp -a "${goroot}" "${ctx}/go"
   cas=$(find /usr/local/share/ca-certificates -name '*.crt' 2>/dev/null | sort || true)
+  # shellcheck disable=SC2086 # one path a word (no spaces under that folder)
   [[ -z "${cas}" ]] || cp ${cas} "${ctx}/ca/"
   log "${GO_IMAGE}: ${DEBIAN_IMAGE} + ca-certificates$([[ -z "${cas}" ]] || echo " + the host's $(wc -w <<<"${cas}") local CA(s)") + ${have} from ${goroot}"
-  docker build --network=host -q -t "${GO_IMAGE}" -f - "${ctx}" >/dev/null <<EOF
+  docker build --network=host --force-rm -q -t "${GO_IMAGE}" -f - "${ctx}" >/dev/null <<EOF
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
 COPY ca/ /usr/local/share/ca-certificates/
@@ -255,7 +257,7 @@ took
 # ---- 3. the image ----------------------------------------------------------
 step "docker build -t ${IMAGE} (the normal Dockerfile)"
 version=$(git -C "${REPO}" describe --tags --always --dirty 2>/dev/null || echo prove)
-docker build --network=host --build-arg VERSION="${version}" -t "${IMAGE}" "${REPO}" >"${WORK}/build.log" 2>&1 ||
+docker build --network=host --force-rm --build-arg VERSION="${version}" -t "${IMAGE}" "${REPO}" >"${WORK}/build.log" 2>&1 ||
   { tail -30 "${WORK}/build.log" >&2; die "docker build failed (log ${WORK}/build.log)"; }
 grep -E '^Step [0-9]+/' "${WORK}/build.log" | sed 's/^/    /' >&2 || true
 took
@@ -372,7 +374,7 @@ check "the offline local plugin runs (consilium plugins list)" \
 step "${IMAGE}"
 size=$(docker image inspect -f '{{.Size}}' "${IMAGE}")
 docker image ls --format '  {{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E "^  (${IMAGE}|${DEBIAN_IMAGE}|${GO_IMAGE}) " >&2 || true
-log "image ${IMAGE}: $((size / 1000000)) MB (${size} bytes); shipped plugins: $(echo ${plugins})"
+log "image ${IMAGE}: $((size / 1000000)) MB (${size} bytes); shipped plugins: ${plugins//$'\n'/ }"
 log "total $(($(date +%s) - start))s"
 if [[ ${failures} -gt 0 ]]; then
   docker logs --tail 30 "${CONTAINER}" >&2
