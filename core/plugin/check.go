@@ -70,7 +70,10 @@ func checkKind(ctx context.Context, p CheckParams, kind sdk.Kind) (*CheckReport,
 		cfg.StartTimeout = p.StartTimeout
 	}
 	cfg.RestartBackoffMin, cfg.RestartBackoffMax = time.Hour, time.Hour // one attempt
-	cfg.Items = []PluginConfig{{Name: "check", Kind: kind, Path: p.Path, SHA256: p.SHA256, Enabled: true}}
+	// The connection's settings are the item's config, so that the Describe
+	// of the start sees them too (a plugin may refuse to start without them).
+	cfg.Items = []PluginConfig{{Name: "check", Kind: kind, Path: p.Path, SHA256: p.SHA256, Enabled: true,
+		Config: p.Connection.Config}}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
