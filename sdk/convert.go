@@ -4,6 +4,7 @@ import (
 	"time"
 
 	pb "github.com/consilium-hq/consilium/sdk/gen/consiliumv1"
+	"github.com/consilium-hq/consilium/sdk/internal/wire"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -11,33 +12,13 @@ import (
 // Conversions between the SDK's Go types and the wire types. Zero times and
 // durations travel as absent fields.
 
-func tsToPB(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
+func tsToPB(t time.Time) *timestamppb.Timestamp { return wire.TimeToPB(t) }
 
-func tsFromPB(t *timestamppb.Timestamp) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.AsTime()
-}
+func tsFromPB(t *timestamppb.Timestamp) time.Time { return wire.TimeFromPB(t) }
 
-func durToPB(d time.Duration) *durationpb.Duration {
-	if d == 0 {
-		return nil
-	}
-	return durationpb.New(d)
-}
+func durToPB(d time.Duration) *durationpb.Duration { return wire.DurToPB(d) }
 
-func durFromPB(d *durationpb.Duration) time.Duration {
-	if d == nil {
-		return 0
-	}
-	return d.AsDuration()
-}
+func durFromPB(d *durationpb.Duration) time.Duration { return wire.DurFromPB(d) }
 
 func connToPB(c *Connection) *pb.Connection {
 	out := &pb.Connection{Id: c.ID, Config: c.Config, Secrets: c.Secrets}
