@@ -12,6 +12,6 @@ func init() {
 	wire.ChatResponseFromPB = chatResponseFromPB
 	wire.EmbedResponseFromPB = embedResponseFromPB
 	wire.SyncResponseFromPB = syncResponseFromPB
-	wire.TaskToPB = taskToPB
+	wire.PushTaskRequestToPB = pushTaskRequestToPB
 	wire.ToolsFromPB = toolsFromPB
 }

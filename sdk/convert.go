@@ -123,7 +123,7 @@ func toolCallFromPB(c *pb.ToolCall) ToolCall {
 }
 
 func messageToPB(m *Message) *pb.Message {
-	out := &pb.Message{Role: m.Role, Content: m.Content, ToolCallId: m.ToolCallID, Name: m.Name}
+	out := &pb.Message{Role: string(m.Role), Content: m.Content, ToolCallId: m.ToolCallID, Name: m.Name}
 	for i := range m.ToolCalls {
 		out.ToolCalls = append(out.ToolCalls, toolCallToPB(&m.ToolCalls[i]))
 	}
@@ -134,7 +134,7 @@ func messageFromPB(m *pb.Message) Message {
 	if m == nil {
 		return Message{}
 	}
-	out := Message{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallId, Name: m.Name}
+	out := Message{Role: Role(m.Role), Content: m.Content, ToolCallID: m.ToolCallId, Name: m.Name}
 	for _, c := range m.ToolCalls {
 		out.ToolCalls = append(out.ToolCalls, toolCallFromPB(c))
 	}
@@ -214,7 +214,7 @@ func embedResponseFromPB(r *pb.EmbedResponse) *EmbedResponse {
 // Integration.
 
 func taskToPB(t *Task) *pb.Task {
-	return &pb.Task{Title: t.Title, Description: t.Description, Status: t.Status, Priority: t.Priority,
+	return &pb.Task{Title: t.Title, Description: t.Description, Status: string(t.Status), Priority: t.Priority,
 		Due: tsToPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalId: t.ParentExternalID, Tags: t.Tags, List: t.List,
 		StatusName: t.StatusName, ListId: t.ListID}
 }
@@ -223,13 +223,31 @@ func taskFromPB(t *pb.Task) Task {
 	if t == nil {
 		return Task{}
 	}
-	return Task{Title: t.Title, Description: t.Description, Status: t.Status, Priority: t.Priority,
+	return Task{Title: t.Title, Description: t.Description, Status: TaskStatus(t.Status), Priority: t.Priority,
 		Due: tsFromPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalID: t.ParentExternalId, Tags: t.Tags, List: t.List,
 		StatusName: t.StatusName, ListID: t.ListId}
 }
 
+func pushTaskRequestToPB(r *PushTaskRequest) *pb.PushTaskRequest {
+	out := &pb.PushTaskRequest{Connection: connToPB(&r.Connection), Action: string(r.Action),
+		ExternalId: r.ExternalID, Task: taskToPB(&r.Task)}
+	for _, f := range r.Fields {
+		out.Fields = append(out.Fields, string(f))
+	}
+	return out
+}
+
+func pushTaskRequestFromPB(r *pb.PushTaskRequest) *PushTaskRequest {
+	out := &PushTaskRequest{Connection: connFromPB(r.Connection), Action: PushAction(r.Action),
+		ExternalID: r.ExternalId, Task: taskFromPB(r.Task)}
+	for _, f := range r.Fields {
+		out.Fields = append(out.Fields, TaskField(f))
+	}
+	return out
+}
+
 func recordToPB(r *Record) *pb.Record {
-	out := &pb.Record{ExternalId: r.ExternalID, Kind: r.Kind, Url: r.URL, UpdatedAt: tsToPB(r.UpdatedAt), Data: r.Data}
+	out := &pb.Record{ExternalId: r.ExternalID, Kind: string(r.Kind), Url: r.URL, UpdatedAt: tsToPB(r.UpdatedAt), Data: r.Data}
 	if r.Task != nil {
 		out.Task = taskToPB(r.Task)
 	}
@@ -241,7 +259,7 @@ func recordToPB(r *Record) *pb.Record {
 }
 
 func recordFromPB(r *pb.Record) Record {
-	out := Record{ExternalID: r.ExternalId, Kind: r.Kind, URL: r.Url, UpdatedAt: tsFromPB(r.UpdatedAt), Data: r.Data}
+	out := Record{ExternalID: r.ExternalId, Kind: RecordKind(r.Kind), URL: r.Url, UpdatedAt: tsFromPB(r.UpdatedAt), Data: r.Data}
 	if r.Task != nil {
 		t := taskFromPB(r.Task)
 		out.Task = &t

@@ -247,8 +247,7 @@ func (s *integrationServer) PushTask(ctx context.Context, req *pb.PushTaskReques
 		if !ok {
 			return unimplemented("PushTask")
 		}
-		resp, err := p.PushTask(ctx, &PushTaskRequest{Connection: connFromPB(req.Connection), Action: req.Action,
-			ExternalID: req.ExternalId, Task: taskFromPB(req.Task), Fields: req.Fields})
+		resp, err := p.PushTask(ctx, pushTaskRequestFromPB(req))
 		if err != nil {
 			return err
 		}

@@ -264,8 +264,7 @@ func (c *IntegrationClient) Sync(ctx context.Context, req *sdk.SyncRequest) (*sd
 }
 
 func (c *IntegrationClient) PushTask(ctx context.Context, req *sdk.PushTaskRequest) (*sdk.PushTaskResponse, error) {
-	out, err := c.c.PushTask(ctx, &pb.PushTaskRequest{Connection: connToPB(&req.Connection), Action: req.Action,
-		ExternalId: req.ExternalID, Task: taskToPB(&req.Task), Fields: req.Fields})
+	out, err := c.c.PushTask(ctx, pushTaskRequestToPB(req))
 	if err != nil {
 		return nil, errorFromStatus(ctx, "PushTask", err)
 	}

@@ -18,7 +18,7 @@ var (
 	chatResponseFromPB  = wire.ChatResponseFromPB.(func(*pb.ChatResponse) *sdk.ChatResponse)
 	embedResponseFromPB = wire.EmbedResponseFromPB.(func(*pb.EmbedResponse) *sdk.EmbedResponse)
 	syncResponseFromPB  = wire.SyncResponseFromPB.(func(*pb.SyncResponse) *sdk.SyncResponse)
-	taskToPB            = wire.TaskToPB.(func(*sdk.Task) *pb.Task)
+	pushTaskRequestToPB = wire.PushTaskRequestToPB.(func(*sdk.PushTaskRequest) *pb.PushTaskRequest)
 	toolsFromPB         = wire.ToolsFromPB.(func([]*pb.Tool) []sdk.Tool)
 	tsFromPB            = wire.TimeFromPB
 )

@@ -39,7 +39,7 @@ var (
 	ChatResponseFromPB  any // func(*pb.ChatResponse) *sdk.ChatResponse
 	EmbedResponseFromPB any // func(*pb.EmbedResponse) *sdk.EmbedResponse
 	SyncResponseFromPB  any // func(*pb.SyncResponse) *sdk.SyncResponse
-	TaskToPB            any // func(*sdk.Task) *pb.Task
+	PushTaskRequestToPB any // func(*sdk.PushTaskRequest) *pb.PushTaskRequest
 	ToolsFromPB         any // func([]*pb.Tool) []sdk.Tool
 )
 
