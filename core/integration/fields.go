@@ -202,11 +202,11 @@ func outTask(o, snap *snapshot, fields []sdk.TaskField, loc *time.Location) sdk.
 	return t
 }
 
-// sourceOf is the task source of a provider's tasks: its own name when
-// tasks know it (clickup, email), else external.
+// sourceOf is the task source of a provider's tasks: its own name (a
+// plugin's name is a valid source), or external for a name that is not one
+// or that would pass for one of Consilium's own sources.
 func sourceOf(provider string) string {
-	internal := []string{"direct", blocknote.SourceNote, "planning", "chat", "external"}
-	if slices.Contains(blocknote.Sources, provider) && !slices.Contains(internal, provider) {
+	if blocknote.ValidSource(provider) && !blocknote.BuiltinSource(provider) {
 		return provider
 	}
 	return "external"
