@@ -439,7 +439,7 @@ func (e *syncEnv) waitPushes(t *testing.T) {
 // externalTasks counts the user's tasks that came from outside.
 func (e *syncEnv) externalTasks(t *testing.T) int {
 	var n int
-	require.NoError(t, e.app.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'external'`, e.user).Scan(&n))
+	require.NoError(t, e.app.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'scriptp'`, e.user).Scan(&n))
 	return n
 }
 
@@ -482,7 +482,7 @@ func TestSyncIntoListNotes(t *testing.T) {
 	require.Equal(t, blocknote.PriorityHigh, a.Priority)
 	require.Equal(t, "2025-03-11", a.DueDate)
 	require.Equal(t, "00:30", a.DueTime)
-	require.Equal(t, "external", a.Source)
+	require.Equal(t, "scriptp", a.Source, "the provider's name is the source")
 	require.Equal(t, "a", a.SourceReference)
 	require.Equal(t, sprint, b.NoteID)
 	require.Equal(t, a.ID, *b.ParentTaskID)
@@ -807,7 +807,7 @@ func TestPluginCrashMidSync(t *testing.T) {
 	e.sync(t, false)
 	var n, distinct int
 	require.NoError(t, e.app.DB.Pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT source_reference) FROM tasks
-		WHERE user_id = $1 AND source = 'external'`, e.user).Scan(&n, &distinct))
+		WHERE user_id = $1 AND source = 'scriptp'`, e.user).Scan(&n, &distinct))
 	require.Equal(t, 7, n)
 	require.Equal(t, 7, distinct)
 	e.out.mu.Lock()
