@@ -277,7 +277,7 @@ func toConflicts(raw json.RawMessage) []ExternalConflict {
 		return out
 	}
 	for _, c := range cs {
-		out = append(out, ExternalConflict{Field: c.Field, Ours: c.Ours, Theirs: c.Theirs, Winner: c.Winner, At: c.At})
+		out = append(out, ExternalConflict{Field: string(c.Field), Ours: c.Ours, Theirs: c.Theirs, Winner: c.Winner, At: c.At})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package blocknote_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -256,7 +257,7 @@ func TestValidateTaskFields(t *testing.T) {
 		"date":     {blocknote.TaskFields{Status: "completed", DueDate: "2026-13-01"}, "body.due_date"},
 		"time":     {blocknote.TaskFields{Status: "completed", DueTime: "9:00"}, "body.due_time"},
 		"size":     {blocknote.TaskFields{Status: "completed", Size: &neg}, "body.size"},
-		"source":   {blocknote.TaskFields{Status: "completed", Source: "fax"}, "body.source"},
+		"source":   {blocknote.TaskFields{Status: "completed", Source: "Fax machine"}, "body.source"},
 		"metadata": {blocknote.TaskFields{Status: "completed", Metadata: json.RawMessage(`[1]`)}, "body.metadata"},
 		"goal":     {blocknote.TaskFields{Status: "completed", GoalID: "g-1"}, "body.goal_id"},
 	}
@@ -332,4 +333,24 @@ func TestCutPasteAcrossDocuments(t *testing.T) {
 	other, err := blocknote.Parse([]byte(`[{"id":"y","type":"paragraph","content":[],"children":[]}]`), nil)
 	require.NoError(t, err)
 	require.True(t, apperr.Is(dst.Paste("nope", other.Cut("y")), apperr.NotFound))
+}
+
+// Sources are data: any well-formed name is a source; only Consilium's own
+// are built in, and every other one is outside text.
+func TestSourcesAreData(t *testing.T) {
+	t.Parallel()
+	d := parse(t, []byte(`[{"id":"a","type":"task","props":{"status":"not_started","source":"gmail","sourceReference":"m-1"},"content":[],"children":[]}]`))
+	require.Equal(t, "gmail", d.Block("a").TaskFields().Source)
+	for _, s := range []string{"gmail", "clickup", "external", "my-app_2", strings.Repeat("a", 63)} {
+		require.True(t, blocknote.ValidSource(s), s)
+		require.NoError(t, (&blocknote.TaskFields{Status: blocknote.StatusNotStarted, Source: s}).Validate(""), s)
+		require.False(t, blocknote.BuiltinSource(s), s)
+	}
+	for _, s := range []string{"Gmail", "2fa", "a b", "a,b", strings.Repeat("a", 64)} {
+		require.False(t, blocknote.ValidSource(s), s)
+	}
+	for _, s := range append([]string{""}, blocknote.BuiltinSources...) {
+		require.True(t, blocknote.BuiltinSource(s), s)
+	}
+	require.ElementsMatch(t, []string{"direct", "note", "planning", "chat"}, blocknote.BuiltinSources)
 }

@@ -27,11 +27,11 @@ type snapshot struct {
 	DueTime     string             `json:"due_time"`
 	// OutsideStatus and StatusName are the record's sdk status and its own
 	// name of it ("in review").
-	OutsideStatus string `json:"outside_status"`
-	StatusName    string `json:"status_name,omitempty"`
-	List          string `json:"list,omitempty"`
-	ListID        string `json:"list_id,omitempty"`
-	Parent        string `json:"parent,omitempty"`
+	OutsideStatus sdk.TaskStatus `json:"outside_status"`
+	StatusName    string         `json:"status_name,omitempty"`
+	List          string         `json:"list,omitempty"`
+	ListID        string         `json:"list_id,omitempty"`
+	Parent        string         `json:"parent,omitempty"`
 }
 
 const snapshotVersion = 1
@@ -47,10 +47,10 @@ func readSnapshot(raw []byte) (snapshot, bool) {
 }
 
 // Pushable fields, in the order they are compared and pushed.
-var pushFields = []string{sdk.FieldTitle, sdk.FieldDescription, sdk.FieldStatus, sdk.FieldDue, sdk.FieldPriority}
+var pushFields = []sdk.TaskField{sdk.FieldTitle, sdk.FieldDescription, sdk.FieldStatus, sdk.FieldDue, sdk.FieldPriority}
 
 // value is a field's meaning as a string (due: "YYYY-MM-DD HH:MM").
-func (s *snapshot) value(field string) string {
+func (s *snapshot) value(field sdk.TaskField) string {
 	switch field {
 	case sdk.FieldTitle:
 		return s.Title
@@ -67,7 +67,7 @@ func (s *snapshot) value(field string) string {
 }
 
 // take copies field from o.
-func (s *snapshot) take(field string, o *snapshot) {
+func (s *snapshot) take(field sdk.TaskField, o *snapshot) {
 	switch field {
 	case sdk.FieldTitle:
 		s.Title = o.Title
@@ -84,8 +84,8 @@ func (s *snapshot) take(field string, o *snapshot) {
 }
 
 // diff names the fields whose meaning differs between a and b.
-func diff(a, b *snapshot) []string {
-	var out []string
+func diff(a, b *snapshot) []sdk.TaskField {
+	var out []sdk.TaskField
 	for _, f := range pushFields {
 		if a.value(f) != b.value(f) {
 			out = append(out, f)
@@ -133,7 +133,7 @@ func clip(s string, n int) string {
 
 // statusIn maps an outside status to ours: on hold and cancelled are
 // deferred, done is completed.
-func statusIn(s string) blocknote.Status {
+func statusIn(s sdk.TaskStatus) blocknote.Status {
 	switch s {
 	case sdk.TaskInProgress:
 		return blocknote.StatusInProgress
@@ -146,7 +146,7 @@ func statusIn(s string) blocknote.Status {
 }
 
 // statusOut maps our status to the outside one.
-func statusOut(s blocknote.Status) string {
+func statusOut(s blocknote.Status) sdk.TaskStatus {
 	switch s {
 	case blocknote.StatusInProgress:
 		return sdk.TaskInProgress
@@ -174,7 +174,7 @@ func priorityIn(p string) blocknote.Priority {
 // outTask is the task sent with a push: our values of the fields pushed,
 // the snapshot's of the others (the outside status kept with its own name
 // unless the status is pushed).
-func outTask(o, snap *snapshot, fields []string, loc *time.Location) sdk.Task {
+func outTask(o, snap *snapshot, fields []sdk.TaskField, loc *time.Location) sdk.Task {
 	v := *snap
 	for _, f := range fields {
 		v.take(f, o)
@@ -202,11 +202,11 @@ func outTask(o, snap *snapshot, fields []string, loc *time.Location) sdk.Task {
 	return t
 }
 
-// sourceOf is the task source of a provider's tasks: its own name when
-// tasks know it (clickup, email), else external.
+// sourceOf is the task source of a provider's tasks: its own name (a
+// plugin's name is a valid source), or external for a name that is not one
+// or that would pass for one of Consilium's own sources.
 func sourceOf(provider string) string {
-	internal := []string{"direct", blocknote.SourceNote, "planning", "chat", "external"}
-	if slices.Contains(blocknote.Sources, provider) && !slices.Contains(internal, provider) {
+	if blocknote.ValidSource(provider) && !blocknote.BuiltinSource(provider) {
 		return provider
 	}
 	return "external"
@@ -215,11 +215,11 @@ func sourceOf(provider string) string {
 // Conflict is one field both sides changed since the last sync, as
 // recorded on the reference.
 type Conflict struct {
-	Field  string    `json:"field"`
-	Ours   string    `json:"ours"`
-	Theirs string    `json:"theirs"`
-	Winner string    `json:"winner"` // ours | theirs
-	At     time.Time `json:"at"`
+	Field  sdk.TaskField `json:"field"`
+	Ours   string        `json:"ours"`
+	Theirs string        `json:"theirs"`
+	Winner string        `json:"winner"` // ours | theirs
+	At     time.Time     `json:"at"`
 }
 
 // maxConflicts is how many conflicts a reference keeps (the latest).

@@ -185,7 +185,7 @@ func (s *Service) RunPush(ctx context.Context, job *river.Job[PushArgs]) error {
 	return s.finishPush(ctx, job, snap, nil, nil)
 }
 
-func (s *Service) finishPush(ctx context.Context, job *river.Job[PushArgs], sent snapshot, resp *sdk.PushTaskResponse, fields []string) error {
+func (s *Service) finishPush(ctx context.Context, job *river.Job[PushArgs], sent snapshot, resp *sdk.PushTaskResponse, fields []sdk.TaskField) error {
 	var again bool
 	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
 		var err error
@@ -201,7 +201,7 @@ func (s *Service) finishPush(ctx context.Context, job *river.Job[PushArgs], sent
 // pushed stores what a push sent (only the fields it sent: a sync that
 // wrote the snapshot meanwhile keeps the rest) and completes the job; when
 // the task changed again meanwhile, the job runs again instead.
-func (s *Service) pushed(ctx context.Context, tx db.Tx, job *river.Job[PushArgs], sent snapshot, resp *sdk.PushTaskResponse, fields []string) (bool, error) {
+func (s *Service) pushed(ctx context.Context, tx db.Tx, job *river.Job[PushArgs], sent snapshot, resp *sdk.PushTaskResponse, fields []sdk.TaskField) (bool, error) {
 	var userID uuid.UUID
 	var taskID *uuid.UUID
 	var raw []byte

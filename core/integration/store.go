@@ -230,8 +230,8 @@ func (s *Service) store(ctx context.Context, tx db.Tx, c *connection, resp *sdk.
 // merge decides each field of an existing record: a field only they
 // changed is applied; one both changed (to different values) goes to the
 // later change (ties to theirs), the loser recorded as a conflict.
-func merge(o, snap, th *snapshot, oursAt, theirsAt, now time.Time) ([]string, []Conflict) {
-	var apply []string
+func merge(o, snap, th *snapshot, oursAt, theirsAt, now time.Time) ([]sdk.TaskField, []Conflict) {
+	var apply []sdk.TaskField
 	var conflicts []Conflict
 	for _, f := range pushFields {
 		if th.value(f) == snap.value(f) || th.value(f) == o.value(f) {
@@ -253,7 +253,7 @@ func merge(o, snap, th *snapshot, oursAt, theirsAt, now time.Time) ([]string, []
 }
 
 // setField sets one pushable field of a task block from a snapshot.
-func setField(f *blocknote.TaskFields, name string, v *snapshot) {
+func setField(f *blocknote.TaskFields, name sdk.TaskField, v *snapshot) {
 	switch name {
 	case sdk.FieldTitle:
 		f.Title = v.Title

@@ -182,7 +182,7 @@ func (o *outside) sync(cursor string) ctlAnswer {
 }
 
 // statusNames are the outside system's own names of its statuses.
-var statusNames = map[string]string{sdk.TaskOpen: "to do", sdk.TaskInProgress: "in progress", sdk.TaskOnHold: "blocked",
+var statusNames = map[sdk.TaskStatus]string{sdk.TaskOpen: "to do", sdk.TaskInProgress: "in progress", sdk.TaskOnHold: "blocked",
 	sdk.TaskDone: "complete", sdk.TaskCancelled: "cancelled"}
 
 func (o *outside) push(req sdk.PushTaskRequest) ctlAnswer {
@@ -439,7 +439,7 @@ func (e *syncEnv) waitPushes(t *testing.T) {
 // externalTasks counts the user's tasks that came from outside.
 func (e *syncEnv) externalTasks(t *testing.T) int {
 	var n int
-	require.NoError(t, e.app.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'external'`, e.user).Scan(&n))
+	require.NoError(t, e.app.DB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'scriptp'`, e.user).Scan(&n))
 	return n
 }
 
@@ -482,7 +482,7 @@ func TestSyncIntoListNotes(t *testing.T) {
 	require.Equal(t, blocknote.PriorityHigh, a.Priority)
 	require.Equal(t, "2025-03-11", a.DueDate)
 	require.Equal(t, "00:30", a.DueTime)
-	require.Equal(t, "external", a.Source)
+	require.Equal(t, "scriptp", a.Source, "the provider's name is the source")
 	require.Equal(t, "a", a.SourceReference)
 	require.Equal(t, sprint, b.NoteID)
 	require.Equal(t, a.ID, *b.ParentTaskID)
@@ -561,7 +561,7 @@ func TestPushOnlyChangedFields(t *testing.T) {
 	e.waitPushes(t)
 	pushes := e.out.pushed()
 	require.Len(t, pushes, 1)
-	require.Equal(t, []string{sdk.FieldTitle}, pushes[0].Fields)
+	require.Equal(t, []sdk.TaskField{sdk.FieldTitle}, pushes[0].Fields)
 	require.Equal(t, sdk.PushUpdate, pushes[0].Action)
 	require.Equal(t, "a", pushes[0].ExternalID)
 	require.Equal(t, title, pushes[0].Task.Title)
@@ -578,7 +578,7 @@ func TestPushOnlyChangedFields(t *testing.T) {
 	e.waitPushes(t)
 	pushes = e.out.pushed()
 	require.Len(t, pushes, 2)
-	require.Equal(t, []string{sdk.FieldStatus, sdk.FieldDue}, pushes[1].Fields)
+	require.Equal(t, []sdk.TaskField{sdk.FieldStatus, sdk.FieldDue}, pushes[1].Fields)
 	require.Equal(t, sdk.TaskDone, pushes[1].Task.Status)
 	require.True(t, pushes[1].Task.DueHasTime)
 	require.True(t, pushes[1].Task.Due.Equal(time.Date(2025, 4, 1, 7, 15, 0, 0, time.UTC)), "%s", pushes[1].Task.Due)
@@ -616,7 +616,7 @@ func TestPushOnlyChangedFields(t *testing.T) {
 	pushes = e.out.pushed()
 	require.Len(t, pushes, 3)
 	require.Equal(t, "b", pushes[2].ExternalID)
-	require.Equal(t, []string{sdk.FieldPriority}, pushes[2].Fields)
+	require.Equal(t, []sdk.TaskField{sdk.FieldPriority}, pushes[2].Fields)
 	require.Equal(t, "low", pushes[2].Task.Priority)
 }
 
@@ -651,7 +651,7 @@ func TestConflictLatestWins(t *testing.T) {
 	require.Equal(t, "Our title", e.out.task("a").Title, "the sync queued the push of what we won")
 	pushes := e.out.pushed()
 	require.Len(t, pushes, 2)
-	require.Equal(t, []string{sdk.FieldTitle}, pushes[1].Fields)
+	require.Equal(t, []sdk.TaskField{sdk.FieldTitle}, pushes[1].Fields)
 
 	// Round 2: their priority is the later change.
 	refuse()
@@ -807,7 +807,7 @@ func TestPluginCrashMidSync(t *testing.T) {
 	e.sync(t, false)
 	var n, distinct int
 	require.NoError(t, e.app.DB.Pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT source_reference) FROM tasks
-		WHERE user_id = $1 AND source = 'external'`, e.user).Scan(&n, &distinct))
+		WHERE user_id = $1 AND source = 'scriptp'`, e.user).Scan(&n, &distinct))
 	require.Equal(t, 7, n)
 	require.Equal(t, 7, distinct)
 	e.out.mu.Lock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/consilium-hq/consilium/sdk"
 	"github.com/consilium-hq/consilium/sdk/conformance"
+	"github.com/consilium-hq/consilium/sdk/host"
 )
 
 // CheckParams say which binary Check starts and how.
@@ -50,7 +51,7 @@ func Check(ctx context.Context, p CheckParams) (*CheckReport, error) {
 	var lastErr error
 	for _, kind := range kinds {
 		report, err := checkKind(ctx, p, kind)
-		var mismatch *sdk.KindMismatchError
+		var mismatch *host.KindMismatchError
 		if errors.As(err, &mismatch) && p.Kind == "" {
 			lastErr = err
 			continue
