@@ -39,7 +39,7 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 		river.AddWorker(w, &FailOrphansWorker{chat: a.Chat, logger: a.Logger})
 	}
 	if a.Integrations != nil {
-		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations, timeout: cfg.SyncTimeout})
 		river.AddWorker(w, &IntegrationScheduleWorker{svc: a.Integrations})
 		river.AddWorker(w, &IntegrationPushWorker{svc: a.Integrations})
 		river.AddWorker(w, &IntegrationCleanupWorker{svc: a.Integrations})
@@ -177,5 +177,6 @@ func withJobDefaults(c config.Jobs) config.Jobs {
 	c.ChatFetchPollInterval = cmp.Or(c.ChatFetchPollInterval, d.ChatFetchPollInterval)
 	c.ChatTurnTimeout = cmp.Or(c.ChatTurnTimeout, d.ChatTurnTimeout)
 	c.RescueStuckAfter = cmp.Or(c.RescueStuckAfter, d.RescueStuckAfter)
+	c.SyncTimeout = cmp.Or(c.SyncTimeout, d.SyncTimeout)
 	return c
 }

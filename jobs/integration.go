@@ -6,22 +6,29 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/integration"
 )
 
 // IntegrationSyncWorker syncs one connection (integration.RunSync).
 type IntegrationSyncWorker struct {
 	river.WorkerDefaults[integration.SyncArgs]
-	svc *integration.Service
+	svc     *integration.Service
+	timeout time.Duration // jobs.sync_timeout
 }
 
 func (w *IntegrationSyncWorker) Work(ctx context.Context, job *river.Job[integration.SyncArgs]) error {
 	return w.svc.RunSync(ctx, job)
 }
 
-// Timeout: a sync pages until the outside system has nothing more.
+// Timeout: a sync pages until the outside system has nothing more
+// (jobs.sync_timeout). River's rescuer retries a sync whose worker died
+// once it has run this long (and jobs.rescue_stuck_after).
 func (w *IntegrationSyncWorker) Timeout(*river.Job[integration.SyncArgs]) time.Duration {
-	return 10 * time.Minute
+	if w.timeout <= 0 {
+		return config.Default().Jobs.SyncTimeout
+	}
+	return w.timeout
 }
 
 // IntegrationScheduleWorker inserts the sync jobs of due connections.

@@ -560,4 +560,16 @@ func TestChatTurnOfAKilledWorkerIsRescued(t *testing.T) {
 	}
 	require.Equal(t, []string{runID, next}, completed)
 	require.Contains(t, answer, fmt.Sprintf("[20 of attempt %d]", len(first)))
+
+	// Stored once: per run, the user's message and one answer.
+	pool, err := pgxpool.New(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	for _, run := range []string{runID, next} {
+		var users, answers int
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE role = 'user'), count(*) FILTER (WHERE role = 'assistant')
+			FROM chat_messages WHERE conversation_id = $1 AND run_id = $2`, conv, run).Scan(&users, &answers))
+		require.Equal(t, 1, users, "run %s: user messages", run)
+		require.Equal(t, 1, answers, "run %s: answers", run)
+	}
 }

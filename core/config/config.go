@@ -207,6 +207,11 @@ type Jobs struct {
 	// rescuer, run by the leader every 30s). It also caps the default job
 	// timeout (1m).
 	RescueStuckAfter time.Duration `yaml:"rescue_stuck_after"`
+	// SyncTimeout bounds one attempt of an integration sync (it pages until
+	// the outside system has nothing more); it is also how long a sync
+	// whose worker died counts as running before it may be rescued, and
+	// meanwhile that connection does not sync.
+	SyncTimeout time.Duration `yaml:"sync_timeout"`
 }
 
 // AI configures which plugins embed, chat and transcribe, the limits of
@@ -325,7 +330,7 @@ func Default() Config {
 		},
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
-			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second},
+			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute},
 		Plugins:      plugin.Defaults(),
 		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour},
 		AI: AI{
@@ -578,6 +583,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Jobs.ChatTurnTimeout < time.Second {
 		bad("jobs.chat_turn_timeout", "must be at least 1s")
+	}
+	if c.Jobs.SyncTimeout < time.Second {
+		bad("jobs.sync_timeout", "must be at least 1s")
 	}
 	if c.Jobs.RescueStuckAfter < time.Second {
 		bad("jobs.rescue_stuck_after", "must be at least 1s")
