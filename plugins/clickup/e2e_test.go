@@ -369,7 +369,7 @@ func subtasks(s *clickuptest.Server, id string) int {
 // the references.
 func (e *e2e) checkNoDuplicates(t testing.TB) {
 	t.Helper()
-	if n := e.scalar(t, `SELECT count(*) FROM (SELECT source_reference FROM tasks WHERE user_id = $1 AND source = 'external'
+	if n := e.scalar(t, `SELECT count(*) FROM (SELECT source_reference FROM tasks WHERE user_id = $1 AND source_reference IS NOT NULL
 		GROUP BY source_reference HAVING count(*) > 1) d`, e.uid); n != 0 {
 		t.Errorf("%d ClickUp tasks are indexed more than once", n)
 	}
