@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -20,6 +18,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/jobs"
 	"github.com/consilium-hq/consilium/plugins/clickup/clickuptest"
@@ -193,17 +192,17 @@ func TestThroughTheHost(t *testing.T) {
 }
 
 // hostConfig is a valid config whose host runs items: the package
-// database, a fresh master key (integrations.master_key), plugins restarted
+// database, the tests' master key (integrations.master_key), plugins restarted
 // at once after a crash.
 func hostConfig(t testing.TB, items ...plugin.PluginConfig) config.Config {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	cfg := config.Default()
 	cfg.Database.URL = dbtest.URL(t)
 	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
 	cfg.HTTP.PublicURL = "https://consilium.example"
-	cfg.Integrations.MasterKey = base64.StdEncoding.EncodeToString(key)
+	// One master key for the package: its tests share the database and
+	// its data keys.
+	cfg.Integrations.MasterKey = integrationtest.MasterKey
 	cfg.Plugins.RestartBackoffMin = 20 * time.Millisecond
 	cfg.Plugins.Items = items
 	if err := cfg.Validate(); err != nil {
