@@ -335,7 +335,7 @@ func Default() Config {
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
 			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second},
-		Plugins:      plugin.Defaults(),
+		Plugins: plugin.Defaults(),
 		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour,
 			Mail: Mail{ConfidenceThreshold: 0.7}},
 		AI: AI{
