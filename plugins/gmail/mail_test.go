@@ -40,13 +40,11 @@ func TestMailBecomesTasks(t *testing.T) {
 	s.AddClient("cid.apps.googleusercontent.com", "gsecret")
 	t.Setenv("GMAIL_TEST_CLIENT_SECRET", "gsecret")
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	cfg := config.Default()
 	cfg.Database.URL = dbtest.URL(t)
 	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
 	cfg.HTTP.PublicURL = "https://consilium.example"
-	cfg.Integrations.MasterKey = base64.StdEncoding.EncodeToString(key)
+	cfg.Integrations.MasterKey = testMasterKey
 	cfg.Plugins.Items = []plugin.PluginConfig{
 		{Name: "gmail", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"base_url": s.BaseURL(),
 			"client_id": "cid.apps.googleusercontent.com", "auth_url": s.AuthURL(), "token_url": s.TokenURL()},
@@ -308,6 +306,14 @@ func TestMailBecomesTasks(t *testing.T) {
 		t.Errorf("reply outcome %q (%v)", outcome, err)
 	}
 }
+
+// testMasterKey is the package's integrations.master_key: its tests share
+// one database, whose data keys are sealed under it.
+var testMasterKey = func() string {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}()
 
 func mustConn(t *testing.T, a *app.App, user uuid.UUID) uuid.UUID {
 	t.Helper()
