@@ -104,6 +104,7 @@ type ProviderPath struct {
 }
 
 func registerIntegrations(public, authed huma.API, svc *integration.Service) {
+	registerMail(authed, svc)
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-providers", Method: http.MethodGet, Path: "/external/providers", Tags: integrationTags,
 		Summary:     "List the outside systems users can connect",

@@ -210,6 +210,11 @@ func sweepCreators() map[string]sweepParam {
 		"approval_id": {id: true, create: func(o *sweepOwner) string {
 			return pendingApproval(o.t, o.e, o.u, o.id("conversation_id"))
 		}},
+		"suggestion_id": {id: true, create: func(o *sweepOwner) string {
+			// Suggestions come from scanned mail, not from a request: the
+			// owner's is stored as the scan stores them.
+			return seedSuggestion(o.t, o.e, o.u.ID, o.marker("suggestion title"), o.marker("mail subject"))
+		}},
 		"provider": {create: func(o *sweepOwner) string {
 			res := o.e.Do(http.MethodPost, "/api/external/connect/"+integrationtest.HelloName, map[string]any{}, o.u.Bearer())
 			require.Equal(o.t, http.StatusOK, res.Status, "owner: connect: %s", res)

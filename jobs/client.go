@@ -43,6 +43,7 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 		river.AddWorker(w, &IntegrationScheduleWorker{svc: a.Integrations})
 		river.AddWorker(w, &IntegrationPushWorker{svc: a.Integrations})
 		river.AddWorker(w, &IntegrationCleanupWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationMailScanWorker{svc: a.Integrations})
 	}
 	return w
 }

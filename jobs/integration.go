@@ -68,3 +68,19 @@ func (w *IntegrationCleanupWorker) Work(ctx context.Context, _ *river.Job[integr
 func (w *IntegrationCleanupWorker) Timeout(*river.Job[integration.CleanupArgs]) time.Duration {
 	return 10 * time.Minute
 }
+
+// IntegrationMailScanWorker scans a connection's new mail for requests
+// (integration.RunMailScan).
+type IntegrationMailScanWorker struct {
+	river.WorkerDefaults[integration.MailScanArgs]
+	svc *integration.Service
+}
+
+func (w *IntegrationMailScanWorker) Work(ctx context.Context, job *river.Job[integration.MailScanArgs]) error {
+	return w.svc.RunMailScan(ctx, job)
+}
+
+// Timeout: one model call per message, up to a job's bound of messages.
+func (w *IntegrationMailScanWorker) Timeout(*river.Job[integration.MailScanArgs]) time.Duration {
+	return 15 * time.Minute
+}

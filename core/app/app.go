@@ -174,7 +174,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
 		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
 		SyncInterval: cfg.Integrations.SyncInterval, CompletedGrace: cfg.Integrations.CompletedGrace, Tasks: a.Tasks, Notes: a.Notes,
-		Queue: o.AIQueue, Logger: o.Logger, Now: o.Now})
+		Queue: o.AIQueue, Logger: o.Logger, Now: o.Now, Models: o.Models, ChatProvider: providers.Chat, ChatModel: cfg.AI.ChatModel,
+		MailConfidenceThreshold: cfg.Integrations.Mail.ConfidenceThreshold})
 	if err != nil {
 		return nil, err
 	}

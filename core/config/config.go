@@ -83,6 +83,15 @@ type Integrations struct {
 	// CompletedGrace is how long a task completed outside stays in its
 	// note before it is cleaned out (its reference stays).
 	CompletedGrace time.Duration `yaml:"completed_grace"`
+	// Mail configures the scan of synced mail.
+	Mail Mail `yaml:"mail"`
+}
+
+// Mail configures the scan that turns mail asking for work into tasks.
+type Mail struct {
+	// ConfidenceThreshold: a request the extractor is at least this sure
+	// of becomes a task; a less sure one waits as a suggestion.
+	ConfidenceThreshold float64 `yaml:"confidence_threshold"`
 }
 
 // Metrics says where Prometheus scrapes /metrics. With neither key set the
@@ -331,8 +340,9 @@ func Default() Config {
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
 			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute},
-		Plugins:      plugin.Defaults(),
-		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour},
+		Plugins: plugin.Defaults(),
+		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour,
+			Mail: Mail{ConfidenceThreshold: 0.7}},
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
@@ -460,6 +470,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Integrations.CompletedGrace <= 0 {
 		bad("integrations.completed_grace", "must be positive (such as 168h), got %s", c.Integrations.CompletedGrace)
+	}
+	if t := c.Integrations.Mail.ConfidenceThreshold; !(t > 0 && t <= 1) {
+		bad("integrations.mail.confidence_threshold", "must be in (0, 1], got %v", t)
 	}
 	if c.Integrations.SyncInterval < time.Minute {
 		bad("integrations.sync_interval", "must be at least 1m, got %s", c.Integrations.SyncInterval)

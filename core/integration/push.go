@@ -69,17 +69,18 @@ func (s *Service) TaskHook(ctx context.Context, tx db.Tx, changes []task.Change)
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id, task_id, snapshot FROM external_refs WHERE user_id = $1 AND task_id = ANY($2) AND state = 'active'`, userID, ids)
+	rows, err := tx.Query(ctx, `SELECT id, task_id, snapshot, system FROM external_refs WHERE user_id = $1 AND task_id = ANY($2) AND state = 'active'`, userID, ids)
 	if err != nil {
 		return fmt.Errorf("find references of changed tasks: %w", err)
 	}
 	type row struct {
 		id, task uuid.UUID
 		snap     []byte
+		system   string
 	}
 	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var x row
-		return x, r.Scan(&x.id, &x.task, &x.snap)
+		return x, r.Scan(&x.id, &x.task, &x.snap, &x.system)
 	})
 	if err != nil || len(refs) == 0 {
 		return err
@@ -91,7 +92,7 @@ func (s *Service) TaskHook(ctx context.Context, tx db.Tx, changes []task.Change)
 				if _, err := tx.Exec(ctx, `UPDATE external_refs SET state = 'removed', task_id = NULL WHERE id = $1`, r.id); err != nil {
 					return err
 				}
-			case c.Op == task.Updated && c.After.ID == r.task:
+			case c.Op == task.Updated && c.After.ID == r.task && r.system != SystemEmail: // mail is only read
 				snap, ok := readSnapshot(r.snap)
 				o := ours(c.After)
 				if ok && len(diff(&o, &snap)) == 0 {

@@ -34,6 +34,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
@@ -75,6 +76,16 @@ type Options struct {
 	// HTTPClient talks to token endpoints (default: 30 s timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// Models, ChatProvider and ChatModel are the chat model the mail scan
+	// asks (one call per message, no tools). Without them, or with only
+	// the local provider, the rules decide.
+	Models       model.Source
+	ChatProvider string
+	ChatModel    string
+	// MailConfidenceThreshold is integrations.mail.confidence_threshold:
+	// a request at least this sure becomes a task, a less sure one a
+	// suggestion (default 0.7).
+	MailConfidenceThreshold float64
 }
 
 // Service is connections to outside systems.

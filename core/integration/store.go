@@ -105,6 +105,7 @@ func (s *Service) store(ctx context.Context, tx db.Tx, c *connection, resp *sdk.
 		return nil, err
 	}
 
+	newMail := false
 	var creates []*newTask
 	edits := map[uuid.UUID]map[string]blocknote.TaskFields{} // note → block → fields
 	var editNotes []uuid.UUID
@@ -115,6 +116,15 @@ func (s *Service) store(ctx context.Context, tx db.Tx, c *connection, resp *sdk.
 		if r.Kind != sdk.RecordTask || r.Task == nil {
 			if err := s.upsertRef(ctx, p, r, nil, nil, ""); err != nil {
 				return nil, err
+			}
+			if r.Kind == sdk.RecordEmail && r.Email != nil {
+				isNew, err := s.storeEmail(ctx, p, r)
+				if err != nil {
+					return nil, err
+				}
+				if isNew {
+					newMail = true
+				}
 			}
 			p.counts["upserts"]++
 			continue
@@ -221,6 +231,11 @@ func (s *Service) store(ctx context.Context, tx db.Tx, c *connection, resp *sdk.
 	}
 	for _, id := range pushes {
 		if err := s.queuePush(ctx, tx, id); err != nil {
+			return nil, err
+		}
+	}
+	if newMail {
+		if err := s.queueMailScan(ctx, tx, c.ID); err != nil {
 			return nil, err
 		}
 	}

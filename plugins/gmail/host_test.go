@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -40,13 +38,11 @@ func TestThroughTheHost(t *testing.T) {
 	seeded := s.Seed(60)
 	t.Setenv("GMAIL_TEST_CLIENT_SECRET", "gsecret")
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	cfg := config.Default()
 	cfg.Database.URL = dbtest.URL(t)
 	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
 	cfg.HTTP.PublicURL = "https://consilium.example"
-	cfg.Integrations.MasterKey = base64.StdEncoding.EncodeToString(key)
+	cfg.Integrations.MasterKey = testMasterKey
 	cfg.Plugins.Items = []plugin.PluginConfig{
 		{Name: "gmail", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"base_url": s.BaseURL(),
 			"client_id": "cid.apps.googleusercontent.com", "auth_url": s.AuthURL(), "token_url": s.TokenURL(), "page_size": "25"},
