@@ -56,6 +56,10 @@ lint-openapi: ## The contract: Redocly's recommended rules on api/openapi.yaml, 
 bench: ## Measure the hot paths through the full HTTP stack on real Postgres
 	@bash scripts/bench.sh
 
+.PHONY: soak
+soak: ## Soak: the real server under mixed traffic for SOAK_DURATION (10m) at SOAK_RATE ops/s (20); report in docs/soak/
+	@bash scripts/soak.sh
+
 .PHONY: db
 db: ## Start the private Postgres cluster and print its URL
 	@bash scripts/devdb.sh url

@@ -41,7 +41,7 @@ type AdminPlugin struct {
 
 // AdminPluginList is every configured plugin.
 type AdminPluginList struct {
-	Plugins []AdminPlugin `json:"plugins"`
+	Plugins []AdminPlugin `json:"plugins" nullable:"false"`
 }
 
 type adminPluginsOutput struct {

@@ -85,7 +85,7 @@ type Agent struct {
 
 // AgentList is every agent configured for chat.
 type AgentList struct {
-	Agents []Agent `json:"agents"`
+	Agents []Agent `json:"agents" nullable:"false"`
 }
 
 func registerAI(authed huma.API, svc *ai.Service, agents chat.Agents) {

@@ -2,16 +2,25 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/consilium-hq/consilium/api/apitest"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/tracing"
 )
 
 // benchDuration is how long each timed run lasts (BENCH_SECONDS, default 10).
@@ -24,8 +33,11 @@ func benchDuration() time.Duration {
 
 // benchEnv is the real stack with production settings: default argon2id
 // parameters and the per-user limit raised so the load is not throttled.
-func benchEnv(b *testing.B) *apitest.Env {
+func benchEnv(b *testing.B, also ...func(*config.Config)) *apitest.Env {
 	return apitest.New(b, apitest.Options{Configure: func(c *config.Config) {
+		for _, f := range also {
+			f(c)
+		}
 		c.Auth.Password = config.Default().Auth.Password
 		c.Database.MaxConns = 8
 		// The limiter runs (its cost is measured) but does not throttle.
@@ -66,6 +78,81 @@ func BenchmarkGetCurrentUser(b *testing.B) {
 			return get(e, "/api/users/me", users[c])
 		})
 		res.Report(b)
+	}
+}
+
+// BenchmarkObservabilityCost: what metrics and tracing cost on GET
+// /api/users/me at 32 concurrent clients. "off" is a server without
+// metrics and with no tracer provider (the default); "on" collects the
+// Prometheus metrics and traces every request (sample ratio 1, the worst
+// case), exported by OTLP/HTTP to a local collector that reads and drops
+// them. The two alternate three times in one run, so that the machine's
+// drift falls on both; the figures are the medians of the three.
+func BenchmarkObservabilityCost(b *testing.B) {
+	var exports atomic.Int64
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		exports.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer collector.Close()
+	off := benchEnv(b)
+	on := benchEnv(b, func(c *config.Config) { c.Metrics.Token = strings.Repeat("m", 40) })
+	stop, err := tracing.Setup(context.Background(), tracing.Options{OTLPEndpoint: collector.URL, ServiceName: "bench", SampleRatio: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	traced := otel.GetTracerProvider()
+	defer func() {
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		if err := stop(context.Background()); err != nil {
+			b.Error(err)
+		}
+		if exports.Load() == 0 {
+			b.Error("the collector received no traces: the \"on\" rounds did not trace")
+		}
+	}()
+	const clients = 32
+	users := func(e *apitest.Env) []string {
+		out := make([]string, clients)
+		for i := range out {
+			out[i] = "Bearer " + e.NewUser().AccessToken
+		}
+		return out
+	}
+	offUsers, onUsers := users(off), users(on)
+	load := func(e *apitest.Env, tokens []string) apitest.LoadResult {
+		res := apitest.Load(apitest.LoadOptions{Concurrency: clients, Duration: benchDuration()}, func(c int) error {
+			return get(e, "/api/users/me", tokens[c])
+		})
+		if res.Errors > 0 {
+			b.Fatalf("%d errors: %s", res.Errors, res)
+		}
+		return res
+	}
+	median := func(v []float64) float64 {
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	b.ResetTimer()
+	for range b.N {
+		var offRates, onRates, offP99, onP99 []float64
+		for round := 1; round <= 3; round++ {
+			otel.SetTracerProvider(tracenoop.NewTracerProvider())
+			r := load(off, offUsers)
+			b.Logf("round %d off: %s", round, r)
+			offRates, offP99 = append(offRates, r.PerSecond), append(offP99, float64(r.P99.Microseconds())/1000)
+			otel.SetTracerProvider(traced)
+			r = load(on, onUsers)
+			b.Logf("round %d on:  %s", round, r)
+			onRates, onP99 = append(onRates, r.PerSecond), append(onP99, float64(r.P99.Microseconds())/1000)
+		}
+		offRate, onRate := median(offRates), median(onRates)
+		b.ReportMetric(offRate, "off-req/s")
+		b.ReportMetric(onRate, "on-req/s")
+		b.ReportMetric(100*(offRate-onRate)/offRate, "cost-%")
+		b.ReportMetric(median(offP99), "off-p99-ms")
+		b.ReportMetric(median(onP99), "on-p99-ms")
 	}
 }
 

@@ -52,7 +52,7 @@ type ChatMessage struct {
 	Content        string     `json:"content"`
 	AgentID        *string    `json:"agent_id" doc:"The agent that wrote the message, or the one a user's message was sent to; null when the user named none."`
 	RunID          *uuid.UUID `json:"run_id" nullable:"true" doc:"The run a user's message started, or the run that wrote any other message."`
-	Metadata       JSONObject `json:"metadata" doc:"What the server records with a message: provider, model, tool calls, citations, usage; incomplete: true and stop_reason on an answer that did not finish."`
+	Metadata       JSONObject `json:"metadata" doc:"What the server records with a message: provider, model, tool calls, citations, usage; incomplete: true, stop_reason (cancelled, budget_exceeded, model_temporary, ...) and error on an answer that did not finish; a tool message's call_id, tool, status and summary."`
 	CreatedAt      time.Time  `json:"created_at"`
 }
 

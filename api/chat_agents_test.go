@@ -208,3 +208,58 @@ func TestChatOfflineAnswerCitesNote(t *testing.T) {
 	require.Equal(t, "note", cites[0].(map[string]any)["type"])
 	require.True(t, strings.HasPrefix(answer["agent_id"].(string), "assistant"))
 }
+
+// With one chat worker, a run waiting for approval holds neither the
+// worker nor the conversation: the conversation's next message is
+// answered meanwhile, and the waiting run resumes on that worker after the
+// answer.
+func TestChatWaitingApprovalFreesTheWorker(t *testing.T) {
+	t.Parallel()
+	m := modeltest.New()
+	b := setupChat(t, apitest.Options{Workers: true, Models: modeltest.Source{"scripted": m}, ChatTools: deleteTaskTool,
+		Configure: func(c *config.Config) {
+			c.Plugins.Items = append(c.Plugins.Items, plugin0("scripted"))
+			c.AI.Agents = []config.Agent{{Name: "tasks", Provider: "scripted", Tools: []string{"delete_task"}}}
+			c.AI.Chat.ModelTitles = false
+			c.Jobs.ChatWorkers = 1
+		}})
+	res := b.do(http.MethodPost, "/api/tasks", map[string]any{"title": "Cancel the gym"})
+	require.Equal(t, http.StatusCreated, res.Status, res.String())
+	taskID := res.Map(t)["id"].(string)
+	m.Script(
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("x1", "delete_task", map[string]any{"task_id": taskID})}},
+		modeltest.Turn{Text: []string{"You have one task."}},
+		modeltest.Turn{Text: []string{"Deleted."}},
+	)
+	conv := b.conversation(t)
+	ws := b.dial(t, b.e, conv)
+	zero := int64(0)
+	ws.subscribe(&zero)
+	send := func(content string) string {
+		res := b.do(http.MethodPost, "/api/conversations/"+conv+"/messages",
+			map[string]any{"content": content, "agent_id": "tasks", "client_msg_id": uuid.NewString()})
+		require.Equal(t, http.StatusAccepted, res.Status, res.String())
+		return res.Map(t)["run_id"].(string)
+	}
+	first := send("Delete the gym task")
+	evs := ws.untilType(chat.EventApprovalRequired)
+	approvalID := evs[len(evs)-1]["approval_id"].(string)
+
+	second := send("How many tasks do I have?")
+	evs = ws.untilRunCompleted()
+	done := evs[len(evs)-1]
+	require.Equal(t, second, done["run_id"], "the second run ended while the first waits")
+	require.Equal(t, "completed", done["status"])
+	require.Equal(t, "You have one task.", evs[len(evs)-2]["message"].(map[string]any)["content"])
+	run := b.do(http.MethodGet, "/api/conversations/"+conv+"/runs/"+first, nil).Map(t)
+	require.Equal(t, "waiting_approval", run["status"])
+
+	res = b.do(http.MethodPost, "/api/conversations/"+conv+"/approvals/"+approvalID, map[string]any{"allow": true})
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	evs = ws.untilRunCompleted()
+	done = evs[len(evs)-1]
+	require.Equal(t, first, done["run_id"])
+	require.Equal(t, "completed", done["status"])
+	require.Equal(t, "Deleted.", evs[len(evs)-2]["message"].(map[string]any)["content"])
+	require.Equal(t, http.StatusNotFound, b.do(http.MethodGet, "/api/tasks/"+taskID, nil).Status, "deleted")
+}

@@ -396,6 +396,10 @@ func TestChatOtherUsersConversation(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, res.Status, "%s %s: %s", c.method, c.path, res)
 		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
 	}
+	// Nor does it show in the other user's list.
+	list := b.e.Do(http.MethodGet, "/api/conversations", nil, other.Bearer())
+	require.Equal(t, http.StatusOK, list.Status, list.String())
+	require.NotContains(t, list.String(), conv)
 	// The other user's own conversation does not open this one's runs.
 	otherConv := b.e.Do(http.MethodPost, "/api/conversations", map[string]any{}, other.Bearer()).Map(t)["id"].(string)
 	require.Equal(t, http.StatusNotFound, b.e.Do(http.MethodGet, "/api/conversations/"+otherConv+"/runs/"+runID, nil, other.Bearer()).Status)

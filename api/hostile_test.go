@@ -394,6 +394,7 @@ func newHostileFixtures(t testing.TB, e *apitest.Env, op *apiOperation) *hostile
 	f.ids["client_msg_id"] = uuid.NewString()
 	f.ids["agent_id"] = "assistant"
 	f.ids["approval_id"] = pendingApproval(t, e, u, f.ids["conversation_id"])
+	f.ids["suggestion_id"] = seedSuggestion(t, e, u.ID, "probe suggestion", "probe mail")
 	// Connected to the example integration: its operations have a
 	// connection to sync and disconnect.
 	f.ids["provider"] = integrationtest.HelloName
@@ -407,7 +408,7 @@ func fakeFixtures() *hostileFixtures {
 	f := &hostileFixtures{u: &apitest.User{ID: uuid.NewString(), Email: "x@example.com", Password: "password", RefreshToken: "r"},
 		ids: map[string]string{}, marker: "m"}
 	for _, k := range []string{"parent_id", "note_id", "note_ids", "task_id", "parent_task_id", "parent_goal_id", "goal_id", "reflection_id", "document_id",
-		"conversation_id", "run_id", "client_msg_id", "approval_id"} {
+		"conversation_id", "run_id", "client_msg_id", "approval_id", "suggestion_id"} {
 		f.ids[k] = uuid.NewString()
 	}
 	f.ids["agent_id"] = "assistant"

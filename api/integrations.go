@@ -65,17 +65,27 @@ type Connecting struct {
 
 // SyncJobs are the jobs a sync request queued.
 type SyncJobs struct {
-	JobIDs []int64 `json:"job_ids"`
+	JobIDs []int64 `json:"job_ids" nullable:"false"`
 }
 
 // ExternalReference is where a task lives outside.
 type ExternalReference struct {
-	System       string          `json:"system" example:"clickup"`
-	ExternalID   string          `json:"external_id"`
-	URL          string          `json:"url"`
-	LastSyncedAt time.Time       `json:"last_synced_at"`
-	SyncStatus   string          `json:"sync_status" enum:"synced,pending,error"`
-	Conflicts    json.RawMessage `json:"conflicts" doc:"[{field, ours, theirs, winner, at}]"`
+	System       string             `json:"system" example:"clickup"`
+	ExternalID   string             `json:"external_id"`
+	URL          string             `json:"url"`
+	LastSyncedAt time.Time          `json:"last_synced_at"`
+	SyncStatus   string             `json:"sync_status" enum:"synced,pending,error" doc:"pending: a change made here is waiting to be pushed; error: the outside system refused the last push."`
+	Conflicts    []ExternalConflict `json:"conflicts" doc:"Fields both sides changed since the last sync, the latest last (up to 20): the later change won, the other is kept here."`
+}
+
+// ExternalConflict is one field changed both here and outside since the
+// last sync.
+type ExternalConflict struct {
+	Field  string    `json:"field" enum:"title,description,status,due,priority" doc:"The task field."`
+	Ours   string    `json:"ours" doc:"Our value (due: YYYY-MM-DD or YYYY-MM-DD HH:MM in the user's time zone; status and priority in Consilium's terms)."`
+	Theirs string    `json:"theirs" doc:"The outside system's value, in the same terms."`
+	Winner string    `json:"winner" enum:"ours,theirs" doc:"Whose change was later and is now on both sides."`
+	At     time.Time `json:"at" doc:"When the sync decided it."`
 }
 
 // ExternalTask is a task from outside with its reference.
@@ -94,6 +104,7 @@ type ProviderPath struct {
 }
 
 func registerIntegrations(public, authed huma.API, svc *integration.Service) {
+	registerMail(authed, svc)
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-providers", Method: http.MethodGet, Path: "/external/providers", Tags: integrationTags,
 		Summary:     "List the outside systems users can connect",
@@ -255,7 +266,19 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 		}
 		return &struct{ Body ExternalTaskList }{ExternalTaskList(page.Map(res, func(e *integration.ExternalTask) ExternalTask {
 			return ExternalTask{Task: toTaskJSON(e.Task), Reference: ExternalReference{System: e.System, ExternalID: e.ExternalID,
-				URL: e.URL, LastSyncedAt: e.LastSyncedAt, SyncStatus: e.SyncStatus, Conflicts: e.Conflicts}}
+				URL: e.URL, LastSyncedAt: e.LastSyncedAt, SyncStatus: e.SyncStatus, Conflicts: toConflicts(e.Conflicts)}}
 		}))}, nil
 	})
+}
+
+func toConflicts(raw json.RawMessage) []ExternalConflict {
+	out := []ExternalConflict{}
+	var cs []integration.Conflict
+	if json.Unmarshal(raw, &cs) != nil {
+		return out
+	}
+	for _, c := range cs {
+		out = append(out, ExternalConflict{Field: string(c.Field), Ours: c.Ours, Theirs: c.Theirs, Winner: c.Winner, At: c.At})
+	}
+	return out
 }

@@ -2,15 +2,20 @@ package api_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/api/apitest"
 	"github.com/consilium-hq/consilium/core/ai/aitest"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
+	"github.com/consilium-hq/consilium/core/model/modeltest"
+	"github.com/consilium-hq/consilium/sdk"
 )
 
 const metricsToken = "metrics-token-0123456789abcdef0123"
@@ -76,4 +81,98 @@ func TestMetrics(t *testing.T) {
 		require.Contains(t, body, want)
 	}
 	require.NotContains(t, body, id, "no id in any label")
+}
+
+// TestMetricsChatAndSync: a chat run that ends is counted by status with
+// the tokens its model calls spent; the sync lag per provider is the
+// connected connection most behind, and a sync brings it back.
+func TestMetricsChatAndSync(t *testing.T) {
+	t.Parallel()
+	m := modeltest.New(modeltest.Turn{Text: []string{"Noted."}, Model: "tiny-1", Usage: sdk.Usage{InputTokens: 12, OutputTokens: 5}})
+	b := setupChat(t, apitest.Options{Workers: true, Hello: true, Models: modeltest.Source{"scripted": m},
+		Configure: func(c *config.Config) {
+			c.Metrics.Token = metricsToken
+			c.Plugins.Items = append(c.Plugins.Items, plugin0("scripted"))
+			c.AI.Agents = []config.Agent{{Name: "helper", Provider: "scripted"}}
+			c.AI.Chat.ModelTitles = false
+		}})
+	e := b.e
+	auth := "Authorization: Bearer " + metricsToken
+	// scrapeUntil scrapes until every want is in the body (a run's end is
+	// counted right after its last event is stored; a sync's effect lands
+	// when its job has run), or fails at the deadline.
+	scrapeUntil := func(what string, ok func(body string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			res := scrape(t, e, auth)
+			require.Equal(t, http.StatusOK, res.Status)
+			if ok(string(res.Body)) {
+				return string(res.Body)
+			}
+			require.False(t, time.Now().After(deadline), "%s: not in the metrics:\n%s", what, grepLines(string(res.Body), "consilium_chat_", "consilium_sync_lag"))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	body := string(scrape(t, e, auth).Body)
+	require.NotContains(t, body, `consilium_chat_runs_total{`, "no run has ended yet")
+
+	conv := b.conversation(t)
+	ws := b.dial(t, e, conv)
+	zero := int64(0)
+	ws.subscribe(&zero)
+	res := b.do(http.MethodPost, "/api/conversations/"+conv+"/messages",
+		map[string]any{"content": "Remember the milk", "agent_id": "helper", "client_msg_id": uuid.NewString()})
+	require.Equal(t, http.StatusAccepted, res.Status, res.String())
+	evs := ws.untilRunCompleted()
+	require.Equal(t, "completed", evs[len(evs)-1]["status"])
+	scrapeUntil("the completed run", func(body string) bool {
+		return strings.Contains(body, `consilium_chat_runs_total{status="completed"} 1`)
+	})
+	body = string(scrape(t, e, auth).Body)
+	require.Contains(t, body, `consilium_chat_tokens_total{direction="input",model="tiny-1",provider="scripted"} 12`)
+	require.Contains(t, body, `consilium_chat_tokens_total{direction="output",model="tiny-1",provider="scripted"} 5`)
+
+	// Sync lag: this user's connection is made the one most behind.
+	res = b.do(http.MethodPost, "/api/external/connect/"+integrationtest.HelloName, map[string]any{})
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	_, err := e.DB.Pool.Exec(t.Context(), `UPDATE connections SET created_at = now() - interval '100 days' WHERE user_id = $1`, b.u.ID)
+	require.NoError(t, err)
+	lag := func(body string) float64 {
+		v, ok := sampleValue(body, `consilium_sync_lag_seconds{provider="hello"}`)
+		require.True(t, ok, "no sync lag for hello:\n%s", grepLines(body, "consilium_sync_lag"))
+		return v
+	}
+	body = string(scrape(t, e, auth).Body)
+	require.GreaterOrEqual(t, lag(body), float64(100*24*3600), "never synced: the lag runs from the connect")
+	require.Contains(t, body, "consilium_sync_lag_scrape_errors 0")
+
+	res = b.do(http.MethodPost, "/api/external/sync/"+integrationtest.HelloName, nil)
+	require.Equal(t, http.StatusAccepted, res.Status, res.String())
+	scrapeUntil("the lag after a sync", func(body string) bool { return lag(body) < 24*3600 })
+}
+
+// sampleValue reads the value of the sample whose name and labels are
+// exactly series.
+func sampleValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+func grepLines(body string, prefixes ...string) string {
+	var out []string
+	for _, line := range strings.Split(body, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(line, p) {
+				out = append(out, line)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -97,7 +97,7 @@ func TestOpenAPICreatedLocation(t *testing.T) {
 		require.Contains(t, r.Headers, "Location", "%s answers 201 without declaring Location", op.ID)
 	}
 	require.Equal(t, map[string]bool{"register": true, "create-note": true, "create-task": true,
-		"create-goal": true, "create-reflection": true, "create-conversation": true}, created, "the operations that answer 201")
+		"create-goal": true, "create-reflection": true, "create-conversation": true, "accept-mail-suggestion": true}, created, "the operations that answer 201")
 
 	u := e.NewUser()
 	for _, c := range []struct {
@@ -151,6 +151,7 @@ func TestOpenAPIErrorsDeclared(t *testing.T) {
 	want := map[string][]string{
 		"list-plugins": {}, "list-agents": {}, "list-agents-post": {}, "get-index-status": {}, "list-tags": {},
 		"get-current-user": {}, "get-preferences": {},
+		"list-mail-suggestions": {"422"}, "accept-mail-suggestion": {"404", "409", "422"}, "dismiss-mail-suggestion": {"404", "409", "422"},
 		"list-documents": {"422"}, "process-document": {"422"}, "query-rag": {"422"}, "transcribe-image": {"422"},
 		"get-document": {"404", "422"}, "delete-document": {"404", "422"},
 		"register": {"409", "422"}, "login": {"422"}, "refresh-token": {"422"}, "logout": {"422"},

@@ -28,7 +28,7 @@ type SummaryTask struct {
 // SummaryTaskList is an exact count and the first tasks (see items).
 type SummaryTaskList struct {
 	Count int           `json:"count"`
-	Items []SummaryTask `json:"items"`
+	Items []SummaryTask `json:"items" nullable:"false"`
 }
 
 // SummaryPeriod is the span a summary covers, in the user's time zone.
@@ -47,8 +47,8 @@ type PlanningSummary struct {
 	CompletedTasks SummaryTaskList `json:"completed_tasks" doc:"Tasks completed in the period."`
 	DueTasks       SummaryTaskList `json:"due_tasks" doc:"Tasks due in the period and still open."`
 	OverdueTasks   SummaryTaskList `json:"overdue_tasks" doc:"Open tasks due before today."`
-	Goals          []Goal          `json:"goals" doc:"Goals of the period's timeframe (weekly, monthly, quarterly) due in it or open."`
-	Reflections    []Reflection    `json:"reflections" doc:"Reflections written in the period."`
+	Goals          []Goal          `json:"goals" nullable:"false" doc:"Goals of the period's timeframe (weekly, monthly, quarterly) due in it or open."`
+	Reflections    []Reflection    `json:"reflections" nullable:"false" doc:"Reflections written in the period."`
 }
 
 func toSummaryTasks(l plan.TaskList) SummaryTaskList {

@@ -17,7 +17,7 @@ type TagJSON struct {
 
 // TagList is every tag of the user.
 type TagList struct {
-	Items []TagJSON `json:"items"`
+	Items []TagJSON `json:"items" nullable:"false"`
 }
 
 func registerTags(authed huma.API, notes *note.Service) {

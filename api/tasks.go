@@ -31,7 +31,7 @@ type TaskJSON struct {
 	DueTime         *string    `json:"due_time" pattern:"^([01][0-9]|2[0-3]):[0-5][0-9]$" example:"09:30"`
 	Size            *float64   `json:"size" doc:"Effort, in whatever unit the user counts (greater than 0)."`
 	ParentTaskID    *uuid.UUID `json:"parent_task_id" nullable:"true" doc:"The task whose block encloses this one (a subtask); null for a task that is no subtask."`
-	Source          string     `json:"source" enum:"direct,note,planning,chat,email,clickup,external"`
+	Source          string     `json:"source" pattern:"^[a-z][a-z0-9_-]*$" maxLength:"63" example:"note" doc:"Where the task came from: direct (the tasks API), note (typed in a note), planning, chat (made by an agent), or the name of the outside system (an integration plugin) it came from, such as clickup."`
 	SourceReference *string    `json:"source_reference" doc:"The task's id in the outside system it came from."`
 	GoalID          *uuid.UUID `json:"goal_id" nullable:"true" doc:"The goal this task serves: the block's props.goalId when it names one of your goals; null otherwise (an id that names no goal of yours stays in the note, unlinked)."`
 	CompletedAt     *time.Time `json:"completed_at" doc:"When the task became completed; null while it is not."`
@@ -177,7 +177,7 @@ func registerTasks(authed huma.API, tasks *task.Service) {
 		NoDueDate    bool     `query:"no_due_date" doc:"Only tasks without a due date."`
 		NoteID       string   `query:"note_id" format:"uuid" doc:"Only tasks in this note."`
 		ParentTaskID string   `query:"parent_task_id" doc:"Only subtasks of this task; 'none' for tasks that are no subtask."`
-		Source       []string `query:"source,explode" doc:"Repeatable: direct, note, planning, chat, email, clickup, external."`
+		Source       []string `query:"source,explode" doc:"Repeatable: task sources (direct, note, planning, chat, or an outside system's name such as clickup); each lower case letters, digits, - or _, starting with a letter, at most 63 characters."`
 		GoalID       string   `query:"goal_id" format:"uuid" doc:"Only tasks serving this goal."`
 		Q            string   `query:"q" maxLength:"500" doc:"Full-text search over title and description."`
 		Sort         string   `query:"sort" enum:"due_date,-due_date,priority,-priority,created_at,-created_at,updated_at,-updated_at" default:"due_date" doc:"Sort key; a leading - sorts descending. No due date or no priority sorts last."`

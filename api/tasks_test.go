@@ -389,6 +389,8 @@ func TestTaskListFiltersSortsAndPages(t *testing.T) {
 	require.Len(t, list("note_id="+n1["id"].(string)), 6)
 	require.Equal(t, []string{"d"}, list("source=email"))
 	require.ElementsMatch(t, []string{"a", "b", "c", "c1", "e", "f"}, list("source=note"))
+	require.Empty(t, list("source=some-app"), "any well-formed source filters, even one no task has")
+	require.ElementsMatch(t, []string{"a", "b", "c", "c1", "d", "e", "f"}, list("source=note,email"))
 	require.Equal(t, []string{"d"}, list("q=zulu"), "full-text over the description")
 	requireOrder(t, list("q=charlie&sort=created_at"), "c c1")
 	require.NotContains(t, list("parent_task_id=none"), "c1")
@@ -425,6 +427,8 @@ func TestTaskListFiltersSortsAndPages(t *testing.T) {
 	}
 	p := requireProblem(t, b.do(t, http.MethodGet, "/api/tasks?status=done", nil), http.StatusUnprocessableEntity)
 	requireNamesField(t, p, "query.status")
+	p = requireProblem(t, b.do(t, http.MethodGet, "/api/tasks?source=Some%20App", nil), http.StatusUnprocessableEntity)
+	requireNamesField(t, p, "query.source")
 	p = requireProblem(t, b.do(t, http.MethodGet, "/api/tasks?due_after=tomorrow", nil), http.StatusUnprocessableEntity)
 	requireNamesField(t, p, "query.due_after")
 	res := b.do(t, http.MethodGet, "/api/tasks?limit=1&sort=priority", nil)

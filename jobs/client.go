@@ -39,8 +39,11 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 		river.AddWorker(w, &FailOrphansWorker{chat: a.Chat, logger: a.Logger})
 	}
 	if a.Integrations != nil {
-		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationSyncWorker{svc: a.Integrations, timeout: cfg.SyncTimeout})
 		river.AddWorker(w, &IntegrationScheduleWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationPushWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationCleanupWorker{svc: a.Integrations})
+		river.AddWorker(w, &IntegrationMailScanWorker{svc: a.Integrations})
 	}
 	return w
 }
@@ -67,6 +70,11 @@ func PeriodicJobs(cfg config.Jobs) []*river.PeriodicJob {
 			river.PeriodicInterval(integration.ScheduleInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return integration.ScheduleArgs{}, nil },
 			&river.PeriodicJobOpts{ID: "integration.schedule", RunOnStart: true},
+		),
+		river.NewPeriodicJob(
+			river.PeriodicInterval(integration.CleanupInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return integration.CleanupArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "integration.cleanup", RunOnStart: true},
 		),
 	}
 }
@@ -170,5 +178,6 @@ func withJobDefaults(c config.Jobs) config.Jobs {
 	c.ChatFetchPollInterval = cmp.Or(c.ChatFetchPollInterval, d.ChatFetchPollInterval)
 	c.ChatTurnTimeout = cmp.Or(c.ChatTurnTimeout, d.ChatTurnTimeout)
 	c.RescueStuckAfter = cmp.Or(c.RescueStuckAfter, d.RescueStuckAfter)
+	c.SyncTimeout = cmp.Or(c.SyncTimeout, d.SyncTimeout)
 	return c
 }

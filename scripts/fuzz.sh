@@ -25,6 +25,7 @@ targets=(
   ". ./api FuzzRequestBody"
   "sdk . FuzzValidName"
   "sdk . FuzzWireDecode"
+  "sdk ./host FuzzWireError"
 )
 
 # Every FuzzXxx of the repository is in the list: a new one is fuzzed in

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	pb "github.com/consilium-hq/consilium/sdk/gen/consiliumv1"
+	"github.com/consilium-hq/consilium/sdk/internal/wire"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -11,33 +12,13 @@ import (
 // Conversions between the SDK's Go types and the wire types. Zero times and
 // durations travel as absent fields.
 
-func tsToPB(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
-}
+func tsToPB(t time.Time) *timestamppb.Timestamp { return wire.TimeToPB(t) }
 
-func tsFromPB(t *timestamppb.Timestamp) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.AsTime()
-}
+func tsFromPB(t *timestamppb.Timestamp) time.Time { return wire.TimeFromPB(t) }
 
-func durToPB(d time.Duration) *durationpb.Duration {
-	if d == 0 {
-		return nil
-	}
-	return durationpb.New(d)
-}
+func durToPB(d time.Duration) *durationpb.Duration { return wire.DurToPB(d) }
 
-func durFromPB(d *durationpb.Duration) time.Duration {
-	if d == nil {
-		return 0
-	}
-	return d.AsDuration()
-}
+func durFromPB(d *durationpb.Duration) time.Duration { return wire.DurFromPB(d) }
 
 func connToPB(c *Connection) *pb.Connection {
 	out := &pb.Connection{Id: c.ID, Config: c.Config, Secrets: c.Secrets}
@@ -142,7 +123,7 @@ func toolCallFromPB(c *pb.ToolCall) ToolCall {
 }
 
 func messageToPB(m *Message) *pb.Message {
-	out := &pb.Message{Role: m.Role, Content: m.Content, ToolCallId: m.ToolCallID, Name: m.Name}
+	out := &pb.Message{Role: string(m.Role), Content: m.Content, ToolCallId: m.ToolCallID, Name: m.Name}
 	for i := range m.ToolCalls {
 		out.ToolCalls = append(out.ToolCalls, toolCallToPB(&m.ToolCalls[i]))
 	}
@@ -153,7 +134,7 @@ func messageFromPB(m *pb.Message) Message {
 	if m == nil {
 		return Message{}
 	}
-	out := Message{Role: m.Role, Content: m.Content, ToolCallID: m.ToolCallId, Name: m.Name}
+	out := Message{Role: Role(m.Role), Content: m.Content, ToolCallID: m.ToolCallId, Name: m.Name}
 	for _, c := range m.ToolCalls {
 		out.ToolCalls = append(out.ToolCalls, toolCallFromPB(c))
 	}
@@ -233,7 +214,7 @@ func embedResponseFromPB(r *pb.EmbedResponse) *EmbedResponse {
 // Integration.
 
 func taskToPB(t *Task) *pb.Task {
-	return &pb.Task{Title: t.Title, Description: t.Description, Status: t.Status, Priority: t.Priority,
+	return &pb.Task{Title: t.Title, Description: t.Description, Status: string(t.Status), Priority: t.Priority,
 		Due: tsToPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalId: t.ParentExternalID, Tags: t.Tags, List: t.List,
 		StatusName: t.StatusName, ListId: t.ListID}
 }
@@ -242,13 +223,31 @@ func taskFromPB(t *pb.Task) Task {
 	if t == nil {
 		return Task{}
 	}
-	return Task{Title: t.Title, Description: t.Description, Status: t.Status, Priority: t.Priority,
+	return Task{Title: t.Title, Description: t.Description, Status: TaskStatus(t.Status), Priority: t.Priority,
 		Due: tsFromPB(t.Due), DueHasTime: t.DueHasTime, ParentExternalID: t.ParentExternalId, Tags: t.Tags, List: t.List,
 		StatusName: t.StatusName, ListID: t.ListId}
 }
 
+func pushTaskRequestToPB(r *PushTaskRequest) *pb.PushTaskRequest {
+	out := &pb.PushTaskRequest{Connection: connToPB(&r.Connection), Action: string(r.Action),
+		ExternalId: r.ExternalID, Task: taskToPB(&r.Task)}
+	for _, f := range r.Fields {
+		out.Fields = append(out.Fields, string(f))
+	}
+	return out
+}
+
+func pushTaskRequestFromPB(r *pb.PushTaskRequest) *PushTaskRequest {
+	out := &PushTaskRequest{Connection: connFromPB(r.Connection), Action: PushAction(r.Action),
+		ExternalID: r.ExternalId, Task: taskFromPB(r.Task)}
+	for _, f := range r.Fields {
+		out.Fields = append(out.Fields, TaskField(f))
+	}
+	return out
+}
+
 func recordToPB(r *Record) *pb.Record {
-	out := &pb.Record{ExternalId: r.ExternalID, Kind: r.Kind, Url: r.URL, UpdatedAt: tsToPB(r.UpdatedAt), Data: r.Data}
+	out := &pb.Record{ExternalId: r.ExternalID, Kind: string(r.Kind), Url: r.URL, UpdatedAt: tsToPB(r.UpdatedAt), Data: r.Data}
 	if r.Task != nil {
 		out.Task = taskToPB(r.Task)
 	}
@@ -260,7 +259,7 @@ func recordToPB(r *Record) *pb.Record {
 }
 
 func recordFromPB(r *pb.Record) Record {
-	out := Record{ExternalID: r.ExternalId, Kind: r.Kind, URL: r.Url, UpdatedAt: tsFromPB(r.UpdatedAt), Data: r.Data}
+	out := Record{ExternalID: r.ExternalId, Kind: RecordKind(r.Kind), URL: r.Url, UpdatedAt: tsFromPB(r.UpdatedAt), Data: r.Data}
 	if r.Task != nil {
 		t := taskFromPB(r.Task)
 		out.Task = &t

@@ -9,6 +9,12 @@
 // database. Plugins may log and report progress back to the host with
 // Logger and ReportProgress.
 //
-// The sub-package plugintest runs a plugin in a test, with a fake host and a
-// conformance suite; examples/hello is a complete integration plugin.
+// String values with a fixed set of meanings are typed (Role, TaskStatus,
+// PushAction, TaskField, RecordKind); on the wire they are the same strings.
+//
+// The host side of the protocol (the clients that call a plugin, the plugin
+// sets a host dispenses, the services it offers plugins) is package sdk/host;
+// plugin authors do not need it. The sub-package plugintest runs a plugin in
+// a test, with a fake host and a conformance suite; examples/hello is a
+// complete integration plugin.
 package sdk

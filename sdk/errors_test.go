@@ -109,14 +109,3 @@ func TestErrorHelpers(t *testing.T) {
 		t.Fatalf("Error() = %q", got)
 	}
 }
-
-func TestVersionMismatchMessage(t *testing.T) {
-	newer := (&sdk.VersionMismatchError{Plugin: "gmail", PluginVersion: 3, HostVersions: []int{1, 2}}).Error()
-	if !strings.Contains(newer, "v3") || !strings.Contains(newer, "v1, v2") || !strings.Contains(newer, "upgrade Consilium") {
-		t.Fatalf("newer plugin: %q", newer)
-	}
-	older := (&sdk.VersionMismatchError{Plugin: "gmail", PluginVersion: 1, HostVersions: []int{2}}).Error()
-	if !strings.Contains(older, "v1") || !strings.Contains(older, "v2") || !strings.Contains(older, "rebuild the plugin") {
-		t.Fatalf("older plugin: %q", older)
-	}
-}

@@ -1,10 +1,6 @@
 package sdk
 
-import (
-	"fmt"
-
-	"github.com/hashicorp/go-plugin"
-)
+import "github.com/hashicorp/go-plugin"
 
 // ProtocolVersion is the version of the plugin protocol this SDK speaks. It is
 // negotiated in the go-plugin handshake and names the protobuf package
@@ -28,36 +24,4 @@ var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  ProtocolVersion,
 	MagicCookieKey:   "CONSILIUM_PLUGIN",
 	MagicCookieValue: "6f1c0a7e-consilium-plugin-9b3d",
-}
-
-// VersionMismatchError is returned when host and plugin share no protocol
-// version. Its message names both versions and the side to upgrade.
-type VersionMismatchError struct {
-	Plugin        string
-	PluginVersion int
-	HostVersions  []int
-}
-
-func (e *VersionMismatchError) Error() string {
-	newest := 0
-	for _, v := range e.HostVersions {
-		newest = max(newest, v)
-	}
-	advice := "rebuild the plugin against a newer Consilium SDK"
-	if e.PluginVersion > newest {
-		advice = "upgrade Consilium (the host) to a release that speaks it, or use an older build of the plugin"
-	}
-	return fmt.Sprintf("plugin %q speaks plugin protocol v%d but this host speaks %s: %s",
-		e.Plugin, e.PluginVersion, versionList(e.HostVersions), advice)
-}
-
-func versionList(vs []int) string {
-	s := ""
-	for i, v := range vs {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("v%d", v)
-	}
-	return s
 }

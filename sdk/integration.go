@@ -61,16 +61,19 @@ type SyncResponse struct {
 	Reset bool
 }
 
+// RecordKind says what a Record holds.
+type RecordKind string
+
 // Record kinds.
 const (
-	RecordTask  = "task"
-	RecordEmail = "email"
+	RecordTask  RecordKind = "task"
+	RecordEmail RecordKind = "email"
 )
 
 // Record is one thing from the outside system, keyed by its external id.
 type Record struct {
 	ExternalID string
-	Kind       string
+	Kind       RecordKind
 	URL        string
 	UpdatedAt  time.Time
 	Task       *Task
@@ -79,14 +82,18 @@ type Record struct {
 	Data json.RawMessage
 }
 
+// TaskStatus is a task's status, in the few values every outside system can
+// be mapped to; Task.StatusName keeps the system's own name.
+type TaskStatus string
+
 // Task statuses.
 const (
-	TaskOpen       = "open"
-	TaskInProgress = "in_progress"
+	TaskOpen       TaskStatus = "open"
+	TaskInProgress TaskStatus = "in_progress"
 	// TaskOnHold is waiting, blocked or on hold.
-	TaskOnHold    = "on_hold"
-	TaskDone      = "done"
-	TaskCancelled = "cancelled"
+	TaskOnHold    TaskStatus = "on_hold"
+	TaskDone      TaskStatus = "done"
+	TaskCancelled TaskStatus = "cancelled"
 )
 
 // Task is a task as the outside system knows it.
@@ -95,7 +102,7 @@ type Task struct {
 	Description string
 	// Status is one of TaskOpen, TaskInProgress, TaskOnHold, TaskDone,
 	// TaskCancelled.
-	Status string
+	Status TaskStatus
 	// StatusName is the outside system's own name of the status ("in
 	// review"). The host keeps it, so a push that changes other fields never
 	// flattens a custom status into Status's few values.
@@ -127,33 +134,39 @@ type Email struct {
 	Labels     []string
 }
 
+// PushAction says what a PushTaskRequest does to the task outside.
+type PushAction string
+
 // Task push actions.
 const (
-	PushCreate = "create"
-	PushUpdate = "update"
-	PushDelete = "delete"
+	PushCreate PushAction = "create"
+	PushUpdate PushAction = "update"
+	PushDelete PushAction = "delete"
 )
 
 // PushTaskRequest applies a change to a task outside.
 type PushTaskRequest struct {
 	Connection Connection
 	// Action is PushCreate, PushUpdate or PushDelete.
-	Action string
+	Action PushAction
 	// ExternalID is empty on create.
 	ExternalID string
 	Task       Task
-	// Fields names, on update, the fields whose meaning changed: "title",
-	// "description", "status", "due", "priority". Send only those.
-	Fields []string
+	// Fields names, on update, the fields whose meaning changed: FieldTitle,
+	// FieldDescription, FieldStatus, FieldDue, FieldPriority. Send only those.
+	Fields []TaskField
 }
+
+// TaskField names a field of Task in PushTaskRequest.Fields.
+type TaskField string
 
 // Task fields named in PushTaskRequest.Fields.
 const (
-	FieldTitle       = "title"
-	FieldDescription = "description"
-	FieldStatus      = "status"
-	FieldDue         = "due"
-	FieldPriority    = "priority"
+	FieldTitle       TaskField = "title"
+	FieldDescription TaskField = "description"
+	FieldStatus      TaskField = "status"
+	FieldDue         TaskField = "due"
+	FieldPriority    TaskField = "priority"
 )
 
 // PushTaskResponse identifies the task outside after the change.

@@ -38,17 +38,20 @@ type ChatStreamFunc func(ev *ChatEvent) error
 // Send calls f(ev).
 func (f ChatStreamFunc) Send(ev *ChatEvent) error { return f(ev) }
 
+// Role says who speaks a chat message.
+type Role string
+
 // Roles of chat messages.
 const (
-	RoleSystem    = "system"
-	RoleUser      = "user"
-	RoleAssistant = "assistant"
-	RoleTool      = "tool"
+	RoleSystem    Role = "system"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+	RoleTool      Role = "tool"
 )
 
 // Message is one turn of a conversation.
 type Message struct {
-	Role    string
+	Role    Role
 	Content string
 	// ToolCalls made by the assistant in this turn.
 	ToolCalls []ToolCall

@@ -11,24 +11,15 @@ import (
 	"time"
 
 	pb "github.com/consilium-hq/consilium/sdk/gen/consiliumv1"
+	"github.com/consilium-hq/consilium/sdk/internal/wire"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
 
-// callIDHeader carries the host's id of a call, so that logs and progress a
-// plugin reports during the call are attributed to it.
-const callIDHeader = "consilium-call-id"
-
 // cancelGrace is how long a handler may run on after the host cancelled its
 // call before the SDK reports it to the host as ignoring cancellation.
 const cancelGrace = time.Second
-
-// WithCallID returns a context whose outgoing plugin calls carry the call id.
-// The host uses it to route a plugin's logs and progress back to the caller.
-func WithCallID(ctx context.Context, id string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, callIDHeader, id)
-}
 
 // pluginRuntime is the plugin side of one served process: it knows the host
 // services once the host has called Init.
@@ -106,7 +97,7 @@ func TraceContext(ctx context.Context) (traceparent, tracestate string) {
 func (rt *pluginRuntime) call(ctx context.Context, method string, fn func(ctx context.Context) error) (err error) {
 	ci := &callInfo{rt: rt, method: method}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(callIDHeader); len(v) > 0 {
+		if v := md.Get(wire.CallIDHeader); len(v) > 0 {
 			ci.id = v[0]
 		}
 		if v := md.Get("traceparent"); len(v) > 0 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/host"
 	"github.com/consilium-hq/consilium/sdk/plugintest"
 )
 
@@ -27,7 +28,7 @@ func (chatty) ExecuteTool(ctx context.Context, req *sdk.ExecuteToolRequest) (*sd
 
 func TestLogsAndProgressReachTheHost(t *testing.T) {
 	p := plugintest.Serve(t, sdk.ServeConfig{Integration: chatty{}})
-	ctx := sdk.WithCallID(context.Background(), "call-42")
+	ctx := host.WithCallID(context.Background(), "call-42")
 	if _, err := p.Integration.ExecuteTool(ctx, &sdk.ExecuteToolRequest{Connection: sdk.Connection{ID: "acct-1"}, Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestLogsAndProgressReachTheHost(t *testing.T) {
 	if len(prog) != 3 || prog[2] != (sdk.Progress{Done: 3, Total: 3, Message: "step"}) {
 		t.Fatalf("progress = %+v", prog)
 	}
-	var info, debug *sdk.LogRecord
+	var info, debug *host.LogRecord
 	for _, r := range p.Host.Logs() {
 		switch r.Message {
 		case "done":

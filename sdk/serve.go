@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/consilium-hq/consilium/sdk/internal/wire"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -141,5 +142,5 @@ func versionWarning(offered string) string {
 		advice = "upgrade Consilium (the host), or use an older build of this plugin"
 	}
 	return fmt.Sprintf("consilium plugin: this plugin speaks plugin protocol v%d but the host speaks %s: %s",
-		ProtocolVersion, versionList(hostVersions), advice)
+		ProtocolVersion, wire.VersionList(hostVersions), advice)
 }

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	pb "github.com/consilium-hq/consilium/sdk/gen/consiliumv1"
@@ -39,6 +40,41 @@ func (r *serverRegistry) register(broker *plugin.GRPCBroker, s *grpc.Server) {
 	r.rt.broker = broker
 	r.rt.mu.Unlock()
 	r.once.Do(func() { pb.RegisterControlServer(s, &controlServer{rt: r.rt, kinds: r.kinds}) })
+}
+
+// go-plugin Plugin implementations of the plugin side; package sdk/host has
+// the host side's.
+
+type llmPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl LLM
+	reg  *serverRegistry
+}
+
+func (p *llmPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	p.reg.register(broker, s)
+	pb.RegisterLLMServer(s, &llmServer{impl: p.impl, rt: p.reg.rt})
+	return nil
+}
+
+func (p *llmPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("package sdk serves plugins; hosts dispense them with sdk/host")
+}
+
+type integrationPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Integration
+	reg  *serverRegistry
+}
+
+func (p *integrationPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	p.reg.register(broker, s)
+	pb.RegisterIntegrationServer(s, &integrationServer{impl: p.impl, rt: p.reg.rt})
+	return nil
+}
+
+func (p *integrationPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("package sdk serves plugins; hosts dispense them with sdk/host")
 }
 
 func finishManifest(m *Manifest, methods []string) *Manifest {
@@ -211,8 +247,7 @@ func (s *integrationServer) PushTask(ctx context.Context, req *pb.PushTaskReques
 		if !ok {
 			return unimplemented("PushTask")
 		}
-		resp, err := p.PushTask(ctx, &PushTaskRequest{Connection: connFromPB(req.Connection), Action: req.Action,
-			ExternalID: req.ExternalId, Task: taskFromPB(req.Task), Fields: req.Fields})
+		resp, err := p.PushTask(ctx, pushTaskRequestFromPB(req))
 		if err != nil {
 			return err
 		}

@@ -97,6 +97,9 @@ type Options struct {
 	// jobs.chat_* settings), and its workers work only those, so that the
 	// servers of parallel tests never work (or wait on) each other's jobs.
 	Workers bool
+	// Now is the clock of the integrations' sync and cleanup
+	// (app.Options.Now; default time.Now).
+	Now func() time.Time
 }
 
 // New starts the API on a loopback port; it stops when the test ends.
@@ -136,7 +139,7 @@ func New(t testing.TB, o Options) *Env {
 	a, err := app.New(context.Background(), app.Options{
 		Config: cfg, Pool: pool, Logger: logger, Models: o.Models, DefaultProvider: LocalProvider, AIQueue: queue,
 		ChatQueue: chatQueue, NoteHooks: o.NoteHooks, TaskHooks: o.TaskHooks, ChatRunner: o.ChatRunner, ChatTools: o.ChatTools,
-		Metrics: m, Integrations: o.Integrations,
+		Metrics: m, Integrations: o.Integrations, Now: o.Now,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: o.Workers, TestOnly: true,
 			Queues: []string{queue}, OnlyQueues: true, ChatQueue: chatQueue, Metrics: m}),
 	})

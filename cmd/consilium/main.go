@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		newOpenAPICmd(),
 		newConfigCmd(),
 		newKeysCmd(),
+		newHealthcheckCmd(),
 	)
 	return root
 }

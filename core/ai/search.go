@@ -158,44 +158,71 @@ func (s *Service) Search(ctx context.Context, userID uuid.UUID, p *SearchParams)
 		return nil, "", err
 	}
 	// A chunk can be replaced between the ranking and the read (its note
-	// was embedded again meanwhile); then the ranking is made again, so that
-	// a note being re-embedded is never missing from the answer.
-	for try := 1; ; try++ {
-		order, warning, err := s.rank(ctx, userID, p, f)
-		if err != nil {
-			return nil, "", err
-		}
-		passages, missing, err := s.passages(ctx, userID, order)
-		if err != nil || missing == 0 || try == searchTries {
-			return passages, warning, err
-		}
-		s.logger.DebugContext(ctx, "search: chunks replaced while read; ranking again", "missing", missing, "try", try)
+	// was embedded again meanwhile). The ranking and the read run on the
+	// pool first (the two searches at once, on two connections); when a
+	// ranked chunk is gone by the time it is read, they run again, one
+	// after the other in one read-only transaction that sees one snapshot,
+	// where every ranked chunk is still there to read. So a note being
+	// re-embedded is never missing from the answer, however loaded the
+	// machine (retrying on the pool only made it rarer).
+	order, warning, err := s.rank(ctx, s.db.Pool, userID, p, f)
+	if err != nil {
+		return nil, "", err
 	}
+	passages, missing, err := s.passages(ctx, s.db.Pool, userID, order)
+	if err != nil || missing == 0 {
+		return passages, warning, err
+	}
+	s.logger.DebugContext(ctx, "search: chunks replaced while read; ranking again in one snapshot", "missing", missing)
+	err = pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		order, warning, err = s.rank(ctx, tx, userID, p, f)
+		if err != nil {
+			return err
+		}
+		passages, missing, err = s.passages(ctx, tx, userID, order)
+		if err == nil && missing > 0 {
+			err = fmt.Errorf("search: %d ranked chunks missing from the snapshot they were ranked in", missing)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return passages, warning, nil
 }
 
-// searchTries is how many times Search ranks when chunks keep being
-// replaced under it.
-const searchTries = 10
+// querier is what the searches run on: the pool (the two searches at once)
+// or one transaction (one after the other, in one snapshot).
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 // rank runs the searches p asks for and returns the best p.K chunks.
-func (s *Service) rank(ctx context.Context, userID uuid.UUID, p *SearchParams, f *page.Filter) ([]ranked, string, error) {
+func (s *Service) rank(ctx context.Context, db querier, userID uuid.UUID, p *SearchParams, f *page.Filter) ([]ranked, string, error) {
 	n := max(4*p.K, 40)
 	var vec, text []ranked
 	var warning string
 	var err error
-	// The two searches run at once, each on its own connection.
+	// On the pool the two searches run at once, each on its own
+	// connection; in a transaction, one after the other.
+	_, inTx := db.(pgx.Tx)
 	textDone := make(chan error, 1)
-	if p.Ranking != RankVector {
+	if p.Ranking != RankVector && inTx {
+		var err error
+		text, err = s.textSearch(ctx, db, userID, p.Query, f, n)
+		textDone <- err
+	} else if p.Ranking != RankVector {
 		go func() {
 			var err error
-			text, err = s.textSearch(ctx, userID, p.Query, f, n)
+			text, err = s.textSearch(ctx, db, userID, p.Query, f, n)
 			textDone <- err
 		}()
 	} else {
 		textDone <- nil
 	}
 	if p.Ranking != RankText {
-		vec, err = s.vectorSearch(ctx, userID, p.Query, f, n)
+		vec, err = s.vectorSearch(ctx, db, userID, p.Query, f, n)
 		if err != nil {
 			if p.Ranking == RankVector {
 				<-textDone
@@ -280,12 +307,12 @@ func (s *Service) queryVector(ctx context.Context, q string) (*embedded, error) 
 // index scan (iterative scans, relaxed order, re-sorted exactly after); a
 // user with an index of their own is searched through it, and for a user
 // with few chunks the planner reads them exactly through the user_id index.
-func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
+func (s *Service) vectorSearch(ctx context.Context, db querier, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
 	emb, err := s.queryVector(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return s.nearest(ctx, userID, emb.model, emb.dim, emb.vectors[0], f, n)
+	return s.nearest(ctx, db, userID, emb.model, emb.dim, emb.vectors[0], f, n)
 }
 
 // exactSearchChunks is the most chunks a user without an index of their
@@ -293,7 +320,7 @@ func (s *Service) vectorSearch(ctx context.Context, userID uuid.UUID, q string, 
 // rows take ~1 ms; 2,000 stay within a few).
 const exactSearchChunks = 2000
 
-func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, dim int, v []float32, f *page.Filter, n int) ([]ranked, error) {
+func (s *Service) nearest(ctx context.Context, db querier, userID uuid.UUID, model string, dim int, v []float32, f *page.Filter, n int) ([]ranked, error) {
 	typ, _, _ := vectorType(dim)
 	var qv any = pgvector.NewVector(v)
 	if strings.HasPrefix(typ, "halfvec") {
@@ -339,7 +366,7 @@ func (s *Service) nearest(ctx context.Context, userID uuid.UUID, model string, d
 		})
 		return err
 	})
-	if err := s.db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("vector search: %w", err)
 	}
 	return out, nil
@@ -381,7 +408,7 @@ func (s *Service) chunkCount(ctx context.Context, userID uuid.UUID) (float64, er
 // rounded so that the order of summing (the plan's) cannot break a tie
 // differently from one run to the next. The words are
 // read from the question, and the chunks searched, in one statement.
-func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
+func (s *Service) textSearch(ctx context.Context, db querier, userID uuid.UUID, q string, f *page.Filter, n int) ([]ranked, error) {
 	total, err := s.chunkCount(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -422,7 +449,7 @@ func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f 
 	args := f.Args(pgx.NamedArgs{"user_id": userID, "query": q, "stop": stopWords, "max_terms": maxTerms,
 		"exp_words": expWords, "exp_terms": expTerms, "exp_weights": expWeights,
 		"term_hits": termHits, "total": total, "n": n})
-	rows, err := s.db.Pool.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, args)
+	rows, err := db.Query(ctx, sql, pgx.QueryExecModeCacheDescribe, args)
 	if err != nil {
 		return nil, fmt.Errorf("text search: %w", err)
 	}
@@ -435,7 +462,7 @@ func (s *Service) textSearch(ctx context.Context, userID uuid.UUID, q string, f 
 
 // passages reads the ranked chunks; missing counts those that are gone
 // (replaced since they were ranked).
-func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked) (_ []Passage, missing int, _ error) {
+func (s *Service) passages(ctx context.Context, db querier, userID uuid.UUID, order []ranked) (_ []Passage, missing int, _ error) {
 	out := []Passage{}
 	if len(order) == 0 {
 		return out, 0, nil
@@ -444,7 +471,7 @@ func (s *Service) passages(ctx context.Context, userID uuid.UUID, order []ranked
 	for i, r := range order {
 		ids[i] = r.id
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, note_id, document_id, title, heading, text, block_ids
+	rows, err := db.Query(ctx, `SELECT id, note_id, document_id, title, heading, text, block_ids
 		FROM chunks WHERE id = ANY($1) AND user_id = $2`, ids, userID)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read passages: %w", err)

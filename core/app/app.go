@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -100,6 +101,9 @@ type Options struct {
 	// Integrations runs the integration plugins (the plugin host); nil:
 	// no provider is available.
 	Integrations integration.Plugins
+	// Now is the clock of the integrations' sync and cleanup (default
+	// time.Now); tests move it on instead of waiting.
+	Now func() time.Time
 }
 
 // New builds the graph. It starts nothing: the caller starts River (and
@@ -154,7 +158,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.Hub = chat.NewHub(o.Pool, o.Logger)
 	a.Agents = chat.NewRegistry(cfg.AI, providers.Chat, o.Models)
-	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger})
+	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger, Metrics: o.Metrics})
 	a.ChatRunner = o.ChatRunner
 	if a.ChatRunner == nil {
 		var agentTools []chat.Tool
@@ -164,15 +168,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 			agentTools = tools.New(tools.Services{DB: a.DB, Notes: a.Notes, Tasks: a.Tasks, Plan: a.Plan, AI: a.AI, Users: a.Users})
 		}
 		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: agentTools, Search: a.AI,
-			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger})
+			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger, Metrics: o.Metrics})
 	}
 
 	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
 		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
-		SyncInterval: cfg.Integrations.SyncInterval, Tasks: a.Tasks, Queue: o.AIQueue, Logger: o.Logger})
+		SyncInterval: cfg.Integrations.SyncInterval, CompletedGrace: cfg.Integrations.CompletedGrace, Tasks: a.Tasks, Notes: a.Notes,
+		Queue: o.AIQueue, Logger: o.Logger, Now: o.Now, Models: o.Models, ChatProvider: providers.Chat, ChatModel: cfg.AI.ChatModel,
+		MailConfidenceThreshold: cfg.Integrations.Mail.ConfidenceThreshold})
 	if err != nil {
 		return nil, err
 	}
+	o.Metrics.WatchSyncLag(a.Integrations.SyncLag)
 
 	a.River, err = o.Jobs(a)
 	if err != nil {

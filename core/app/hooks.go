@@ -19,10 +19,18 @@ func (a *App) noteHooks() []note.Hook {
 	return []note.Hook{a.indexNote}
 }
 
-// taskHooks run on every change of the task index. None yet: pushing task
-// changes to outside systems goes here.
+// taskHooks run on every change of the task index: a change to a task
+// from an outside system queues its push (in the change's transaction).
 func (a *App) taskHooks() []task.Hook {
-	return nil
+	return []task.Hook{a.pushTask}
+}
+
+// pushTask queues the push of changed tasks that have outside references.
+func (a *App) pushTask(ctx context.Context, tx db.Tx, changes []task.Change) error {
+	if a.Integrations == nil {
+		return nil
+	}
+	return a.Integrations.TaskHook(ctx, tx, changes)
 }
 
 // indexNote keeps the AI index in step with the note: it queues the

@@ -382,6 +382,7 @@ func TestParseErrorsNameTheBlockPath(t *testing.T) {
 		"bad task due time": {`[{"id":"a","type":"task","props":{"dueTime":"25:00"},"content":[],"children":[]}]`, "content[0].props.dueTime"},
 		"bad task size":     {`[{"id":"a","type":"task","props":{"size":"big"},"content":[],"children":[]}]`, "content[0].props.size"},
 		"bad task goal":     {`[{"id":"a","type":"task","props":{"goalId":"g-1"},"content":[],"children":[]}]`, "content[0].props.goalId"},
+		"bad task source":   {`[{"id":"a","type":"task","props":{"source":"Click Up"},"content":[],"children":[]}]`, "content[0].props.source"},
 		"bad task metadata": {`[{"id":"a","type":"task","props":{"metadata":"[1]"},"content":[],"children":[]}]`, "content[0].props.metadata"},
 		"deep task metadata": {`[{"id":"a","type":"task","props":{"metadata":"` + strings.Repeat(`{\"a\":`, field.MaxObjectDepth+1) + `1` +
 			strings.Repeat(`}`, field.MaxObjectDepth+1) + `"},"content":[],"children":[]}]`, "content[0].props.metadata"},

@@ -197,3 +197,75 @@ func (d *Document) LinkedNotes() []uuid.UUID {
 	})
 	return out
 }
+
+// Cut removes the block with the given id together with its children and
+// returns it, to be put back with Paste (in this document or another one);
+// nil when there is no such block.
+func (d *Document) Cut(id string) *Block {
+	b := d.byID[id]
+	if b == nil || !d.Remove(id) {
+		return nil
+	}
+	return b
+}
+
+// Paste adds a block taken with Cut, with its children, as the last child of
+// the block parentID or, when parentID is "", at the end of the document.
+// Block ids stay as they were (a task keeps its identity across notes); an
+// id the document already holds is an error, and so is a parent inside the
+// pasted block.
+func (d *Document) Paste(parentID string, b *Block) error {
+	var parent *Block
+	if parentID != "" {
+		parent = d.byID[parentID]
+		if parent == nil {
+			return apperr.New(apperr.NotFound, "parent block not found")
+		}
+	}
+	if d.byID == nil {
+		d.byID = map[string]*Block{}
+	}
+	n := 0
+	var clash string
+	var walk func(x *Block)
+	walk = func(x *Block) {
+		n++
+		if _, ok := d.byID[x.id]; ok && clash == "" {
+			clash = x.id
+		}
+		for _, c := range x.children {
+			walk(c)
+		}
+	}
+	walk(b)
+	if clash != "" {
+		return apperr.New(apperr.Conflict, "block id %q is already in the document", clash)
+	}
+	var add func(x *Block)
+	add = func(x *Block) {
+		d.byID[x.id] = x
+		for _, c := range x.children {
+			add(c)
+		}
+	}
+	add(b)
+	b.parent = parent
+	if parent == nil {
+		d.blocks = append(d.blocks, b)
+	} else {
+		parent.children = append(parent.children, b)
+		parent.markDirty()
+	}
+	d.count += n
+	d.changed, d.structural = true, true
+	return nil
+}
+
+// Size is the number of blocks in b, its children included.
+func (b *Block) Size() int {
+	n := 1
+	for _, c := range b.children {
+		n += c.Size()
+	}
+	return n
+}

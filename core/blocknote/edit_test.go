@@ -2,6 +2,7 @@ package blocknote_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -256,7 +257,7 @@ func TestValidateTaskFields(t *testing.T) {
 		"date":     {blocknote.TaskFields{Status: "completed", DueDate: "2026-13-01"}, "body.due_date"},
 		"time":     {blocknote.TaskFields{Status: "completed", DueTime: "9:00"}, "body.due_time"},
 		"size":     {blocknote.TaskFields{Status: "completed", Size: &neg}, "body.size"},
-		"source":   {blocknote.TaskFields{Status: "completed", Source: "fax"}, "body.source"},
+		"source":   {blocknote.TaskFields{Status: "completed", Source: "Fax machine"}, "body.source"},
 		"metadata": {blocknote.TaskFields{Status: "completed", Metadata: json.RawMessage(`[1]`)}, "body.metadata"},
 		"goal":     {blocknote.TaskFields{Status: "completed", GoalID: "g-1"}, "body.goal_id"},
 	}
@@ -288,4 +289,68 @@ func TestSetTaskMetadataComparedByValue(t *testing.T) {
 	other.Metadata = []byte(`{"alpha":{"a":[1],"b":3},"zeta":1}`)
 	require.NoError(t, d.SetTask("t", other))
 	require.True(t, d.Changed())
+}
+
+// Cut and Paste move a task block with its children to another document,
+// ids kept, and the moved blocks read back the same.
+func TestCutPasteAcrossDocuments(t *testing.T) {
+	src, err := blocknote.Parse([]byte(`[
+		{"id":"p","type":"paragraph","content":[{"type":"text","text":"before","styles":{}}],"children":[]},
+		{"id":"t","type":"task","props":{"status":"in_progress","priority":"high"},"content":[{"type":"text","text":"Parent","styles":{}}],"children":[
+			{"id":"c","type":"checkListItem","props":{"checked":true},"content":[{"type":"text","text":"Child","styles":{}}],"children":[]}]}]`), nil)
+	require.NoError(t, err)
+	dst, err := blocknote.Parse([]byte(`[{"id":"x","type":"task","props":{"status":"not_started"},"content":[{"type":"text","text":"Host","styles":{}}],"children":[]}]`), nil)
+	require.NoError(t, err)
+
+	b := src.Cut("t")
+	require.NotNil(t, b)
+	require.Equal(t, 2, b.Size())
+	require.Equal(t, 1, src.Len())
+	require.Nil(t, src.Block("c"))
+	require.Nil(t, src.Cut("t"), "already gone")
+
+	require.NoError(t, dst.Paste("x", b))
+	require.Equal(t, 3, dst.Len())
+	_, structural := dst.Edits()
+	require.True(t, structural)
+	out, err := dst.MarshalJSON()
+	require.NoError(t, err)
+	again, err := blocknote.Parse(out, nil)
+	require.NoError(t, err)
+	tasks := again.Tasks()
+	require.Len(t, tasks, 3)
+	require.Equal(t, "t", tasks[1].BlockID)
+	require.Equal(t, "x", tasks[1].ParentBlockID)
+	require.Equal(t, blocknote.PriorityHigh, tasks[1].Priority)
+	require.Equal(t, "c", tasks[2].BlockID)
+	require.Equal(t, "t", tasks[2].ParentBlockID)
+	require.Equal(t, blocknote.StatusCompleted, tasks[2].Status)
+
+	// An id the document holds already is refused; a missing parent too.
+	dup, err := blocknote.Parse([]byte(`[{"id":"x","type":"paragraph","content":[],"children":[]}]`), nil)
+	require.NoError(t, err)
+	require.True(t, apperr.Is(dst.Paste("", dup.Cut("x")), apperr.Conflict))
+	other, err := blocknote.Parse([]byte(`[{"id":"y","type":"paragraph","content":[],"children":[]}]`), nil)
+	require.NoError(t, err)
+	require.True(t, apperr.Is(dst.Paste("nope", other.Cut("y")), apperr.NotFound))
+}
+
+// Sources are data: any well-formed name is a source; only Consilium's own
+// are built in, and every other one is outside text.
+func TestSourcesAreData(t *testing.T) {
+	t.Parallel()
+	d := parse(t, []byte(`[{"id":"a","type":"task","props":{"status":"not_started","source":"gmail","sourceReference":"m-1"},"content":[],"children":[]}]`))
+	require.Equal(t, "gmail", d.Block("a").TaskFields().Source)
+	for _, s := range []string{"gmail", "clickup", "external", "my-app_2", strings.Repeat("a", 63)} {
+		require.True(t, blocknote.ValidSource(s), s)
+		require.NoError(t, (&blocknote.TaskFields{Status: blocknote.StatusNotStarted, Source: s}).Validate(""), s)
+		require.False(t, blocknote.BuiltinSource(s), s)
+	}
+	for _, s := range []string{"Gmail", "2fa", "a b", "a,b", strings.Repeat("a", 64)} {
+		require.False(t, blocknote.ValidSource(s), s)
+	}
+	for _, s := range append([]string{""}, blocknote.BuiltinSources...) {
+		require.True(t, blocknote.BuiltinSource(s), s)
+	}
+	require.ElementsMatch(t, []string{"direct", "note", "planning", "chat"}, blocknote.BuiltinSources)
 }

@@ -41,12 +41,36 @@ const (
 // Priorities lists every priority.
 var Priorities = []Priority{PriorityHigh, PriorityMedium, PriorityLow}
 
-// Sources a task can come from. A task block typed in the editor has no
+// A task's source says where it came from. Sources are data: any key
+// (field.ValidKey: lower case letters, digits, '-' and '_', starting with a
+// letter, at most 63 characters) is a source, such as the name of the
+// integration plugin whose outside system a task came from. This package
+// knows only Consilium's own sources, BuiltinSources; every other source is
+// outside text (see BuiltinSource). A task block typed in the editor has no
 // source prop and counts as SourceNote.
-var Sources = []string{"direct", "note", "planning", "chat", "email", "clickup", "external"}
+const (
+	// SourceDirect: created through the tasks API.
+	SourceDirect = "direct"
+	// SourceNote: a task block written in the editor.
+	SourceNote = "note"
+	// SourcePlanning: created by planning.
+	SourcePlanning = "planning"
+	// SourceChat: created by an agent in a chat.
+	SourceChat = "chat"
+)
 
-// SourceNote is the source of task blocks written in the editor.
-const SourceNote = "note"
+// BuiltinSources are Consilium's own sources.
+var BuiltinSources = []string{SourceDirect, SourceNote, SourcePlanning, SourceChat}
+
+// SourceRule says in words what ValidSource accepts.
+const SourceRule = field.KeyRule
+
+// ValidSource reports whether s is a well-formed source.
+func ValidSource(s string) bool { return field.ValidKey(s) }
+
+// BuiltinSource reports whether s is one of Consilium's own sources ("" is
+// SourceNote); text of tasks from any other source was written outside.
+func BuiltinSource(s string) bool { return s == "" || slices.Contains(BuiltinSources, s) }
 
 // Props of the task block.
 const (
@@ -149,8 +173,8 @@ func (f *TaskFields) Validate(prefix string) error {
 	if f.Size != nil && (*f.Size <= 0 || math.IsInf(*f.Size, 0) || math.IsNaN(*f.Size) || *f.Size > 1e9) {
 		return bad("size", "must be a number greater than 0", *f.Size)
 	}
-	if f.Source != "" && !slices.Contains(Sources, f.Source) {
-		return bad("source", "must be one of "+strings.Join(Sources, ", "), f.Source)
+	if f.Source != "" && !ValidSource(f.Source) {
+		return bad("source", SourceRule, f.Source)
 	}
 	if err := field.Text(prefix+"source_reference", f.SourceReference, MaxReferenceLength); err != nil {
 		return err
@@ -260,7 +284,7 @@ var propChecks = [...]propCheck{
 	{PropDueDate, ValidDate, `a date as YYYY-MM-DD from 0001-01-01 to 9999-12-31 (or "" for none)`},
 	{PropDueTime, ValidTime, `a time of day as HH:MM (or "" for none)`},
 	{PropDescription, func(s string) bool { return utf8.RuneCountInString(s) <= MaxDescriptionLength }, fmt.Sprintf("at most %d characters", MaxDescriptionLength)},
-	{PropSource, func(s string) bool { return slices.Contains(Sources, s) }, "one of " + strings.Join(Sources, ", ")},
+	{PropSource, ValidSource, strings.TrimPrefix(SourceRule, "must be ")},
 	{PropSourceReference, func(s string) bool { return utf8.RuneCountInString(s) <= MaxReferenceLength }, fmt.Sprintf("at most %d characters", MaxReferenceLength)},
 	{PropGoalID, validUUID, `a goal id (a UUID), or "" for none`},
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -25,9 +26,6 @@ const (
 	historyChars      = 4000
 	contextTitleChars = 200
 )
-
-// externalSources are task sources whose text came from outside.
-var externalSources = []string{"email", "clickup", "external"}
 
 // context builds the system prompt of the agent the user talks to: its
 // own prompt, the date in the user's time zone, the user's open and
@@ -73,7 +71,7 @@ func (o *Orchestrator) context(ctx context.Context, t *Turn, agent Agent) (strin
 			line += ", OVERDUE"
 		}
 		line += ")"
-		if contains(externalSources, source) {
+		if !blocknote.BuiltinSource(source) {
 			untrusted = true
 			line = "<untrusted>" + line + " [from " + source + "]</untrusted>"
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ func (o *Orchestrator) step(ctx context.Context, t *Turn, st *turnState, agent A
 	pos := st.Pos
 	key := idempotencyKey(t.Run.ID, pos)
 	tc := &ToolCall{UserID: t.Run.UserID, ConversationID: t.Run.ConversationID, RunID: t.Run.ID, Agent: agent.Name,
-		CallID: call.ID, IdempotencyKey: key}
+		CallID: call.ID, IdempotencyKey: key, book: st}
 
 	if pos > st.Counted {
 		st.Counted = pos
@@ -51,14 +52,52 @@ func (o *Orchestrator) step(ctx context.Context, t *Turn, st *turnState, agent A
 	if err != nil {
 		return err
 	}
+	if err := o.storeToolMessage(ctx, t, pos, call, res, &st.Calls[len(st.Calls)-1]); err != nil {
+		return err
+	}
 	st.Pos++
 	f.Messages = append(f.Messages, toolMessage(call, res.Content))
 	f.Pending = f.Pending[1:]
 	if res.Untrusted {
 		st.Untrusted = true
 	}
-	st.Citations = append(st.Citations, res.Citations...)
+	// A result this attempt ran was numbered through st already; a
+	// replayed one brings the numbers of the attempt that ran it.
+	st.addCitations(res.Citations)
 	return nil
+}
+
+// toolMessageID is the id of the tool message of the call at pos of the
+// run: the same on every attempt.
+func toolMessageID(runID uuid.UUID, pos int) uuid.UUID {
+	return uuid.NewSHA1(runID, []byte("tool:"+strconv.Itoa(pos)))
+}
+
+// storeToolMessage stores what the call answered (the model's view of it)
+// as a tool message of the conversation, once: a retried turn that replays
+// the call finds it stored. rec, the call's entry in the answer's
+// metadata, gets the message's id and the call's arguments.
+func (o *Orchestrator) storeToolMessage(ctx context.Context, t *Turn, pos int, call sdk.ToolCall, res *storedResult, rec *callRecord) error {
+	id := toolMessageID(t.Run.ID, pos)
+	rec.MessageID = &id
+	rec.Arguments = jsonOrString(call.Arguments)
+	meta := map[string]any{"call_id": call.ID, "tool": call.Name, "status": rec.Status, "summary": rec.Summary,
+		"arguments": rec.Arguments}
+	if rec.ApprovalID != nil {
+		meta["approval_id"] = rec.ApprovalID
+	}
+	if len(res.Citations) > 0 {
+		meta["citations"] = res.Citations
+	}
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	return t.svc.db.InTx(ctx, func(tx db.Tx) error {
+		_, err := t.svc.insertMessage(ctx, tx, t.Run, &NewMessage{ID: id, Role: RoleTool, Content: res.Content, AgentID: rec.Agent,
+			Metadata: raw, once: true})
+		return err
+	})
 }
 
 func toolMessage(call sdk.ToolCall, content string) sdk.Message {
@@ -86,10 +125,13 @@ func (o *Orchestrator) delegate(ctx context.Context, t *Turn, st *turnState, age
 	if e, err := auditByKey(ctx, t.svc.db.Pool, t.Run.UserID, tc.IdempotencyKey); err != nil {
 		return err
 	} else if e != nil {
+		st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: e.Status, Summary: e.Summary})
+		if err := o.storeToolMessage(ctx, t, st.Pos, call, &e.Result, &st.Calls[len(st.Calls)-1]); err != nil {
+			return err
+		}
 		st.Pos++
 		f.Messages = append(f.Messages, toolMessage(call, e.Result.Content))
 		f.Pending = f.Pending[1:]
-		st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: e.Status, Summary: e.Summary})
 		return nil
 	}
 	var args struct {
@@ -101,6 +143,9 @@ func (o *Orchestrator) delegate(ctx context.Context, t *Turn, st *turnState, age
 		// delegated.
 		res := &storedResult{Content: "error: delegate_to_" + name + " needs a JSON object with a non-empty brief and expected_output"}
 		if err := o.record(ctx, t, st, agent, call, tc, EffectRead, CallRejected, "bad arguments", res, nil); err != nil {
+			return err
+		}
+		if err := o.storeToolMessage(ctx, t, st.Pos, call, res, &st.Calls[len(st.Calls)-1]); err != nil {
 			return err
 		}
 		st.Pos++
@@ -141,14 +186,20 @@ func (o *Orchestrator) finishDelegation(ctx context.Context, t *Turn, st *turnSt
 		return err
 	}
 	st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: pa.Name, Status: CallCompleted, Summary: summary})
-	parent.Messages = append(parent.Messages, toolMessage(call, res.Content))
-	parent.Pending = parent.Pending[1:]
-	return t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentReturned, struct {
+	if err := t.Emit(ctx, NewEvent(&t.Run.ID, EventAgentReturned, struct {
 		CallID  string `json:"call_id"`
 		From    string `json:"from"`
 		To      string `json:"to"`
 		Summary string `json:"summary"`
-	}{call.ID, child.Agent, pa.Name, truncate(res.Content, 200)}))
+	}{call.ID, child.Agent, pa.Name, truncate(res.Content, 200)})); err != nil {
+		return err
+	}
+	if err := o.storeToolMessage(ctx, t, child.CallPos, call, res, &st.Calls[len(st.Calls)-1]); err != nil {
+		return err
+	}
+	parent.Messages = append(parent.Messages, toolMessage(call, res.Content))
+	parent.Pending = parent.Pending[1:]
+	return nil
 }
 
 // execute runs one tool call: replayed from the audit log when an earlier
@@ -168,23 +219,32 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 		res := &storedResult{Content: fmt.Sprintf("error: there is no tool %q for you; your tools are those you were given", call.Name)}
 		return res, o.record(ctx, t, st, agent, call, tc, EffectRead, CallRejected, "no such tool for "+agent.Name, res, nil)
 	}
-	if err := t.Emit(ctx, NewEvent(&t.Run.ID, EventToolCallStarted, struct {
-		CallID    string          `json:"call_id"`
-		Tool      string          `json:"tool"`
-		Agent     string          `json:"agent"`
-		Arguments json.RawMessage `json:"arguments"`
-		Effect    Effect          `json:"effect"`
-	}{call.ID, tool.Name, agent.Name, jsonOrString(call.Arguments), tool.Effect})); err != nil {
-		return nil, err
-	}
-
-	var approvalID *uuid.UUID
-	if reason := approvalReason(tool, call.Arguments, st.Untrusted); reason != "" {
+	// A call that waited for approval had its tool_call.started before
+	// the approval.required: the resumed turn does not send it again.
+	reason := approvalReason(tool, call.Arguments, st.Untrusted)
+	var approval *Approval
+	if reason != "" {
 		a, err := approvalByKey(ctx, pool, t.Run.UserID, tc.IdempotencyKey)
 		if err != nil {
 			return nil, err
 		}
-		if a == nil || a.Status == ApprovalPending {
+		approval = a
+	}
+	if approval == nil {
+		if err := t.Emit(ctx, NewEvent(&t.Run.ID, EventToolCallStarted, struct {
+			CallID    string          `json:"call_id"`
+			Tool      string          `json:"tool"`
+			Agent     string          `json:"agent"`
+			Arguments json.RawMessage `json:"arguments"`
+			Effect    Effect          `json:"effect"`
+		}{call.ID, tool.Name, agent.Name, jsonOrString(call.Arguments), tool.Effect})); err != nil {
+			return nil, err
+		}
+	}
+
+	var approvalID *uuid.UUID
+	if reason != "" {
+		if approval == nil || approval.Status == ApprovalPending {
 			state, err := json.Marshal(st)
 			if err != nil {
 				return nil, err
@@ -195,8 +255,8 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 			}
 			return nil, ErrWaitingApproval
 		}
-		approvalID = &a.ID
-		if a.Status == ApprovalDenied {
+		approvalID = &approval.ID
+		if approval.Status == ApprovalDenied {
 			res := &storedResult{Content: "The user denied this action (" + tool.Name + "); it was not done. Do not try it again in this turn; " +
 				"tell the user what you would have done instead."}
 			return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallDenied, "denied by the user", res, approvalID)

@@ -119,6 +119,9 @@ type NewMessage struct {
 	Content  string
 	AgentID  string
 	Metadata json.RawMessage
+	// once stores it only when no message has its ID (a retried run's):
+	// stored before, nothing is written and insertMessage answers nil.
+	once bool
 }
 
 // insertMessage stores a run's message and its message.completed event in
@@ -147,10 +150,17 @@ func (s *Service) insertMessage(ctx context.Context, tx db.Tx, run *Run, m *NewM
 	if _, err := lockConversation(ctx, tx, run.UserID, run.ConversationID, `last_message_at = now(), updated_at = now()`); err != nil {
 		return nil, err
 	}
+	conflict := ""
+	if m.once {
+		conflict = ` ON CONFLICT (id) DO NOTHING`
+	}
 	msg, err := scanMessage(tx.QueryRow(ctx, `
 		INSERT INTO chat_messages (id, user_id, conversation_id, role, content, agent_id, run_id, metadata)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+messageColumns,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`+conflict+` RETURNING `+messageColumns,
 		id, run.UserID, run.ConversationID, m.Role, content, agent, run.ID, meta))
+	if m.once && apperr.Is(err, apperr.NotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/core/config"
+	"github.com/consilium-hq/consilium/core/metrics"
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -38,6 +39,8 @@ type OrchestratorOptions struct {
 	// Limits are ai.chat (zero values take the defaults).
 	Limits config.Chat
 	Logger *slog.Logger
+	// Metrics counts the tokens of every model call (nil: none).
+	Metrics *metrics.Metrics
 	// Now is the clock of the context (default time.Now).
 	Now func() time.Time
 }
@@ -50,13 +53,14 @@ type OrchestratorOptions struct {
 // spent. An agent on the offline local provider answers from retrieval
 // only.
 type Orchestrator struct {
-	models model.Source
-	tools  map[string]Tool
-	search Searcher
-	agents Agents
-	limits config.Chat
-	logger *slog.Logger
-	now    func() time.Time
+	models  model.Source
+	tools   map[string]Tool
+	search  Searcher
+	agents  Agents
+	limits  config.Chat
+	logger  *slog.Logger
+	now     func() time.Time
+	metrics *metrics.Metrics
 }
 
 var _ Runner = (*Orchestrator)(nil)
@@ -97,7 +101,7 @@ func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
 	for _, t := range o.Tools {
 		tools[t.Name] = t
 	}
-	return &Orchestrator{models: o.Models, tools: tools, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now}
+	return &Orchestrator{models: o.Models, tools: tools, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now, metrics: o.Metrics}
 }
 
 // turnState is where a turn stands; it is saved with the run when the turn
@@ -122,9 +126,14 @@ type turnState struct {
 	Text      string       `json:"text"`
 	Model     string       `json:"model"`
 	Calls     []callRecord `json:"calls"`
-	Citations []Citation   `json:"citations"`
-	// Passages are the context's passages, cited as [n].
+	// Citations are the sources the tools found, numbered after the
+	// context's Passages (one numbering, see cite).
+	Citations []Citation `json:"citations"`
+	// Passages are the context's passages, cited as [1]..[n].
 	Passages []Citation `json:"passages"`
+	// Budget names the budget spent when the answer was asked for
+	// without tools (finalAnswer).
+	Budget string `json:"budget,omitempty"`
 }
 
 // frame is one agent at work.
@@ -147,6 +156,9 @@ type callRecord struct {
 	Status     string     `json:"status"`
 	Summary    string     `json:"summary"`
 	ApprovalID *uuid.UUID `json:"approval_id,omitempty"`
+	// Arguments are the model's; MessageID is the call's tool message.
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+	MessageID *uuid.UUID      `json:"message_id,omitempty"`
 }
 
 // RunTurn answers the turn.
@@ -176,27 +188,87 @@ func (o *Orchestrator) RunTurn(ctx context.Context, t *Turn) error {
 		st.Frames = []*frame{{Agent: t.Agent.Name, Messages: msgs}}
 	}
 	err := o.loop(ctx, t, st, deadline)
+	var re *RunError
+	if errors.As(err, &re) && re.budget != "" {
+		// A spent budget: the model is asked once more, without tools,
+		// for the answer it can give now.
+		if ferr := o.finalAnswer(ctx, t, st, deadline, re); ferr == nil {
+			st.Budget = re.budget
+			err = nil
+		} else if ctx.Err() != nil {
+			err = ferr
+		}
+	}
 	if err == nil {
-		if _, err := o.storeAnswer(ctx, t, st, ""); err != nil {
+		if _, err := o.storeAnswer(ctx, t, st, nil); err != nil {
 			return err
 		}
 		o.title(ctx, t, st)
 		return nil
 	}
-	if errors.Is(err, ErrWaitingApproval) || ctx.Err() != nil {
+	if errors.Is(err, ErrWaitingApproval) {
 		return err
 	}
-	var re *RunError
-	if errors.As(err, &re) && st.Text != "" {
-		stop := "error"
-		if re.Status == RunBudgetExceeded {
-			stop = "budget_exceeded"
+	if ctx.Err() != nil {
+		// Cancelled by the user: what was written is kept, marked so. (A
+		// worker that stops leaves the turn to the job's next attempt,
+		// which writes the answer again.)
+		if errors.Is(context.Cause(ctx), ErrCancelled) && st.Text != "" {
+			if _, serr := o.storeAnswer(context.WithoutCancel(ctx), t, st, &RunError{Code: RunCancelled,
+				Message: "the user cancelled the run"}); serr != nil {
+				return serr
+			}
+		}
+		return err
+	}
+	if st.Text != "" && !errors.Is(err, errNotFound) {
+		// The run fails (a provider error, a cut stream, a spent budget):
+		// the partial answer is kept, marked incomplete with the cause.
+		stop := re
+		if stop == nil {
+			stop = &RunError{Code: "internal", Message: "the run failed on the server"}
 		}
 		if _, serr := o.storeAnswer(context.WithoutCancel(ctx), t, st, stop); serr != nil {
 			return serr
 		}
 	}
 	return err
+}
+
+// finalAnswer asks the agent the user talks to for its answer after a
+// budget (re) was spent: the delegates' work stops, every call left
+// unanswered is answered "not done", and the model is called once more
+// with no tools. It fails (and the run ends budget_exceeded) when no time
+// is left, the call fails or the model answers nothing.
+func (o *Orchestrator) finalAnswer(ctx context.Context, t *Turn, st *turnState, deadline time.Time, re *RunError) error {
+	if re.budget == "time" || !o.now().Before(deadline) {
+		return re
+	}
+	agent, ok := o.agent(t, st.Frames[0].Agent)
+	if !ok {
+		return re
+	}
+	st.Frames = st.Frames[:1]
+	f := st.Frames[0]
+	for _, call := range f.Pending {
+		f.Messages = append(f.Messages, toolMessage(call, "Not done: the turn's budget ran out before this call was made."))
+	}
+	f.Pending = nil
+	f.Messages = append(f.Messages, sdk.Message{Role: sdk.RoleUser, Content: "[Consilium] This turn's budget is spent (" + re.budget +
+		"): no more tools can be called. Answer the user now with what you have, and say plainly what was not done."})
+	before := len(st.Text)
+	resp, err := o.callModel(ctx, t, st, agent, f, 0, deadline, true)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return re
+	}
+	f.Messages = append(f.Messages, sdk.Message{Role: sdk.RoleAssistant, Content: resp.Message.Content})
+	if len(st.Text) == before {
+		return re
+	}
+	return nil
 }
 
 // loop works the frames until the first agent answers.
@@ -226,7 +298,7 @@ func (o *Orchestrator) loop(ctx context.Context, t *Turn, st *turnState, deadlin
 		if tokens := st.Usage.InputTokens + st.Usage.OutputTokens; tokens >= o.limits.MaxTokens {
 			return budgetError("tokens", fmt.Sprintf("the turn used %d tokens (at most %d)", tokens, o.limits.MaxTokens))
 		}
-		resp, err := o.callModel(ctx, t, st, agent, f, depth, deadline)
+		resp, err := o.callModel(ctx, t, st, agent, f, depth, deadline, false)
 		if err != nil {
 			return err
 		}
@@ -254,14 +326,17 @@ func (o *Orchestrator) loop(ctx context.Context, t *Turn, st *turnState, deadlin
 }
 
 // callModel makes one model call of frame f, streaming the text of the
-// first agent as message.delta events.
-func (o *Orchestrator) callModel(ctx context.Context, t *Turn, st *turnState, agent Agent, f *frame, depth int, deadline time.Time) (*sdk.ChatResponse, error) {
+// first agent as message.delta events; noTools offers it none.
+func (o *Orchestrator) callModel(ctx context.Context, t *Turn, st *turnState, agent Agent, f *frame, depth int, deadline time.Time, noTools bool) (*sdk.ChatResponse, error) {
 	llm, err := o.llm(agent)
 	if err != nil {
 		return nil, err
 	}
 	st.ModelCalls++
-	req := &sdk.ChatRequest{Model: agent.Model, Messages: f.Messages, Tools: o.definitions(agent, depth), Stream: true}
+	req := &sdk.ChatRequest{Model: agent.Model, Messages: f.Messages, Stream: true}
+	if !noTools {
+		req.Tools = o.definitions(agent, depth)
+	}
 	callCtx, cancel := context.WithDeadlineCause(ctx, deadline, errTurnTime)
 	defer cancel()
 	var d *deltas
@@ -300,6 +375,11 @@ func (o *Orchestrator) callModel(ctx context.Context, t *Turn, st *turnState, ag
 	}
 	st.Usage.InputTokens += resp.Usage.InputTokens
 	st.Usage.OutputTokens += resp.Usage.OutputTokens
+	modelName := resp.Model
+	if modelName == "" {
+		modelName = agent.Model
+	}
+	o.metrics.ChatTokens(agent.Provider, modelName, resp.Usage.InputTokens, resp.Usage.OutputTokens)
 	if resp.Model != "" && depth == 0 {
 		st.Model = resp.Model
 	}
@@ -334,7 +414,7 @@ func providerError(agent Agent, err error) error {
 }
 
 func budgetError(which, msg string) error {
-	return &RunError{Status: RunBudgetExceeded, Code: "budget_exceeded",
+	return &RunError{Status: RunBudgetExceeded, Code: "budget_exceeded", budget: which,
 		Message: msg + " (ai.chat budget " + which + "); what was written is kept"}
 }
 
@@ -378,8 +458,9 @@ var delegateSchema = json.RawMessage(`{"type":"object","properties":{` +
 	`"required":["brief","expected_output"],"additionalProperties":false}`)
 
 // storeAnswer stores the answer of the turn with its metadata; stop, when
-// set, marks it incomplete.
-func (o *Orchestrator) storeAnswer(ctx context.Context, t *Turn, st *turnState, stop string) (*Message, error) {
+// set, is why it stopped before it was complete (its code the
+// stop_reason).
+func (o *Orchestrator) storeAnswer(ctx context.Context, t *Turn, st *turnState, stop *RunError) (*Message, error) {
 	meta := map[string]any{
 		"provider":   t.Agent.Provider,
 		"model":      st.Model,
@@ -387,9 +468,14 @@ func (o *Orchestrator) storeAnswer(ctx context.Context, t *Turn, st *turnState, 
 		"tool_calls": nonNilSlice(st.Calls),
 		"citations":  o.citations(st),
 	}
-	if stop != "" {
+	if stop != nil {
 		meta["incomplete"] = true
-		meta["stop_reason"] = stop
+		meta["stop_reason"] = stop.Code
+		meta["error"] = stop.Message
+	}
+	if st.Budget != "" {
+		// Answered after a budget was spent, without tools.
+		meta["budget_exceeded"] = st.Budget
 	}
 	raw, err := json.Marshal(meta)
 	if err != nil {
@@ -398,24 +484,71 @@ func (o *Orchestrator) storeAnswer(ctx context.Context, t *Turn, st *turnState, 
 	return t.AddMessage(ctx, &NewMessage{ID: st.MessageID, Role: RoleAssistant, Content: st.Text, AgentID: t.Agent.Name, Metadata: raw})
 }
 
-// citations are the context passages the answer cites as [n] and the
-// passages the tools found.
+// citations are the sources the answer cites as [n]: passages of the
+// context and passages the tools found, which share one numbering.
 func (o *Orchestrator) citations(st *turnState) []Citation {
 	out := []Citation{}
-	for _, n := range ai.Citations(st.Text, len(st.Passages)) {
-		out = append(out, st.Passages[n-1])
-	}
-	seen := map[string]bool{}
-	for _, c := range out {
-		seen[fmt.Sprint(c.ID, c.Index)] = true
-	}
-	for _, c := range st.Citations {
-		if k := fmt.Sprint(c.ID, c.Index); !seen[k] {
-			seen[k] = true
-			out = append(out, c)
+	for _, n := range ai.Citations(st.Text, st.lastIndex()) {
+		if c := st.source(n); c != nil {
+			out = append(out, *c)
 		}
 	}
 	return out
+}
+
+// cite numbers a source of the turn (the executor gives it to the tools):
+// the context's passages are 1..len(Passages), the tools' sources follow,
+// and a source numbered before keeps its number.
+func (st *turnState) cite(c Citation) int {
+	for _, list := range [][]Citation{st.Passages, st.Citations} {
+		for _, have := range list {
+			if sameSource(have, c) {
+				return have.Index
+			}
+		}
+	}
+	c.Index = st.lastIndex() + 1
+	st.Citations = append(st.Citations, c)
+	return c.Index
+}
+
+// addCitations adds the sources of a result replayed from the audit log,
+// numbered by the attempt that ran the call: those whose number the turn
+// has already are known.
+func (st *turnState) addCitations(cs []Citation) {
+	for _, c := range cs {
+		if st.source(c.Index) != nil {
+			continue
+		}
+		if c.Index <= 0 {
+			st.cite(c)
+			continue
+		}
+		st.Citations = append(st.Citations, c)
+	}
+}
+
+// source is the source numbered n, nil when none is.
+func (st *turnState) source(n int) *Citation {
+	for _, list := range [][]Citation{st.Passages, st.Citations} {
+		for i := range list {
+			if list[i].Index == n {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// lastIndex is the highest number of the turn's sources.
+func (st *turnState) lastIndex() int {
+	n := 0
+	for _, list := range [][]Citation{st.Passages, st.Citations} {
+		for _, c := range list {
+			n = max(n, c.Index)
+		}
+	}
+	return n
 }
 
 func nonNilSlice[T any](s []T) []T {

@@ -93,8 +93,10 @@ func (tt *testTools) tools() []Tool {
 				if tt.untrusted.Load() {
 					typ = "document"
 				}
-				return &ToolResult{Content: "[1] " + tt.searchHit, Summary: "1 passage", Untrusted: tt.untrusted.Load(),
-					Citations: []Citation{{Index: 1, Type: typ, ID: tt.noteID, Title: "House"}}}, nil
+				c := Citation{Type: typ, ID: tt.noteID, Title: "House"}
+				c.Index = call.Cite(c)
+				return &ToolResult{Content: fmt.Sprintf("[%d] %s", c.Index, tt.searchHit), Summary: "1 passage", Untrusted: tt.untrusted.Load(),
+					Citations: []Citation{c}}, nil
 			}},
 	}
 }
@@ -281,9 +283,10 @@ func indexOf(list []string, s string) int {
 func TestOrchestratorRetriedTurnDoesNotWriteTwice(t *testing.T) {
 	t.Parallel()
 	hold := make(chan struct{}) // never closed: the model hangs after the write
+	asked := make(chan struct{})
 	b := setupOrch(t, noTitles(),
 		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("c1", "create_task", map[string]any{"title": "Buy milk"})}},
-		modeltest.Turn{Wait: hold},
+		modeltest.Turn{Started: asked, Wait: hold},
 	)
 	tasks := "tasks"
 	sent := b.send(t, "Add buy milk", &tasks)
@@ -292,12 +295,11 @@ func TestOrchestratorRetriedTurnDoesNotWriteTwice(t *testing.T) {
 	go func() {
 		// The write committed and the model is asked again: the worker
 		// stops mid-turn.
-		for len(b.model.Requests()) < 2 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		<-asked
 		kill()
 	}()
-	err := b.svc.RunTurn(ctx, args, b.orch, TurnJob{})
+	var err error
+	err = b.svc.RunTurn(ctx, args, b.orch, TurnJob{})
 	require.Error(t, err, "an interrupted attempt asks River to retry")
 	r, err := b.svc.GetRun(b.ctx, b.user, b.conv.ID, sent.RunID)
 	require.NoError(t, err)
@@ -322,6 +324,45 @@ func TestOrchestratorRetriedTurnDoesNotWriteTwice(t *testing.T) {
 	audit, err := b.svc.ToolCalls(b.ctx, b.user, sent.RunID)
 	require.NoError(t, err)
 	require.Len(t, audit, 1)
+	// Its events and its tool message, once each across the attempts.
+	counts := map[string]int{}
+	for _, e := range b.events(t) {
+		counts[e.Type]++
+	}
+	require.Equal(t, 2, counts[EventRunStarted])
+	require.Equal(t, 1, counts[EventToolCallStarted], "the replayed call is not started again")
+	require.Equal(t, 1, counts[EventToolCallFinished])
+	require.Equal(t, []string{RoleUser, RoleTool, RoleAssistant}, b.roles(t))
+}
+
+// lastApproval is the approval_id of the conversation's last
+// approval.required.
+func (b *orchBundle) lastApproval(t *testing.T) uuid.UUID {
+	t.Helper()
+	var approval uuid.UUID
+	for _, e := range b.events(t) {
+		if e.Type == EventApprovalRequired {
+			var p struct {
+				ApprovalID uuid.UUID `json:"approval_id"`
+			}
+			require.NoError(t, json.Unmarshal(e.Payload, &p))
+			approval = p.ApprovalID
+		}
+	}
+	require.NotEqual(t, uuid.Nil, approval, "no approval.required")
+	return approval
+}
+
+// roles are the roles of the conversation's messages, oldest first.
+func (b *orchBundle) roles(t *testing.T) []string {
+	t.Helper()
+	res, err := b.svc.ListMessages(b.ctx, b.user, b.conv.ID, &MessageFilter{Order: "asc", Limit: 100})
+	require.NoError(t, err)
+	var out []string
+	for _, m := range res.Items {
+		out = append(out, m.Role)
+	}
+	return out
 }
 
 // A destructive call waits for approval: the run stops holding no worker,
@@ -392,6 +433,18 @@ func TestOrchestratorApprovalForDelete(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, audit, 1)
 			require.Equal(t, a.ID, *audit[0].ApprovalID)
+			// The resumed turn does not start the call again: one
+			// tool_call.started (before approval.required), one
+			// tool_call.finished, one tool message.
+			var calls2 []string
+			for _, e := range b.events(t) {
+				switch e.Type {
+				case EventToolCallStarted, EventToolCallFinished, EventApprovalRequired, EventApprovalAnswered:
+					calls2 = append(calls2, e.Type)
+				}
+			}
+			require.Equal(t, []string{EventToolCallStarted, EventApprovalRequired, EventApprovalAnswered, EventToolCallFinished}, calls2)
+			require.Equal(t, []string{RoleUser, RoleTool, RoleAssistant}, b.roles(t))
 			if allow {
 				require.Equal(t, 1, b.tools.count(t, b.user), "Old deleted, Keep kept")
 				require.Equal(t, `{"deleted":1}`, result.Content)
@@ -448,9 +501,10 @@ func TestOrchestratorUntrustedTextMakesWritesWait(t *testing.T) {
 	require.Equal(t, 2, b2.tools.count(t, b2.user), "never a deletion without the user")
 }
 
-// Budgets end a runaway loop: the same call over and over, or too many
-// model calls, ends budget_exceeded with what was written kept and marked
-// incomplete.
+// Budgets end a runaway loop: the model is asked once more, without
+// tools, for a final answer; when it cannot give one (here: its script is
+// spent, as a failing provider) the run ends budget_exceeded with what was
+// written kept and marked incomplete.
 func TestOrchestratorBudgets(t *testing.T) {
 	t.Parallel()
 	same := modeltest.Call("l", "list_tasks", map[string]any{"title": "x"})
@@ -458,6 +512,7 @@ func TestOrchestratorBudgets(t *testing.T) {
 		modeltest.Turn{Text: []string{"Checking. "}, ToolCalls: []sdk.ToolCall{same}},
 		modeltest.Turn{Text: []string{"Again. "}, ToolCalls: []sdk.ToolCall{same}},
 		modeltest.Turn{Text: []string{"Again. "}, ToolCalls: []sdk.ToolCall{same}},
+		modeltest.Turn{Err: sdk.Temporary("overloaded")}, // the final answer fails
 	)
 	tasks := "tasks"
 	r := b.run(t, b.send(t, "loop", &tasks))
@@ -469,22 +524,61 @@ func TestOrchestratorBudgets(t *testing.T) {
 	require.Equal(t, true, meta["incomplete"])
 	require.Equal(t, "budget_exceeded", meta["stop_reason"])
 	evs := b.events(t)
-	require.Equal(t, []string{EventError, EventRunCompleted}, eventTypes(evs[len(evs)-2:]))
+	require.Equal(t, []string{EventMessageCompleted, EventError, EventRunCompleted}, eventTypes(evs[len(evs)-3:]))
+	var done struct{ Status string }
+	require.NoError(t, json.Unmarshal(evs[len(evs)-1].Payload, &done))
+	require.Equal(t, RunBudgetExceeded, done.Status)
+	reqs := b.model.Requests()
+	require.Len(t, reqs, 4, "three calls, then one for the final answer")
+	require.Empty(t, reqs[3].Tools, "the final answer is asked for without tools")
+	require.Zero(t, b.model.Left())
 
+	// Too many model calls: the final answer comes.
 	var turns []modeltest.Turn
-	for i := range 5 {
+	for i := range 3 {
 		turns = append(turns, modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("l", "list_tasks", map[string]any{"title": fmt.Sprint(i)})}})
 	}
+	turns = append(turns, modeltest.Turn{Text: []string{"You have no tasks; ", "I stopped checking."}})
 	b = setupOrch(t, config.Chat{MaxModelCalls: 3}, turns...)
 	r = b.run(t, b.send(t, "loop", &tasks))
-	require.Equal(t, RunBudgetExceeded, r.Status)
-	require.Contains(t, r.ErrorMessage, "3 model calls")
-	require.Len(t, b.model.Requests(), 3)
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	reqs = b.model.Requests()
+	require.Len(t, reqs, 4)
+	require.Empty(t, reqs[3].Tools)
+	note := reqs[3].Messages[len(reqs[3].Messages)-1]
+	require.Equal(t, sdk.RoleUser, note.Role)
+	require.Contains(t, note.Content, "budget is spent (model_calls)")
+	msg, meta = b.lastMessage(t)
+	require.Equal(t, "You have no tasks; I stopped checking.", msg.Content)
+	require.Nil(t, meta["incomplete"])
+	require.Equal(t, "model_calls", meta["budget_exceeded"])
+	for _, e := range b.events(t) {
+		require.NotEqual(t, EventError, e.Type)
+	}
 
-	b = setupOrch(t, config.Chat{MaxTokens: 1000}, modeltest.Turn{ToolCalls: []sdk.ToolCall{same}, Usage: sdk.Usage{InputTokens: 900, OutputTokens: 200}})
-	r = b.run(t, b.send(t, "big", &tasks))
-	require.Equal(t, RunBudgetExceeded, r.Status)
-	require.Contains(t, r.ErrorMessage, "1100 tokens")
+	// Tokens, spent inside a delegate: the delegate's work stops, the
+	// manager's delegate_to call is answered "not done", and the manager
+	// gives the final answer.
+	b = setupOrch(t, config.Chat{MaxTokens: 1000},
+		modeltest.Turn{Text: []string{"Asking the task agent. "}, ToolCalls: []sdk.ToolCall{modeltest.Call("d1", "delegate_to_tasks",
+			map[string]any{"brief": "count the tasks", "expected_output": "a number"})}},
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{same}, Usage: sdk.Usage{InputTokens: 900, OutputTokens: 200}},
+		modeltest.Turn{Text: []string{"I could not finish counting."}},
+	)
+	r = b.run(t, b.send(t, "how many tasks?", nil))
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	reqs = b.model.Requests()
+	require.Len(t, reqs, 3)
+	final := reqs[2]
+	require.Empty(t, final.Tools)
+	require.Contains(t, final.Messages[0].Content, "You route.", "the manager answers")
+	back := final.Messages[len(final.Messages)-2]
+	require.Equal(t, sdk.RoleTool, back.Role)
+	require.Equal(t, "d1", back.ToolCallID)
+	require.Contains(t, back.Content, "budget ran out")
+	msg, meta = b.lastMessage(t)
+	require.Equal(t, "Asking the task agent. I could not finish counting.", msg.Content)
+	require.Equal(t, "tokens", meta["budget_exceeded"])
 }
 
 // A provider that fails mid-answer: the run fails with an error naming
@@ -502,7 +596,8 @@ func TestOrchestratorProviderErrorKeepsPartialAnswer(t *testing.T) {
 	msg, meta := b.lastMessage(t)
 	require.Equal(t, "The first half of the answer", msg.Content)
 	require.Equal(t, true, meta["incomplete"])
-	require.Equal(t, "error", meta["stop_reason"])
+	require.Equal(t, "model_temporary", meta["stop_reason"], "the stop reason names the cause")
+	require.Contains(t, meta["error"], "connection reset by peer")
 	evs := b.events(t)
 	types := eventTypes(evs)
 	require.Equal(t, []string{EventMessageDelta, EventMessageCompleted, EventError, EventRunCompleted}, types[len(types)-4:])
@@ -607,18 +702,7 @@ func TestOrchestratorContext(t *testing.T) {
 	cancelled, err := b.svc.CancelRun(b.ctx, b.user, b.conv.ID, r.ID)
 	require.NoError(t, err)
 	require.Equal(t, RunCancelled, cancelled.Status)
-	evs := b.events(t)
-	var approval uuid.UUID
-	for _, e := range evs {
-		if e.Type == EventApprovalRequired {
-			var p struct {
-				ApprovalID uuid.UUID `json:"approval_id"`
-			}
-			require.NoError(t, json.Unmarshal(e.Payload, &p))
-			approval = p.ApprovalID
-		}
-	}
-	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, approval, true)
+	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, b.lastApproval(t), true)
 	require.True(t, apperr.Is(err, apperr.Conflict), "%v", err)
 }
 
@@ -698,4 +782,130 @@ func TestOrchestratorDelegationDepth(t *testing.T) {
 		}
 	}
 	require.Equal(t, []float64{1, 2}, depths)
+}
+
+// Passages of the turn's context and passages the tools find share one
+// numbering: a tool's new source gets the next number, a source found
+// again keeps its number, and the answer's citations point at the source
+// each [n] names.
+func TestOrchestratorCitationsShareOneNumbering(t *testing.T) {
+	t.Parallel()
+	b := setupOrch(t, noTitles(),
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("s1", "search", map[string]any{"title": "plumber"})}},
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("s2", "search", map[string]any{"title": "plumber again"})}},
+		modeltest.Turn{Text: []string{"Rent is due on the first [1]; the plumber comes on Tuesday [2]."}},
+	)
+	budget := uuid.New()
+	b.orch.search = fakeSearch{{Text: "Rent is due on the first.", SourceType: "note", SourceID: budget, Title: "Budget"}}
+	tasks := "tasks"
+	r := b.run(t, b.send(t, "When is rent due, and when does the plumber come?", &tasks))
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	reqs := b.model.Requests()
+	require.Contains(t, reqs[0].Messages[0].Content, `<passage source="[1] Budget"`)
+	first := reqs[1].Messages[len(reqs[1].Messages)-1].Content
+	require.Equal(t, "[2] "+b.tools.searchHit, first, "the tool's source follows the context's [1]")
+	again := reqs[2].Messages[len(reqs[2].Messages)-1].Content
+	require.Equal(t, first, again, "a source found again keeps its number")
+
+	_, meta := b.lastMessage(t)
+	var cites []Citation
+	raw, err := json.Marshal(meta["citations"])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cites))
+	require.Len(t, cites, 2)
+	require.Equal(t, 1, cites[0].Index)
+	require.Equal(t, budget, cites[0].ID)
+	require.Equal(t, 2, cites[1].Index)
+	require.Equal(t, b.tools.noteID, cites[1].ID)
+
+	// A tool called outside a turn numbers its own sources from 1.
+	var call ToolCall
+	require.Equal(t, 1, call.Cite(Citation{Type: "note", ID: budget}))
+	require.Equal(t, 2, call.Cite(Citation{Type: "note", ID: b.tools.noteID}))
+	require.Equal(t, 1, call.Cite(Citation{Type: "note", ID: budget}))
+}
+
+// run.cancel from another process mid-answer: the run ends cancelled, and
+// the text streamed so far is kept as the answer, marked incomplete with
+// stop_reason cancelled.
+func TestOrchestratorCancelKeepsPartialAnswer(t *testing.T) {
+	t.Parallel()
+	b := setupOrch(t, noTitles())
+	streamed := make(chan struct{})
+	b.model.ChatFunc = func(ctx context.Context, req *sdk.ChatRequest, stream sdk.ChatStream) (*sdk.ChatResponse, error) {
+		if err := stream.Send(&sdk.ChatEvent{Text: "The first half "}); err != nil {
+			return nil, err
+		}
+		close(streamed)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	tasks := "tasks"
+	sent := b.send(t, "Tell me everything", &tasks)
+	done := make(chan error, 1)
+	go func() {
+		done <- b.svc.RunTurn(b.ctx, RunTurnArgs{RunID: sent.RunID, ConversationID: b.conv.ID, UserID: b.user}, b.orch, TurnJob{})
+	}()
+	<-streamed
+	api, _ := newProcess(t, b.pool)
+	_, err := api.CancelRun(b.ctx, b.user, b.conv.ID, sent.RunID)
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+
+	r, err := b.svc.GetRun(b.ctx, b.user, b.conv.ID, sent.RunID)
+	require.NoError(t, err)
+	require.Equal(t, RunCancelled, r.Status)
+	msg, meta := b.lastMessage(t)
+	require.Equal(t, RoleAssistant, msg.Role)
+	require.Equal(t, "The first half ", msg.Content)
+	require.Equal(t, true, meta["incomplete"])
+	require.Equal(t, "cancelled", meta["stop_reason"])
+	evs := b.events(t)
+	require.Equal(t, []string{EventMessageDelta, EventMessageCompleted, EventRunCompleted}, eventTypes(evs[len(evs)-3:]))
+	require.JSONEq(t, `{"status":"cancelled"}`, string(evs[len(evs)-1].Payload))
+	var d struct {
+		MessageID uuid.UUID `json:"message_id"`
+		Text      string    `json:"text"`
+	}
+	require.NoError(t, json.Unmarshal(evs[len(evs)-3].Payload, &d))
+	require.Equal(t, msg.ID, d.MessageID)
+	require.Equal(t, "The first half ", d.Text)
+}
+
+// A run waiting for approval holds no worker and does not hold the
+// conversation: a later message is answered meanwhile, and the waiting run
+// resumes after the answer.
+func TestOrchestratorWaitingRunDoesNotBlockTheConversation(t *testing.T) {
+	t.Parallel()
+	b := setupOrch(t, noTitles(),
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("x1", "delete_task", map[string]any{"title": "Old"})}},
+		modeltest.Turn{Text: []string{"You have two tasks."}},
+		modeltest.Turn{Text: []string{"Deleted Old."}},
+	)
+	_, err := b.pool.Exec(b.ctx, `INSERT INTO `+b.tools.table+` VALUES ($1, 'Old'), ($1, 'Keep')`, b.user)
+	require.NoError(t, err)
+	tasks := "tasks"
+	first := b.send(t, "Delete Old", &tasks)
+	// RunTurn returns: the worker is free.
+	require.Equal(t, RunWaitingApproval, b.run(t, first).Status)
+
+	// The next message of the conversation runs at once (a run blocked by
+	// an earlier one would not start: RunTurn would fail with
+	// ErrEarlierRun).
+	second := b.send(t, "How many tasks do I have?", &tasks)
+	r := b.run(t, second)
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	msg, _ := b.lastMessage(t)
+	require.Equal(t, "You have two tasks.", msg.Content)
+	require.Equal(t, second.RunID, *msg.RunID)
+
+	_, err = b.svc.AnswerApproval(b.ctx, b.user, b.conv.ID, b.lastApproval(t), true)
+	require.NoError(t, err)
+	r = b.run(t, first)
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	msg, _ = b.lastMessage(t)
+	require.Equal(t, "Deleted Old.", msg.Content)
+	require.Equal(t, first.RunID, *msg.RunID)
+	require.Equal(t, 1, b.tools.count(t, b.user))
+	require.Equal(t, []string{RoleUser, RoleUser, RoleAssistant, RoleTool, RoleAssistant}, b.roles(t))
 }

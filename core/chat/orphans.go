@@ -71,6 +71,7 @@ func (s *Service) FailOrphanedRuns(ctx context.Context) (int, error) {
 		}
 		if ended {
 			n++
+			s.metrics.ChatRunEnded(RunFailed)
 		}
 	}
 	return n, nil

@@ -243,7 +243,9 @@ func (s *Service) agentFor(name *string) (string, error) {
 // step). A run that has ended is answered as it is.
 func (s *Service) CancelRun(ctx context.Context, userID, convID, runID uuid.UUID) (*Run, error) {
 	var out *Run
+	ended := false
 	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		ended = false
 		// The conversation first, as every writer of a conversation locks
 		// it before its runs.
 		if _, err := lockConversation(ctx, tx, userID, convID, ""); err != nil {
@@ -262,6 +264,7 @@ func (s *Service) CancelRun(ctx context.Context, userID, convID, runID uuid.UUID
 			// No worker holds it: cancelled at once (a pending approval
 			// can no longer be answered).
 			out, err = finishRun(ctx, tx, r, RunCancelled, "", "")
+			ended = err == nil
 			return err
 		}
 		out, err = scanRun(tx.QueryRow(ctx, `UPDATE chat_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
@@ -272,6 +275,9 @@ func (s *Service) CancelRun(ctx context.Context, userID, convID, runID uuid.UUID
 		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, cancelChannel, runID.String())
 		return err
 	})
+	if err == nil && ended {
+		s.metrics.ChatRunEnded(RunCancelled)
+	}
 	return out, err
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/metrics"
 )
 
 // Agents is what chat needs of the agent registry: the configured agents in
@@ -27,15 +28,18 @@ type Options struct {
 	// Queue is the River queue of run jobs (default: the default queue).
 	Queue  string
 	Logger *slog.Logger
+	// Metrics counts the runs that end (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // Service is conversations, messages, runs and their events.
 type Service struct {
-	db     *db.DB
-	agents Agents
-	hub    *Hub
-	queue  string
-	logger *slog.Logger
+	db      *db.DB
+	agents  Agents
+	hub     *Hub
+	queue   string
+	logger  *slog.Logger
+	metrics *metrics.Metrics
 }
 
 // NewService returns the chat service.
@@ -46,7 +50,7 @@ func NewService(o Options) *Service {
 	if o.Queue == "" {
 		o.Queue = river.QueueDefault
 	}
-	return &Service{db: o.DB, agents: o.Agents, hub: o.Hub, queue: o.Queue, logger: o.Logger}
+	return &Service{db: o.DB, agents: o.Agents, hub: o.Hub, queue: o.Queue, logger: o.Logger, metrics: o.Metrics}
 }
 
 // Hub is the service's event hub (nil when it has none).

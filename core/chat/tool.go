@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -61,6 +62,47 @@ type ToolCall struct {
 	// IdempotencyKey is the same for every attempt of this call of this
 	// run.
 	IdempotencyKey string
+	// book numbers the turn's sources (nil: the call's own, from 1).
+	book citer
+}
+
+// citer numbers the sources of a turn.
+type citer interface {
+	cite(c Citation) int
+}
+
+// Cite numbers a passage the tool answers with: the number the model
+// cites it by ([n]). The numbers are the turn's, shared by the passages of
+// its context and every tool's results, so that no two sources of a turn
+// have the same number; a passage already numbered in the turn keeps its
+// number. A tool puts the number in its Content and in the Citation's
+// Index of its result.
+func (c *ToolCall) Cite(p Citation) int {
+	if c.book == nil {
+		c.book = &citationList{}
+	}
+	return c.book.cite(p)
+}
+
+// citationList is a list of numbered sources, numbered 1, 2, ... in order.
+type citationList struct {
+	list []Citation
+}
+
+func (l *citationList) cite(c Citation) int {
+	for _, have := range l.list {
+		if sameSource(have, c) {
+			return have.Index
+		}
+	}
+	c.Index = len(l.list) + 1
+	l.list = append(l.list, c)
+	return c.Index
+}
+
+// sameSource reports whether two citations point at the same passage.
+func sameSource(a, b Citation) bool {
+	return a.Type == b.Type && a.ID == b.ID && a.Section == b.Section && slices.Equal(a.BlockIDs, b.BlockIDs)
 }
 
 // ToolResult is what a tool answers.

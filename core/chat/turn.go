@@ -30,7 +30,13 @@ type RunError struct {
 	Code    string
 	Message string
 	Err     error
+	// budget names the budget spent (orchestrator).
+	budget string
 }
+
+// ErrCancelled is the cause of a run's context when the user cancelled
+// the run (context.Cause), as opposed to its worker stopping.
+var ErrCancelled = errors.New("the user cancelled the run")
 
 func (e *RunError) Error() string {
 	if e.Err != nil {
@@ -116,10 +122,10 @@ type TurnJob struct {
 func (s *Service) RunTurn(ctx context.Context, args RunTurnArgs, runner Runner, job TurnJob) error {
 	// Listen for run.cancel before the run can be seen running, so that
 	// a request made right after cannot be missed.
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	if s.hub != nil {
-		stop := s.hub.watchCancel(args.RunID, args.UserID, cancel)
+		stop := s.hub.watchCancel(args.RunID, args.UserID, func() { cancel(ErrCancelled) })
 		defer stop()
 	}
 	turn, err := s.startRun(ctx, args)
@@ -275,6 +281,9 @@ func (s *Service) endRun(ctx context.Context, r *Run, status string, err error) 
 	})
 	if errors.Is(err, errNotFound) || apperr.Is(err, apperr.NotFound) {
 		return nil // deleted meanwhile
+	}
+	if err == nil {
+		s.metrics.ChatRunEnded(status)
 	}
 	return err
 }

@@ -80,6 +80,18 @@ type Integrations struct {
 	ReturnURL string `yaml:"return_url"`
 	// SyncInterval is how often each connection syncs.
 	SyncInterval time.Duration `yaml:"sync_interval"`
+	// CompletedGrace is how long a task completed outside stays in its
+	// note before it is cleaned out (its reference stays).
+	CompletedGrace time.Duration `yaml:"completed_grace"`
+	// Mail configures the scan of synced mail.
+	Mail Mail `yaml:"mail"`
+}
+
+// Mail configures the scan that turns mail asking for work into tasks.
+type Mail struct {
+	// ConfidenceThreshold: a request the extractor is at least this sure
+	// of becomes a task; a less sure one waits as a suggestion.
+	ConfidenceThreshold float64 `yaml:"confidence_threshold"`
 }
 
 // Metrics says where Prometheus scrapes /metrics. With neither key set the
@@ -204,6 +216,11 @@ type Jobs struct {
 	// rescuer, run by the leader every 30s). It also caps the default job
 	// timeout (1m).
 	RescueStuckAfter time.Duration `yaml:"rescue_stuck_after"`
+	// SyncTimeout bounds one attempt of an integration sync (it pages until
+	// the outside system has nothing more); it is also how long a sync
+	// whose worker died counts as running before it may be rescued, and
+	// meanwhile that connection does not sync.
+	SyncTimeout time.Duration `yaml:"sync_timeout"`
 }
 
 // AI configures which plugins embed, chat and transcribe, the limits of
@@ -322,9 +339,10 @@ func Default() Config {
 		},
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
-			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second},
-		Plugins:      plugin.Defaults(),
-		Integrations: Integrations{SyncInterval: 15 * time.Minute},
+			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute},
+		Plugins: plugin.Defaults(),
+		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour,
+			Mail: Mail{ConfidenceThreshold: 0.7}},
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
@@ -450,6 +468,12 @@ func (c *Config) Problems() []string {
 			bad("integrations.return_url", "must be an absolute http(s) URL, got %q", c.Integrations.ReturnURL)
 		}
 	}
+	if c.Integrations.CompletedGrace <= 0 {
+		bad("integrations.completed_grace", "must be positive (such as 168h), got %s", c.Integrations.CompletedGrace)
+	}
+	if t := c.Integrations.Mail.ConfidenceThreshold; !(t > 0 && t <= 1) {
+		bad("integrations.mail.confidence_threshold", "must be in (0, 1], got %v", t)
+	}
 	if c.Integrations.SyncInterval < time.Minute {
 		bad("integrations.sync_interval", "must be at least 1m, got %s", c.Integrations.SyncInterval)
 	}
@@ -572,6 +596,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Jobs.ChatTurnTimeout < time.Second {
 		bad("jobs.chat_turn_timeout", "must be at least 1s")
+	}
+	if c.Jobs.SyncTimeout < time.Second {
+		bad("jobs.sync_timeout", "must be at least 1s")
 	}
 	if c.Jobs.RescueStuckAfter < time.Second {
 		bad("jobs.rescue_stuck_after", "must be at least 1s")

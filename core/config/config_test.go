@@ -214,6 +214,7 @@ func TestIntegrationKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:8080", cfg.HTTP.PublicURL)
 	require.Equal(t, 15*time.Minute, cfg.Integrations.SyncInterval)
+	require.Equal(t, 7*24*time.Hour, cfg.Integrations.CompletedGrace)
 
 	c := *cfg
 	c.Plugins.Items = []plugin.PluginConfig{{Name: "clickup", Kind: "integration", Path: "/bin/sh", Enabled: true}}
@@ -227,14 +228,17 @@ func TestIntegrationKeys(t *testing.T) {
 	c.HTTP.PublicURL = "ftp://x/"
 	c.Integrations.ReturnURL = "/relative"
 	c.Integrations.SyncInterval = time.Second
+	c.Integrations.CompletedGrace = 0
 	problems = strings.Join(c.Problems(), "\n")
-	for _, key := range []string{"integrations.master_key: must be base64 of 32 bytes, got 5 bytes", "http.public_url:", "integrations.return_url:", "integrations.sync_interval:"} {
+	for _, key := range []string{"integrations.master_key: must be base64 of 32 bytes, got 5 bytes", "http.public_url:", "integrations.return_url:", "integrations.sync_interval:", "integrations.completed_grace:"} {
 		require.Contains(t, problems, key)
 	}
 
 	cfg, err = config.Load("", append(validEnv, "CONSILIUM_INTEGRATIONS_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-		"CONSILIUM_HTTP_PUBLIC_URL=https://consilium.example.com", "CONSILIUM_INTEGRATIONS_SYNC_INTERVAL=5m"))
+		"CONSILIUM_HTTP_PUBLIC_URL=https://consilium.example.com", "CONSILIUM_INTEGRATIONS_SYNC_INTERVAL=5m",
+		"CONSILIUM_INTEGRATIONS_COMPLETED_GRACE=48h"))
 	require.NoError(t, err)
 	require.Equal(t, 5*time.Minute, cfg.Integrations.SyncInterval)
+	require.Equal(t, 48*time.Hour, cfg.Integrations.CompletedGrace)
 	require.Equal(t, "https://consilium.example.com", cfg.HTTP.PublicURL)
 }

@@ -228,7 +228,7 @@ func TestTokenConnectSyncDisconnect(t *testing.T) {
 	titles := []string{}
 	for _, x := range append(list.Items, more.Items...) {
 		require.Equal(t, "tokenp", x.System)
-		require.Equal(t, "external", x.Task.Source)
+		require.Equal(t, "tokenp", x.Task.Source, "the provider's name is the source")
 		titles = append(titles, x.Task.Title)
 	}
 	require.ElementsMatch(t, []string{"First outside task", "Second outside task", "Third outside task"}, titles)
@@ -241,12 +241,12 @@ func TestTokenConnectSyncDisconnect(t *testing.T) {
 	require.NoError(t, err)
 	e.waitJob(t, ids[0], "completed")
 	var tasks int
-	require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'external'`, alice).Scan(&tasks))
+	require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'tokenp'`, alice).Scan(&tasks))
 	require.Equal(t, 3, tasks)
 
 	// Disconnect removing the imported tasks.
 	require.NoError(t, svc.Disconnect(ctx, alice, "tokenp", false))
-	require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'external'`, alice).Scan(&tasks))
+	require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM tasks WHERE user_id = $1 AND source = 'tokenp'`, alice).Scan(&tasks))
 	require.Zero(t, tasks)
 	st, err = svc.Status(ctx, alice, "tokenp")
 	require.NoError(t, err)

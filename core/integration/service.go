@@ -34,6 +34,8 @@ import (
 
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/model"
+	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/task"
 	"github.com/consilium-hq/consilium/sdk"
@@ -59,7 +61,14 @@ type Options struct {
 	// PublicURL is http.public_url; ReturnURL integrations.return_url.
 	PublicURL, ReturnURL string
 	SyncInterval         time.Duration
-	Tasks                *task.Service
+	// CompletedGrace is how long a task completed outside stays in its
+	// note before the cleanup takes it out (integrations.completed_grace;
+	// default 7 days).
+	CompletedGrace time.Duration
+	Tasks          *task.Service
+	Notes          *note.Service
+	// Now is the clock of the sync and the cleanup (default time.Now).
+	Now func() time.Time
 	// Queue is the River queue of sync jobs (default: River's default).
 	Queue string
 	// LookupEnv reads secret_env variables (default os.LookupEnv).
@@ -67,6 +76,16 @@ type Options struct {
 	// HTTPClient talks to token endpoints (default: 30 s timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// Models, ChatProvider and ChatModel are the chat model the mail scan
+	// asks (one call per message, no tools). Without them, or with only
+	// the local provider, the rules decide.
+	Models       model.Source
+	ChatProvider string
+	ChatModel    string
+	// MailConfidenceThreshold is integrations.mail.confidence_threshold:
+	// a request at least this sure becomes a task, a less sure one a
+	// suggestion (default 0.7).
+	MailConfidenceThreshold float64
 }
 
 // Service is connections to outside systems.
@@ -89,11 +108,26 @@ func New(o Options) (*Service, error) {
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = 15 * time.Minute
 	}
+	if o.CompletedGrace <= 0 {
+		o.CompletedGrace = 7 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	k, err := NewKeyring(o.DB, o.MasterKey)
 	if err != nil {
 		return nil, err
 	}
 	return &Service{o: o, keys: k}, nil
+}
+
+// displayName is how notes name the provider: its manifest's display
+// name, else its configured name.
+func (s *Service) displayName(name string) string {
+	if m := s.manifestOf(name); m != nil && m.DisplayName != "" {
+		return m.DisplayName
+	}
+	return name
 }
 
 // Keys is the service's keyring (consilium keys rotate).

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/consilium-hq/consilium/core/apperr"
-	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/db"
 	"github.com/consilium-hq/consilium/core/page"
 	"github.com/consilium-hq/consilium/core/task"
@@ -317,15 +316,32 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 			// a manual one) are stored one after the other: a record is
 			// never imported twice.
 			var state string
-			if err := tx.QueryRow(ctx, `SELECT state FROM connections WHERE id = $1 FOR UPDATE`, c.ID).Scan(&state); err != nil {
+			var gen int64
+			var open bool
+			if err := tx.QueryRow(ctx, `SELECT state, full_sync_gen, full_sync_open FROM connections WHERE id = $1 FOR UPDATE`, c.ID).Scan(&state, &gen, &open); err != nil {
 				return err
 			}
 			if state != StateConnected {
 				return errDisconnected
 			}
-			counts, err := s.store(ctx, tx, c, resp)
+			// A sync from no cursor, or a page that says Reset, starts a
+			// full sync: its last page tells what is gone outside.
+			if cursor == "" || resp.Reset {
+				gen, open = gen+1, true
+				if _, err := tx.Exec(ctx, `UPDATE connections SET full_sync_gen = $1, full_sync_open = true WHERE id = $2`, gen, c.ID); err != nil {
+					return err
+				}
+			}
+			counts, err := s.store(ctx, tx, c, resp, gen)
 			if err != nil {
 				return err
+			}
+			if last && open {
+				n, err := s.reconcile(ctx, tx, c, gen)
+				if err != nil {
+					return err
+				}
+				counts["deletes"] += n
 			}
 			next := time.Now().Add(s.o.SyncInterval)
 			if _, err := tx.Exec(ctx, `UPDATE connections SET sync_cursor = $1, last_error = NULL, updated_at = now(),
@@ -356,72 +372,6 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 	return nil // more pages: the next scheduled job continues from the stored cursor
 }
 
-// store writes one page: task records become tasks (source external) with
-// their references; deletes remove the task and keep the reference.
-func (s *Service) store(ctx context.Context, tx db.Tx, c *connection, resp *sdk.SyncResponse) (map[string]int64, error) {
-	counts := map[string]int64{"upserts": 0, "deletes": 0, "tasks_created": 0}
-	for _, r := range resp.Upserts {
-		if r.ExternalID == "" {
-			continue
-		}
-		snap, _ := json.Marshal(r.Task)
-		var taskID *uuid.UUID
-		err := tx.QueryRow(ctx, `SELECT task_id FROM external_refs WHERE user_id = $1 AND system = $2 AND external_id = $3`,
-			c.UserID, c.Provider, r.ExternalID).Scan(&taskID)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return nil, err
-		}
-		isNew := errors.Is(err, pgx.ErrNoRows)
-		if isNew && r.Kind == sdk.RecordTask && r.Task != nil && r.Task.Title != "" {
-			t, err := s.o.Tasks.CreateTx(ctx, tx, c.UserID, &task.CreateParams{Fields: blocknote.TaskFields{
-				Title: r.Task.Title, Description: r.Task.Description, Status: taskStatus(r.Task.Status),
-				Source: "external", SourceReference: r.ExternalID}})
-			if err != nil {
-				return nil, fmt.Errorf("create task for %s: %w", r.ExternalID, err)
-			}
-			taskID = &t.ID
-			counts["tasks_created"]++
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO external_refs (user_id, system, external_id, task_id, url, snapshot, sync_status, last_synced_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 'synced', now())
-			ON CONFLICT (user_id, system, external_id) DO UPDATE SET url = $5, snapshot = $6, sync_status = 'synced', last_synced_at = now()`,
-			c.UserID, c.Provider, r.ExternalID, taskID, r.URL, snap); err != nil {
-			return nil, err
-		}
-		counts["upserts"]++
-	}
-	for _, id := range resp.Deletes {
-		var taskID *uuid.UUID
-		err := tx.QueryRow(ctx, `UPDATE external_refs SET task_id = NULL, last_synced_at = now() WHERE user_id = $1 AND system = $2 AND external_id = $3
-			RETURNING (SELECT task_id FROM external_refs WHERE user_id = $1 AND system = $2 AND external_id = $3)`, c.UserID, c.Provider, id).Scan(&taskID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if taskID != nil {
-			if err := s.o.Tasks.DeleteTx(ctx, tx, c.UserID, *taskID, nil); err != nil && !apperr.Is(err, apperr.NotFound) {
-				return nil, err
-			}
-		}
-		counts["deletes"]++
-	}
-	return counts, nil
-}
-
-func taskStatus(s string) blocknote.Status {
-	switch s {
-	case sdk.TaskInProgress:
-		return blocknote.StatusInProgress
-	case sdk.TaskDone:
-		return blocknote.StatusCompleted
-	case sdk.TaskCancelled:
-		return blocknote.StatusDeferred
-	}
-	return blocknote.StatusNotStarted
-}
-
 // syncFailed records a failed sync: refused credentials set needs_reauth
 // and stop the schedule (the job is cancelled); a rate limit snoozes;
 // anything else is kept as last_error and retried with backoff.
@@ -442,6 +392,32 @@ func (s *Service) syncFailed(ctx context.Context, c *connection, err error) erro
 	}
 	_, _ = s.o.DB.Pool.Exec(ctx, `UPDATE connections SET last_error = $1, updated_at = now() WHERE id = $2`, msg, c.ID)
 	return err
+}
+
+// SyncLag is, per provider, how long ago the connected connection that is
+// most behind last synced (or connected, when it never has): what
+// consilium_sync_lag_seconds reports. Connections that need re-auth or
+// failed are not syncing and are left out (their state says so).
+func (s *Service) SyncLag(ctx context.Context) (map[string]time.Duration, error) {
+	rows, err := s.o.DB.Pool.Query(ctx, `SELECT provider, extract(epoch FROM now() - min(coalesce(last_sync_at, created_at)))::float8
+		FROM connections WHERE state = 'connected' GROUP BY provider`)
+	if err != nil {
+		return nil, fmt.Errorf("read sync lag: %w", err)
+	}
+	out := map[string]time.Duration{}
+	for rows.Next() {
+		var provider string
+		var secs float64
+		if err := rows.Scan(&provider, &secs); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read sync lag: %w", err)
+		}
+		out[provider] = time.Duration(max(secs, 0) * float64(time.Second))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sync lag: %w", err)
+	}
+	return out, nil
 }
 
 // ExternalTask is a task from an outside system with its reference.

@@ -1,8 +1,8 @@
 // Package metrics is what a Consilium process tells Prometheus: HTTP
 // requests by route and status with latency, the database pool, River
 // queue depth and job outcomes per kind, plugin calls, errors and restarts,
-// chat runs and tokens. Every method is safe on a nil *Metrics (a process
-// or test without metrics).
+// chat runs and tokens, and the sync lag of outside systems. Every method
+// is safe on a nil *Metrics (a process or test without metrics).
 package metrics
 
 import (
@@ -30,7 +30,6 @@ type Metrics struct {
 	pluginRestarts *prometheus.CounterVec
 	chatRuns       *prometheus.CounterVec
 	chatTokens     *prometheus.CounterVec
-	syncLag        *prometheus.GaugeVec
 }
 
 // New makes a registry with the Go runtime and process collectors and
@@ -64,12 +63,9 @@ func New() *Metrics {
 		chatTokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "consilium_chat_tokens_total",
 			Help: "Model tokens spent by chat runs, by provider, model and direction (input, output)."},
 			[]string{"provider", "model", "direction"}),
-		syncLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "consilium_sync_lag_seconds",
-			Help: "Seconds since the oldest connection of an outside system last synced, by provider."},
-			[]string{"provider"}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.jobDuration, m.pluginCalls, m.pluginDuration,
-		m.pluginRestarts, m.chatRuns, m.chatTokens, m.syncLag)
+		m.pluginRestarts, m.chatRuns, m.chatTokens)
 	return m
 }
 
@@ -142,12 +138,18 @@ func (m *Metrics) ChatTokens(provider, model string, input, output int) {
 	}
 }
 
-// SetSyncLag reports how far behind an outside system's sync is.
-func (m *Metrics) SetSyncLag(provider string, lag time.Duration) {
-	if m == nil {
+// SyncLagFunc reads, per provider, how far behind the sync of its most
+// behind connection is (core/integration's Service.SyncLag).
+type SyncLagFunc func(ctx context.Context) (map[string]time.Duration, error)
+
+// WatchSyncLag adds the sync lag per provider, read at scrape time from
+// the database (so every process reports the same, whichever worker
+// synced).
+func (m *Metrics) WatchSyncLag(read SyncLagFunc) {
+	if m == nil || read == nil {
 		return
 	}
-	m.syncLag.WithLabelValues(provider).Set(lag.Seconds())
+	m.Registry.MustRegister(&syncLagCollector{read: read})
 }
 
 // WatchDatabase adds the pool's statistics and River's queue depth (jobs
@@ -173,6 +175,11 @@ var (
 		[]string{"queue", "state"}, nil)
 	queueErrors = prometheus.NewDesc("consilium_jobs_queued_scrape_errors",
 		"1 when the queue depth could not be read at this scrape.", nil, nil)
+	syncLag = prometheus.NewDesc("consilium_sync_lag_seconds",
+		"Seconds since the connected connection of an outside system that is most behind last synced (since it connected, when it never has), by provider.",
+		[]string{"provider"}, nil)
+	syncLagErrors = prometheus.NewDesc("consilium_sync_lag_scrape_errors",
+		"1 when the sync lag could not be read at this scrape.", nil, nil)
 )
 
 type poolCollector struct{ pool *pgxpool.Pool }
@@ -226,4 +233,25 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		failed = 1
 	}
 	ch <- prometheus.MustNewConstMetric(queueErrors, prometheus.GaugeValue, failed)
+}
+
+type syncLagCollector struct{ read SyncLagFunc }
+
+func (c *syncLagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- syncLag
+	ch <- syncLagErrors
+}
+
+func (c *syncLagCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	lags, err := c.read(ctx)
+	failed := 0.0
+	if err != nil {
+		failed = 1
+	}
+	for provider, lag := range lags {
+		ch <- prometheus.MustNewConstMetric(syncLag, prometheus.GaugeValue, lag.Seconds(), provider)
+	}
+	ch <- prometheus.MustNewConstMetric(syncLagErrors, prometheus.GaugeValue, failed)
 }

@@ -88,6 +88,21 @@ func ParseContent(raw json.RawMessage) (*blocknote.Document, error) {
 
 // Create saves a new note.
 func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams) (*Note, error) {
+	var out *Note
+	err := s.db.InTx(ctx, func(tx db.Tx) error {
+		var err error
+		out, err = s.CreateTx(ctx, tx, userID, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CreateTx is Create in the caller's transaction (an import that places
+// the tasks it brings in a note of their own).
+func (s *Service) CreateTx(ctx context.Context, tx db.Tx, userID uuid.UUID, p *CreateParams) (*Note, error) {
 	n := &Note{ID: uuid.New(), UserID: userID, ParentID: p.ParentID, IsPinned: p.IsPinned, IsArchived: p.IsArchived}
 	var err error
 	if n.Title, err = CheckTitle("title", p.Title); err != nil {
@@ -103,16 +118,12 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, p *CreateParams)
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.InTx(ctx, func(tx db.Tx) error {
-		if n.ParentID != nil {
-			if err := checkParent(ctx, tx, userID, nil, *n.ParentID); err != nil {
-				return err
-			}
+	if n.ParentID != nil {
+		if err := checkParent(ctx, tx, userID, nil, *n.ParentID); err != nil {
+			return nil, err
 		}
-		_, err := s.createTx(ctx, tx, n, doc)
-		return err
-	})
-	if err != nil {
+	}
+	if _, err := s.createTx(ctx, tx, n, doc); err != nil {
 		return nil, err
 	}
 	return n, nil

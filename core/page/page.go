@@ -3,7 +3,8 @@ package page
 // Page is one page of a list. NextCursor, sent back as the cursor of the
 // next request, is empty on the last page.
 type Page[T any] struct {
-	Items []T `json:"items"`
+	// Never null ([] when empty): the document says so (nullable:"false").
+	Items []T `json:"items" nullable:"false"`
 	// The doc tag describes the field in the OpenAPI document of every list
 	// endpoint, whose bodies are this type.
 	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`

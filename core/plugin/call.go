@@ -16,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/tracing"
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/host"
 )
 
 type progressKey struct{}
@@ -89,7 +90,7 @@ func (m *managed) call(ctx context.Context, method string, conn *sdk.Connection,
 		m.calls.Store(id, fn)
 		defer m.calls.Delete(id)
 	}
-	err = fn(sdk.WithCallID(ctx, id), inst)
+	err = fn(host.WithCallID(ctx, id), inst)
 	if err == nil {
 		return nil
 	}
@@ -99,7 +100,7 @@ func (m *managed) call(ctx context.Context, method string, conn *sdk.Connection,
 		m.lim.penalize(connID, e.RetryAfter)
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		err = m.ctxError(ctx, "")
-	case errors.Is(err, sdk.ErrPluginUnavailable):
+	case errors.Is(err, host.ErrPluginUnavailable):
 		select {
 		case <-inst.exited:
 			err = &sdk.Error{Code: sdk.CodeTemporary, Message: "the plugin process exited during the call", Err: ErrUnavailable}

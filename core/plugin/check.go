@@ -9,6 +9,7 @@ import (
 
 	"github.com/consilium-hq/consilium/sdk"
 	"github.com/consilium-hq/consilium/sdk/conformance"
+	"github.com/consilium-hq/consilium/sdk/host"
 )
 
 // CheckParams say which binary Check starts and how.
@@ -50,7 +51,7 @@ func Check(ctx context.Context, p CheckParams) (*CheckReport, error) {
 	var lastErr error
 	for _, kind := range kinds {
 		report, err := checkKind(ctx, p, kind)
-		var mismatch *sdk.KindMismatchError
+		var mismatch *host.KindMismatchError
 		if errors.As(err, &mismatch) && p.Kind == "" {
 			lastErr = err
 			continue
@@ -70,7 +71,10 @@ func checkKind(ctx context.Context, p CheckParams, kind sdk.Kind) (*CheckReport,
 		cfg.StartTimeout = p.StartTimeout
 	}
 	cfg.RestartBackoffMin, cfg.RestartBackoffMax = time.Hour, time.Hour // one attempt
-	cfg.Items = []PluginConfig{{Name: "check", Kind: kind, Path: p.Path, SHA256: p.SHA256, Enabled: true}}
+	// The connection's settings are the item's config, so that the Describe
+	// of the start sees them too (a plugin may refuse to start without them).
+	cfg.Items = []PluginConfig{{Name: "check", Kind: kind, Path: p.Path, SHA256: p.SHA256, Enabled: true,
+		Config: p.Connection.Config}}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -55,3 +55,23 @@ func TestCheckDetectsKindAndReportsFailures(t *testing.T) {
 		t.Fatalf("check of a v2 plugin: %v", err)
 	}
 }
+
+// The settings of CheckParams.Connection reach the Describe of the start:
+// a plugin that needs a setting to describe itself (the llm plugin's
+// provider) can be checked with --set.
+func TestCheckSendsTheSettingsToTheStartingDescribe(t *testing.T) {
+	t.Parallel()
+	conn := sdk.Connection{ID: "check", Config: map[string]string{"rate_requests": "7", "rate_per": "1s"}}
+	report, err := Check(context.Background(), CheckParams{Path: testBinaries.plugin, Kind: sdk.KindLLM, Connection: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := report.State.Manifest; m == nil || len(m.RateLimits) != 1 || m.RateLimits[0].Requests != 7 {
+		t.Fatalf("manifest of the start: %+v", report.State.Manifest)
+	}
+	conn.Config["rate_per"] = "soon"
+	_, err = Check(context.Background(), CheckParams{Path: testBinaries.plugin, Kind: sdk.KindLLM, Connection: conn})
+	if err == nil || !strings.Contains(err.Error(), "rate_per") {
+		t.Fatalf("a start refused for its settings: %v", err)
+	}
+}

@@ -11,12 +11,13 @@ import (
 
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/host"
 )
 
 // ErrUnavailable is wrapped by errors of calls to a plugin that is not
 // running: starting, restarting after a crash, failed, stopped or disabled.
 // River should retry such calls later.
-var ErrUnavailable = sdk.ErrPluginUnavailable
+var ErrUnavailable = host.ErrPluginUnavailable
 
 // ErrUnknownPlugin is wrapped by errors about a name no plugin is configured
 // under, or configured with another kind.

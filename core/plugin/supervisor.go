@@ -21,6 +21,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/host"
 )
 
 // stableAfter is how long a plugin must stay up for its restart backoff to
@@ -52,8 +53,8 @@ type managed struct {
 // instance is one running plugin process.
 type instance struct {
 	client *goplugin.Client
-	llm    *sdk.LLMClient
-	integ  *sdk.IntegrationClient
+	llm    *host.LLMClient
+	integ  *host.IntegrationClient
 	exited <-chan struct{}
 }
 
@@ -194,7 +195,7 @@ func (m *managed) start() (*instance, int, *sdk.Manifest, error) {
 	}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: sdk.Handshake,
-		VersionedPlugins: sdk.ClientPluginSets(sdk.ClientOptions{
+		VersionedPlugins: host.ClientPluginSets(host.ClientOptions{
 			PluginName: m.cfg.Name, HostVersion: m.host.version, LogLevel: m.host.minLevel(), Services: m,
 		}),
 		Cmd:              cmd,
@@ -224,9 +225,9 @@ func (m *managed) start() (*instance, int, *sdk.Manifest, error) {
 	inst := &instance{client: client}
 	var describe func(context.Context, *sdk.DescribeRequest) (*sdk.Manifest, error)
 	switch c := raw.(type) {
-	case *sdk.LLMClient:
+	case *host.LLMClient:
 		inst.llm, inst.exited, describe = c, c.Exited(), c.Describe
-	case *sdk.IntegrationClient:
+	case *host.IntegrationClient:
 		inst.integ, inst.exited, describe = c, c.Exited(), c.Describe
 	default:
 		client.Kill()
@@ -268,7 +269,7 @@ func (m *managed) explainStartError(err error) error {
 	}
 	if sm := versionMismatchRE.FindStringSubmatch(err.Error()); sm != nil {
 		v, _ := strconv.Atoi(sm[1])
-		return &sdk.VersionMismatchError{Plugin: m.cfg.Name, PluginVersion: v, HostVersions: sdk.SupportedProtocolVersions()}
+		return &host.VersionMismatchError{Plugin: m.cfg.Name, PluginVersion: v, HostVersions: host.SupportedProtocolVersions()}
 	}
 	return fmt.Errorf("start %s: %w", m.cfg.Path, err)
 }
@@ -322,9 +323,9 @@ func (m *managed) connection(c *sdk.Connection) sdk.Connection {
 
 // Host services the plugin calls back into.
 
-var _ sdk.HostServices = (*managed)(nil)
+var _ host.HostServices = (*managed)(nil)
 
-func (m *managed) Log(ctx context.Context, rec sdk.LogRecord) {
+func (m *managed) Log(ctx context.Context, rec host.LogRecord) {
 	args := make([]any, 0, 2*len(rec.Attrs)+2)
 	if rec.CallID != "" {
 		args = append(args, "call_id", rec.CallID)

@@ -174,8 +174,8 @@ func List(ctx context.Context, q db.Querier, userID uuid.UUID, p *ListParams) (*
 	}
 	if len(p.Source) > 0 {
 		for _, s := range p.Source {
-			if !slices.Contains(blocknote.Sources, s) {
-				return nil, apperr.Field("source", "must be one of "+strings.Join(blocknote.Sources, ", "), s)
+			if !blocknote.ValidSource(s) {
+				return nil, apperr.Field("source", blocknote.SourceRule, s)
 			}
 		}
 		l.Where("source = ANY(@sources::text[])", pgx.NamedArgs{"sources": p.Source})

@@ -18,7 +18,7 @@ import (
 )
 
 // SourceDirect is the source of tasks created through the tasks API.
-const SourceDirect = "direct"
+const SourceDirect = blocknote.SourceDirect
 
 // Service changes tasks by rewriting their blocks in their notes.
 type Service struct {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -12,12 +10,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/consilium-hq/consilium/core/app"
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
+	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 	"github.com/consilium-hq/consilium/core/plugin"
 	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
@@ -44,32 +44,11 @@ func TestThroughTheHost(t *testing.T) {
 	seeded := s.Seed(clickuptest.SeedOptions{Tasks: 300, Lists: 3})
 	t.Setenv("CLICKUP_TEST_CLIENT_SECRET", "csecret")
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	cfg := config.Default()
-	cfg.Database.URL = dbtest.URL(t)
-	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
-	cfg.HTTP.PublicURL = "https://consilium.example"
-	cfg.Integrations.MasterKey = base64.StdEncoding.EncodeToString(key)
-	testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
-	cfg.Plugins.Items = []plugin.PluginConfig{
-		{Name: "clickup", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"base_url": s.BaseURL()}},
-		{Name: "clickup-oauth", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"base_url": s.BaseURL(),
-			"client_id": "cid", "auth_url": s.AuthURL(), "token_url": s.TokenURL()},
-			SecretEnv: map[string]string{"client_secret": "CLICKUP_TEST_CLIENT_SECRET"}},
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := hostConfig(t, clickupItem("clickup", bin, s, nil),
+		clickupItem("clickup-oauth", bin, s, map[string]string{"client_id": "cid", "auth_url": s.AuthURL(), "token_url": s.TokenURL()}))
+	cfg.Plugins.Items[1].SecretEnv = map[string]string{"client_secret": "CLICKUP_TEST_CLIENT_SECRET"}
+	host := startPlugins(t, &cfg)
 	logger := testsecrets.Logger("clickup-host")
-	host := plugin.New(cfg.Plugins, logger)
-	host.Start(ctx)
-	t.Cleanup(host.Stop)
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := host.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
 	a, err := app.New(ctx, app.Options{Config: &cfg, Pool: dbtest.Pool(t), Logger: logger, Integrations: host,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: true, TestOnly: true,
 			FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})})
@@ -94,20 +73,7 @@ func TestThroughTheHost(t *testing.T) {
 	}
 	waitJob := func(id int64, want string) {
 		t.Helper()
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			var st string
-			if err := a.DB.Pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&st); err != nil {
-				t.Fatal(err)
-			}
-			if st == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job %d is %s, want %s", id, st, want)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitJob(t, a.DB.Pool, id, want)
 	}
 	syncNow := func(user uuid.UUID, provider, want string) {
 		t.Helper()
@@ -224,4 +190,78 @@ func TestThroughTheHost(t *testing.T) {
 			t.Errorf("the sync did not use the OAuth token: %+v", log)
 		}
 	})
+}
+
+// hostConfig is a valid config whose host runs items: the package
+// database, the tests' master key (integrations.master_key), plugins restarted
+// at once after a crash.
+func hostConfig(t testing.TB, items ...plugin.PluginConfig) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Database.URL = dbtest.URL(t)
+	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
+	cfg.HTTP.PublicURL = "https://consilium.example"
+	// One master key for the package: its tests share the database and
+	// its data keys.
+	cfg.Integrations.MasterKey = integrationtest.MasterKey
+	testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
+	cfg.Plugins.RestartBackoffMin = 20 * time.Millisecond
+	cfg.Plugins.Items = items
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// clickupItem is the plugin bin enabled as name against the local ClickUp
+// s, with extra config.
+func clickupItem(name, bin string, s *clickuptest.Server, extra map[string]string) plugin.PluginConfig {
+	c := map[string]string{"base_url": s.BaseURL()}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return plugin.PluginConfig{Name: name, Kind: "integration", Path: bin, Enabled: true, Config: c}
+}
+
+// startPlugins runs the config's plugins under a real host until the test
+// ends.
+func startPlugins(t testing.TB, cfg *config.Config) *plugin.Host {
+	t.Helper()
+	host := plugin.New(cfg.Plugins, testsecrets.Logger("clickup-host"))
+	host.Start(context.Background())
+	t.Cleanup(host.Stop)
+	wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := host.WaitReady(wctx); err != nil {
+		t.Fatal(err)
+	}
+	return host
+}
+
+// waitJob waits for River job id to reach state want. A job waiting for
+// its retry is made due at once (tests do not wait River's backoff out).
+func waitJob(t testing.TB, pool *pgxpool.Pool, id int64, want string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Minute) // a hang guard: the 10,000-task bench is slow under load
+	for {
+		var st string
+		if err := pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&st); err != nil {
+			t.Fatal(err)
+		}
+		if st == want {
+			return
+		}
+		if st == "retryable" {
+			if _, err := pool.Exec(ctx, `UPDATE river_job SET scheduled_at = now() WHERE id = $1 AND state = 'retryable'`, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st == "completed" || st == "cancelled" || st == "discarded" || time.Now().After(deadline) {
+			var errs string
+			_ = pool.QueryRow(ctx, `SELECT coalesce(errors::text, '') FROM river_job WHERE id = $1`, id).Scan(&errs)
+			t.Fatalf("job %d is %s, want %s (errors %s)", id, st, want, errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -282,10 +282,11 @@ func TestPluginProcess(t *testing.T) {
 			return got.ID
 		}
 		type want struct {
-			status, name, priority string
-			due                    time.Time
-			hasTime                bool
-			parent                 string
+			status         sdk.TaskStatus
+			name, priority string
+			due            time.Time
+			hasTime        bool
+			parent         string
 		}
 		cases := map[string]want{}
 		parent := add(clickuptest.Task{Name: "parent", Status: "backlog", Priority: 1, DueDate: due.UnixMilli(), DueDateTime: &yes, Tags: []string{"a", "b"}, CustomID: "LAU-1"})
@@ -341,7 +342,7 @@ func TestPluginProcess(t *testing.T) {
 		s.AddList("901", "902", "Launch", nil)
 		tk, _ := s.AddTask(clickuptest.Task{ListID: "902", Name: "Write the plan", Status: "in review", Priority: 3})
 		conn := connection(s)
-		push := func(fields []string, task sdk.Task) (*sdk.PushTaskResponse, []clickuptest.Request) {
+		push := func(fields []sdk.TaskField, task sdk.Task) (*sdk.PushTaskResponse, []clickuptest.Request) {
 			t.Helper()
 			s.ResetLog()
 			resp, err := p.Integration.PushTask(ctx, &sdk.PushTaskRequest{Connection: conn, Action: sdk.PushUpdate,
@@ -367,7 +368,7 @@ func TestPluginProcess(t *testing.T) {
 
 		task := base
 		task.Title = "Write the launch plan"
-		resp, log := push([]string{sdk.FieldTitle}, task)
+		resp, log := push([]sdk.TaskField{sdk.FieldTitle}, task)
 		now, _ := s.Task(tk.ID)
 		if b := lastBody(log); len(log) != 1 || len(b) != 1 || b["name"] != "Write the launch plan" {
 			t.Errorf("title push sent %v in %d requests", b, len(log))
@@ -378,7 +379,7 @@ func TestPluginProcess(t *testing.T) {
 		}
 
 		// In progress, and "in review" already means that: nothing is sent.
-		resp, log = push([]string{sdk.FieldStatus}, base)
+		resp, log = push([]sdk.TaskField{sdk.FieldStatus}, base)
 		for _, r := range log {
 			if r.Method != http.MethodGet {
 				t.Errorf("a status push of the same meaning sent %s %s", r.Method, r.Path)
@@ -390,13 +391,13 @@ func TestPluginProcess(t *testing.T) {
 
 		task = base
 		task.Status = sdk.TaskOnHold
-		_, log = push([]string{sdk.FieldStatus}, task)
+		_, log = push([]sdk.TaskField{sdk.FieldStatus}, task)
 		if b := lastBody(log); len(b) != 1 || b["status"] != "on hold" || len(log) != 1 {
 			t.Errorf("on hold sent %v in %d requests (statuses cached)", b, len(log))
 		}
 		task = base
 		task.Status, task.StatusName = sdk.TaskDone, "on hold"
-		_, log = push([]string{sdk.FieldStatus}, task)
+		_, log = push([]sdk.TaskField{sdk.FieldStatus}, task)
 		if b := lastBody(log); b["status"] != "shipped" {
 			t.Errorf("done sent %v", b)
 		}
@@ -406,20 +407,20 @@ func TestPluginProcess(t *testing.T) {
 		// No list known: ClickUp is asked for the task first.
 		task = base
 		task.Status, task.StatusName, task.ListID = sdk.TaskOpen, "", ""
-		_, log = push([]string{sdk.FieldStatus}, task)
+		_, log = push([]sdk.TaskField{sdk.FieldStatus}, task)
 		if log[0].Method != http.MethodGet || log[0].Path != "/api/v2/task/"+tk.ID || lastBody(log)["status"] != "backlog" {
 			t.Errorf("status without a list: %+v", log)
 		}
 
 		task = base
 		task.Due, task.DueHasTime, task.Priority = time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC), true, "urgent"
-		_, log = push([]string{sdk.FieldDue, sdk.FieldPriority}, task)
+		_, log = push([]sdk.TaskField{sdk.FieldDue, sdk.FieldPriority}, task)
 		b := lastBody(log)
 		if len(b) != 3 || b["due_date"] != float64(task.Due.UnixMilli()) || b["due_date_time"] != true || b["priority"] != float64(1) {
 			t.Errorf("due and priority sent %v", b)
 		}
 		task.Due, task.Priority, task.Description = time.Time{}, "", ""
-		_, log = push([]string{sdk.FieldDue, sdk.FieldPriority, sdk.FieldDescription}, task)
+		_, log = push([]sdk.TaskField{sdk.FieldDue, sdk.FieldPriority, sdk.FieldDescription}, task)
 		b = lastBody(log)
 		if v, ok := b["due_date"]; len(b) != 3 || !ok || v != nil || b["priority"] != nil || b["description"] != " " {
 			t.Errorf("clearing sent %v", b)
@@ -460,7 +461,7 @@ func TestPluginProcess(t *testing.T) {
 			t.Error("the task is still there")
 		}
 		_, err = p.Integration.PushTask(ctx, &sdk.PushTaskRequest{Connection: conn, Action: sdk.PushUpdate, ExternalID: "gone",
-			Task: sdk.Task{Title: "x"}, Fields: []string{sdk.FieldTitle}})
+			Task: sdk.Task{Title: "x"}, Fields: []sdk.TaskField{sdk.FieldTitle}})
 		if c, _ := code(err); c != sdk.CodeNotFound {
 			t.Errorf("update of a missing task: %v", err)
 		}
@@ -504,7 +505,7 @@ func TestPluginProcess(t *testing.T) {
 			return true
 		})
 		_, err := p.Integration.PushTask(ctx, &sdk.PushTaskRequest{Connection: conn, Action: sdk.PushUpdate, ExternalID: "x",
-			Task: sdk.Task{Title: "t"}, Fields: []string{sdk.FieldTitle}})
+			Task: sdk.Task{Title: "t"}, Fields: []sdk.TaskField{sdk.FieldTitle}})
 		if c, _ := code(err); c != sdk.CodeNotFound {
 			t.Errorf("OAUTH_027 on a task: %v", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/consilium-hq/consilium/sdk"
+	"github.com/consilium-hq/consilium/sdk/host"
 )
 
 // Options tune the checks.
@@ -29,7 +30,7 @@ type Options struct {
 	// Logs returns the records the plugin sent to the host so far; with it
 	// the cancellation check also verifies that the plugin's handler, not
 	// only the host's call, stopped.
-	Logs func() []sdk.LogRecord
+	Logs func() []host.LogRecord
 	// MaxSyncPages bounds a full sync (default 1000).
 	MaxSyncPages int
 	// SkipPushTask skips the check that updating a missing task answers
@@ -181,7 +182,7 @@ func checkCancellation(ctx context.Context, o *Options, ping func(context.Contex
 					return fmt.Errorf("the plugin's handler ignored cancellation: %s", r.Message)
 				}
 			}
-			if slices.ContainsFunc(logs, func(r sdk.LogRecord) bool { return r.Message == "handler returned after cancellation" }) {
+			if slices.ContainsFunc(logs, func(r host.LogRecord) bool { return r.Message == "handler returned after cancellation" }) {
 				break
 			}
 			if time.Now().After(deadline) {

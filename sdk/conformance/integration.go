@@ -11,7 +11,7 @@ import (
 )
 
 // IntegrationClient is what the checks call: the host side of an
-// integration plugin, such as *sdk.IntegrationClient.
+// integration plugin, such as *host.IntegrationClient (package sdk/host).
 type IntegrationClient interface {
 	sdk.Integration
 	sdk.Syncer

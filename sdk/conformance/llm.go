@@ -10,7 +10,7 @@ import (
 )
 
 // LLMClient is what the checks call: the host side of an llm plugin, such
-// as *sdk.LLMClient.
+// as *host.LLMClient (package sdk/host).
 type LLMClient interface {
 	sdk.LLM
 	sdk.Embedder

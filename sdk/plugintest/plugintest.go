@@ -24,6 +24,7 @@ import (
 
 	"github.com/consilium-hq/consilium/sdk"
 	"github.com/consilium-hq/consilium/sdk/conformance"
+	"github.com/consilium-hq/consilium/sdk/host"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 )
@@ -32,14 +33,14 @@ import (
 // progress report a plugin sends.
 type FakeHost struct {
 	mu       sync.Mutex
-	logs     []sdk.LogRecord
+	logs     []host.LogRecord
 	progress map[string][]sdk.Progress
 }
 
-var _ sdk.HostServices = (*FakeHost)(nil)
+var _ host.HostServices = (*FakeHost)(nil)
 
 // Log records a log record.
-func (h *FakeHost) Log(_ context.Context, rec sdk.LogRecord) {
+func (h *FakeHost) Log(_ context.Context, rec host.LogRecord) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.logs = append(h.logs, rec)
@@ -56,13 +57,13 @@ func (h *FakeHost) ReportProgress(_ context.Context, callID string, p sdk.Progre
 }
 
 // Logs returns the log records received so far.
-func (h *FakeHost) Logs() []sdk.LogRecord {
+func (h *FakeHost) Logs() []host.LogRecord {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]sdk.LogRecord(nil), h.logs...)
+	return append([]host.LogRecord(nil), h.logs...)
 }
 
-// Progress returns the progress reported for a call (see sdk.WithCallID).
+// Progress returns the progress reported for a call (see host.WithCallID).
 func (h *FakeHost) Progress(callID string) []sdk.Progress {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -73,8 +74,8 @@ func (h *FakeHost) Progress(callID string) []sdk.Progress {
 // is set, by the kind it serves (Integration when it serves both).
 type Plugin struct {
 	Host        *FakeHost
-	LLM         *sdk.LLMClient
-	Integration *sdk.IntegrationClient
+	LLM         *host.LLMClient
+	Integration *host.IntegrationClient
 	// Client is the go-plugin client, for tests that need the process.
 	Client *plugin.Client
 }
@@ -137,22 +138,22 @@ func mustAbs(t testing.TB, p string) string {
 
 func connect(t testing.TB, cfg *plugin.ClientConfig) *Plugin {
 	t.Helper()
-	host := &FakeHost{}
+	fake := &FakeHost{}
 	cfg.HandshakeConfig = sdk.Handshake
-	cfg.VersionedPlugins = sdk.ClientPluginSets(sdk.ClientOptions{PluginName: "plugintest", LogLevel: slog.LevelDebug, Services: host})
+	cfg.VersionedPlugins = host.ClientPluginSets(host.ClientOptions{PluginName: "plugintest", LogLevel: slog.LevelDebug, Services: fake})
 	// Reattaching skips version negotiation and uses Plugins.
 	cfg.Plugins = cfg.VersionedPlugins[sdk.ProtocolVersion]
 	cfg.AllowedProtocols = []plugin.Protocol{plugin.ProtocolGRPC}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugintest", Level: hclog.Warn, Output: testWriter{t}})
 	client := plugin.NewClient(cfg)
-	p := &Plugin{Host: host, Client: client}
+	p := &Plugin{Host: fake, Client: client}
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
 		t.Fatalf("plugintest: start plugin: %v", err)
 	}
 	raw, err := rpc.Dispense(string(sdk.KindIntegration))
-	var mismatch *sdk.KindMismatchError
+	var mismatch *host.KindMismatchError
 	if errors.As(err, &mismatch) {
 		raw, err = rpc.Dispense(string(sdk.KindLLM))
 	}
@@ -161,9 +162,9 @@ func connect(t testing.TB, cfg *plugin.ClientConfig) *Plugin {
 		t.Fatalf("plugintest: connect to plugin: %v", err)
 	}
 	switch c := raw.(type) {
-	case *sdk.IntegrationClient:
+	case *host.IntegrationClient:
 		p.Integration = c
-	case *sdk.LLMClient:
+	case *host.LLMClient:
 		p.LLM = c
 	}
 	return p

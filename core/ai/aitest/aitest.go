@@ -1,6 +1,6 @@
-// Package aitest helps tests of retrieval and transcription: it builds the
-// real offline `local` plugin once per test binary and runs it under a
-// plugin host, and it makes the inputs those tests need (page images,
+// Package aitest helps tests of retrieval, transcription and chat: it
+// builds the real offline `local` plugin (and the hosted providers' `llm`
+// plugin) once per test binary and runs them under a plugin host, and it makes the inputs those tests need (page images,
 // photographed pages, PDFs with a text layer).
 package aitest
 
@@ -37,7 +37,10 @@ func LocalEmbeddingModel() string {
 	return LocalName + "/lexical-384"
 }
 
-var build struct {
+// builds are the plugins built for this test binary, by directory name.
+var builds sync.Map // string -> *pluginBuild
+
+type pluginBuild struct {
 	once sync.Once
 	path string
 	err  error
@@ -47,23 +50,39 @@ var build struct {
 // binary's path; it is removed when the package's tests end (dbtest.Main).
 func LocalPlugin(t testing.TB) string {
 	t.Helper()
+	return buildPlugin(t, "local")
+}
+
+// LLMPlugin builds ./plugins/llm, the plugin of the hosted model providers
+// (OpenAI, Anthropic, ...), once per test binary, as LocalPlugin does.
+// Tests point its base_url at a local server speaking the provider's wire
+// format (modeltest.OpenAIServer, modeltest.AnthropicServer).
+func LLMPlugin(t testing.TB) string {
+	t.Helper()
+	return buildPlugin(t, "llm")
+}
+
+func buildPlugin(t testing.TB, name string) string {
+	t.Helper()
+	v, _ := builds.LoadOrStore(name, &pluginBuild{})
+	build := v.(*pluginBuild)
 	build.once.Do(func() {
 		root, err := moduleRoot()
 		if err != nil {
 			build.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "consilium-local-plugin-")
+		dir, err := os.MkdirTemp("", "consilium-"+name+"-plugin-")
 		if err != nil {
 			build.err = err
 			return
 		}
 		dbtest.AtExit(func() { os.RemoveAll(dir) })
-		build.path = filepath.Join(dir, "local")
-		cmd := exec.Command("go", "build", "-o", build.path, "./plugins/local")
+		build.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", build.path, "./plugins/"+name)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build ./plugins/local: %v\n%s", err, out)
+			build.err = fmt.Errorf("go build ./plugins/%s: %v\n%s", name, err, out)
 		}
 	})
 	if build.err != nil {
@@ -77,15 +96,16 @@ func Config(t testing.TB) plugin.Config {
 	return plugin.Config{Items: []plugin.PluginConfig{{Name: LocalName, Kind: sdk.KindLLM, Path: LocalPlugin(t), Enabled: true}}}
 }
 
-// Host starts a plugin host running cfg (Config(t) for the local plugin),
-// waits until its plugins have started, and stops it when the test ends.
-func Host(t testing.TB, cfg plugin.Config) *plugin.Host {
+// Host starts a plugin host running cfg (Config(t) for the local plugin)
+// with opts, waits until its plugins have started, and stops it when the
+// test ends.
+func Host(t testing.TB, cfg plugin.Config, opts ...plugin.Option) *plugin.Host {
 	t.Helper()
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("aitest: %v", err)
 	}
-	h := plugin.New(cfg, testsecrets.Logger("plugin-host"), plugin.WithVersion("test"))
+	h := plugin.New(cfg, testsecrets.Logger("plugin-host"), append([]plugin.Option{plugin.WithVersion("test")}, opts...)...)
 	h.Start(context.Background())
 	t.Cleanup(h.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

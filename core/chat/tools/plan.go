@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/consilium-hq/consilium/core/blocknote"
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/field"
 	"github.com/consilium-hq/consilium/core/plan"
@@ -240,8 +241,8 @@ func (t *toolset) outsideTasks(ctx context.Context, userID uuid.UUID, lists ...*
 	if len(ids) == 0 {
 		return false, nil
 	}
-	rows, err := t.DB.Pool.Query(ctx, `SELECT id FROM tasks WHERE user_id = $1 AND id = ANY($2) AND source = ANY($3)`,
-		userID, ids, outsideSources)
+	rows, err := t.DB.Pool.Query(ctx, `SELECT id FROM tasks WHERE user_id = $1 AND id = ANY($2) AND NOT source = ANY($3)`,
+		userID, ids, blocknote.BuiltinSources)
 	if err != nil {
 		return false, fmt.Errorf("read task sources: %w", err)
 	}

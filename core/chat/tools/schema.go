@@ -2,6 +2,8 @@ package tools
 
 import (
 	"encoding/json"
+
+	"github.com/consilium-hq/consilium/core/field"
 )
 
 // prop is a JSON Schema of one argument.
@@ -43,6 +45,12 @@ func enum[S ~string](desc string, values []S) prop {
 
 func enumList[S ~string](desc string, values []S) prop {
 	return prop{"type": "array", "items": prop{"type": "string", "enum": strs(values)}, "uniqueItems": true, "description": desc}
+}
+
+// keyList is a list of keys (field.ValidKey), such as task sources.
+func keyList(desc string) prop {
+	return prop{"type": "array", "items": prop{"type": "string", "pattern": "^[a-z][a-z0-9_-]*$", "maxLength": field.MaxKeyLength},
+		"uniqueItems": true, "description": desc}
 }
 
 func idList(desc string, max int) prop {

@@ -61,16 +61,19 @@ func (t *toolset) search() chat.Tool {
 			var cites []chat.Citation
 			untrusted := false
 			docs := 0
-			for i, p := range res.Passages {
+			for _, p := range res.Passages {
 				doc := p.SourceType == "document"
 				if doc {
 					untrusted = true
 					docs++
 				}
-				out.Passages = append(out.Passages, passageOut{N: i + 1, Type: p.SourceType, ID: p.SourceID, Title: p.Title,
+				// Numbered in the turn: the passages of its context and
+				// of other searches have numbers too.
+				c := chat.Citation{Type: p.SourceType, ID: p.SourceID, Title: p.Title, Section: p.Heading, BlockIDs: p.BlockIDs}
+				c.Index = call.Cite(c)
+				out.Passages = append(out.Passages, passageOut{N: c.Index, Type: p.SourceType, ID: p.SourceID, Title: p.Title,
 					Section: p.Heading, Untrusted: doc, Text: p.Text})
-				cites = append(cites, chat.Citation{Index: i + 1, Type: p.SourceType, ID: p.SourceID, Title: p.Title,
-					Section: p.Heading, BlockIDs: p.BlockIDs})
+				cites = append(cites, c)
 			}
 			r, err := result(out, fmt.Sprintf("found %s (%d from documents) for %s",
 				plural(len(out.Passages), "passage", "passages"), docs, quote(a.Query)))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -34,14 +33,10 @@ type taskOut struct {
 	Untrusted bool `json:"untrusted,omitempty"`
 }
 
-// outsideSources are the task sources whose text someone other than the
-// user wrote.
-var outsideSources = []string{"email", "clickup", "external"}
-
 func toTask(t *task.Task) taskOut {
 	out := taskOut{ID: t.ID, Title: t.Title, Status: string(t.Status), Priority: string(t.Priority), DueDate: t.DueDate,
 		DueTime: t.DueTime, NoteID: t.NoteID, GoalID: t.GoalID, ParentID: t.ParentTaskID,
-		Untrusted: slices.Contains(outsideSources, t.Source)}
+		Untrusted: !blocknote.BuiltinSource(t.Source)}
 	if t.Source != blocknote.SourceNote {
 		out.Source = t.Source
 	}
@@ -89,7 +84,7 @@ func (t *toolset) listTasks() chat.Tool {
 		Parameters: object(map[string]prop{
 			"status":      enumList("Keep tasks with any of these statuses.", blocknote.Statuses),
 			"priority":    enumList(`Keep tasks with any of these priorities ("none": no priority).`, priorityFilter),
-			"source":      enumList("Keep tasks that came from any of these sources (note: typed in a note; chat: made by an agent).", blocknote.Sources),
+			"source":      keyList("Keep tasks that came from any of these sources (note: typed in a note; chat: made by an agent; direct: the tasks API; planning; or an outside system's name such as clickup)."),
 			"due_after":   date("Keep tasks due on or after this day (YYYY-MM-DD)."),
 			"due_before":  date("Keep tasks due on or before this day (YYYY-MM-DD)."),
 			"overdue":     boolean("Keep open tasks (not_started, in_progress) due before today in the user's time zone."),
@@ -184,7 +179,7 @@ func (t *toolset) createTask() chat.Tool {
 			}
 			p := &task.CreateParams{Fields: blocknote.TaskFields{
 				Title: strings.TrimSpace(a.Title), Description: a.Description, Status: blocknote.Status(a.Status),
-				Priority: blocknote.Priority(a.Priority), DueDate: a.DueDate, DueTime: a.DueTime, Source: "chat",
+				Priority: blocknote.Priority(a.Priority), DueDate: a.DueDate, DueTime: a.DueTime, Source: blocknote.SourceChat,
 				Metadata: provenance(call),
 			}}
 			var err error

@@ -247,7 +247,7 @@ func TestListTasks(t *testing.T) {
 	for args, f := range map[string]string{
 		`{"status": ["done"]}`:         "status",
 		`{"priority": ["urgent"]}`:     "priority",
-		`{"source": ["fax"]}`:          "source",
+		`{"source": ["Fax machine"]}`:  "source",
 		`{"due_before": "tomorrow"}`:   "due_before",
 		`{"due_after": "2026-13-01"}`:  "due_after",
 		`{"limit": 0, "sort": "size"}`: "sort",

@@ -55,6 +55,9 @@ type Turn struct {
 	// channel is closed or the call's context ends (then the call returns
 	// the context's error): a slow model, for cancellation tests.
 	Wait <-chan struct{}
+	// Started, when set, is closed when a call takes the turn up (before
+	// Wait): a test waits on it to act while the call is under way.
+	Started chan struct{}
 }
 
 // Model is a scripted model provider. The zero value answers nothing;
@@ -196,6 +199,9 @@ func (m *Model) Chat(ctx context.Context, req *sdk.ChatRequest, stream sdk.ChatS
 
 // play streams a turn's events and returns its answer.
 func play(ctx context.Context, t Turn, req *sdk.ChatRequest, stream sdk.ChatStream) (*sdk.ChatResponse, error) {
+	if t.Started != nil {
+		close(t.Started)
+	}
 	if t.Wait != nil {
 		select {
 		case <-t.Wait:

@@ -7,10 +7,11 @@ import (
 
 	"github.com/consilium-hq/consilium/sdk"
 	"github.com/consilium-hq/consilium/sdk/conformance"
+	"github.com/consilium-hq/consilium/sdk/host"
 	"github.com/consilium-hq/consilium/sdk/plugintest"
 )
 
-func options(c *sdk.IntegrationClient) conformance.Options {
+func options(c *host.IntegrationClient) conformance.Options {
 	conn := sdk.Connection{ID: "conformance", Config: map[string]string{"seed_tasks": "5"}}
 	return conformance.Options{
 		Connection: conn,

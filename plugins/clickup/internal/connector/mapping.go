@@ -11,7 +11,7 @@ import (
 // open; custom → in progress, or on hold when its name holds one of the
 // on-hold words ("on hold", "blocked", "waiting"); done and closed → done.
 // An unknown type is read as custom.
-func meaning(typ, name string, onHold []string) string {
+func meaning(typ, name string, onHold []string) sdk.TaskStatus {
 	switch strings.ToLower(typ) {
 	case "open":
 		return sdk.TaskOpen

@@ -12,7 +12,10 @@ import (
 var onHold = splitList(DefaultOnHoldWords)
 
 func TestMeaning(t *testing.T) {
-	for _, c := range []struct{ typ, name, want string }{
+	for _, c := range []struct {
+		typ, name string
+		want      sdk.TaskStatus
+	}{
 		{"open", "to do", sdk.TaskOpen},
 		{"open", "backlog", sdk.TaskOpen},
 		{"custom", "in progress", sdk.TaskInProgress},
@@ -48,7 +51,7 @@ func TestPriorities(t *testing.T) {
 func TestPickStatus(t *testing.T) {
 	sts := []cuStatus{{Status: "backlog", Type: "open"}, {Status: "in review", Type: "custom"}, {Status: "on hold", Type: "custom"},
 		{Status: "ready", Type: "done"}, {Status: "shipped", Type: "closed"}}
-	for want, name := range map[string]string{sdk.TaskOpen: "backlog", sdk.TaskInProgress: "in review", sdk.TaskOnHold: "on hold",
+	for want, name := range map[sdk.TaskStatus]string{sdk.TaskOpen: "backlog", sdk.TaskInProgress: "in review", sdk.TaskOnHold: "on hold",
 		sdk.TaskDone: "shipped", sdk.TaskCancelled: "shipped"} {
 		if got := pickStatus(sts, want, onHold); got != name {
 			t.Errorf("pickStatus(%s) = %q, want %q", want, got, name)

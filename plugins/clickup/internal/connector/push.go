@@ -47,7 +47,7 @@ func (p *Plugin) forgetList(s *settings, listID string) {
 
 // statusMeaning is the meaning of the list's status named name, "" when
 // the list has no such status.
-func statusMeaning(sts []cuStatus, name string, onHold []string) string {
+func statusMeaning(sts []cuStatus, name string, onHold []string) sdk.TaskStatus {
 	for _, st := range sts {
 		if strings.EqualFold(st.Status, name) {
 			return meaning(st.Type, st.Status, onHold)
@@ -59,7 +59,7 @@ func statusMeaning(sts []cuStatus, name string, onHold []string) string {
 // pickStatus chooses the list's status for a meaning: the first of that
 // meaning in the list's order; done prefers the closed status (closing the
 // task) to a done one; cancelled is closed. "" when the list has none.
-func pickStatus(sts []cuStatus, want string, onHold []string) string {
+func pickStatus(sts []cuStatus, want sdk.TaskStatus, onHold []string) string {
 	if want == sdk.TaskDone || want == sdk.TaskCancelled {
 		for _, st := range sts {
 			if strings.EqualFold(st.Type, "closed") {
@@ -183,7 +183,7 @@ func (p *Plugin) update(ctx context.Context, s *settings, c *client, req *sdk.Pu
 	t := &req.Task
 	fields := req.Fields
 	if len(fields) == 0 {
-		fields = []string{sdk.FieldTitle, sdk.FieldDescription, sdk.FieldStatus, sdk.FieldDue, sdk.FieldPriority}
+		fields = []sdk.TaskField{sdk.FieldTitle, sdk.FieldDescription, sdk.FieldStatus, sdk.FieldDue, sdk.FieldPriority}
 	}
 	path := "task/" + url.PathEscape(req.ExternalID)
 	body := map[string]any{}

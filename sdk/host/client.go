@@ -1,4 +1,4 @@
-package sdk
+package host
 
 import (
 	"context"
@@ -11,18 +11,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/consilium-hq/consilium/sdk"
 	pb "github.com/consilium-hq/consilium/sdk/gen/consiliumv1"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 )
 
-// This file is the host side of the protocol. Plugin authors do not need it;
-// the Consilium host and sdk/plugintest use it to talk to plugins.
-
 // HostServices is what a host offers plugins to call back into.
 type HostServices interface {
 	Log(ctx context.Context, rec LogRecord)
-	ReportProgress(ctx context.Context, callID string, p Progress)
+	ReportProgress(ctx context.Context, callID string, p sdk.Progress)
 }
 
 // LogRecord is a log record sent by a plugin.
@@ -47,36 +45,33 @@ type ClientOptions struct {
 }
 
 // ClientPluginSets returns the go-plugin plugin sets a host passes as
-// ClientConfig.VersionedPlugins. Dispensing string(KindLLM) gives an
-// *LLMClient, string(KindIntegration) an *IntegrationClient.
+// ClientConfig.VersionedPlugins. Dispensing string(sdk.KindLLM) gives an
+// *LLMClient, string(sdk.KindIntegration) an *IntegrationClient.
 func ClientPluginSets(opts ClientOptions) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{ProtocolVersion: {
-		string(KindLLM):         &llmPlugin{opts: &opts},
-		string(KindIntegration): &integrationPlugin{opts: &opts},
+	return map[int]plugin.PluginSet{sdk.ProtocolVersion: {
+		string(sdk.KindLLM):         &llmPlugin{opts: &opts},
+		string(sdk.KindIntegration): &integrationPlugin{opts: &opts},
 	}}
 }
 
 // SupportedProtocolVersions are the protocol versions this SDK's host side
 // speaks.
-func SupportedProtocolVersions() []int { return []int{ProtocolVersion} }
+func SupportedProtocolVersions() []int { return []int{sdk.ProtocolVersion} }
 
-// go-plugin Plugin implementations; one type per kind serves both sides.
+// go-plugin Plugin implementations of the host side; package sdk has the
+// plugin side's.
 
 type llmPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl LLM
-	reg  *serverRegistry
 	opts *ClientOptions
 }
 
-func (p *llmPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	p.reg.register(broker, s)
-	pb.RegisterLLMServer(s, &llmServer{impl: p.impl, rt: p.reg.rt})
-	return nil
+func (p *llmPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("sdk/host dispenses plugins; plugins serve with sdk.Serve")
 }
 
 func (p *llmPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	base, err := newClientBase(ctx, broker, conn, p.opts, KindLLM)
+	base, err := newClientBase(ctx, broker, conn, p.opts, sdk.KindLLM)
 	if err != nil {
 		return nil, err
 	}
@@ -85,19 +80,15 @@ func (p *llmPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, c
 
 type integrationPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Integration
-	reg  *serverRegistry
 	opts *ClientOptions
 }
 
-func (p *integrationPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
-	p.reg.register(broker, s)
-	pb.RegisterIntegrationServer(s, &integrationServer{impl: p.impl, rt: p.reg.rt})
-	return nil
+func (p *integrationPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("sdk/host dispenses plugins; plugins serve with sdk.Serve")
 }
 
 func (p *integrationPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	base, err := newClientBase(ctx, broker, conn, p.opts, KindIntegration)
+	base, err := newClientBase(ctx, broker, conn, p.opts, sdk.KindIntegration)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +106,7 @@ type clientBase struct {
 
 // KindMismatchError says a plugin does not serve the kind asked for.
 type KindMismatchError struct {
-	Want   Kind
+	Want   sdk.Kind
 	Served []string
 }
 
@@ -123,7 +114,7 @@ func (e *KindMismatchError) Error() string {
 	return fmt.Sprintf("plugin serves %s, not %s: check the kind in its config", strings.Join(e.Served, " and "), e.Want)
 }
 
-func newClientBase(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn, opts *ClientOptions, kind Kind) (*clientBase, error) {
+func newClientBase(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn, opts *ClientOptions, kind sdk.Kind) (*clientBase, error) {
 	b := &clientBase{exited: ctx.Done()}
 	id := broker.NextId()
 	go broker.AcceptAndServe(id, func(sopts []grpc.ServerOption) *grpc.Server {
@@ -135,7 +126,7 @@ func newClientBase(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.Cl
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := pb.NewControlClient(conn).Init(ictx, &pb.InitRequest{
-		HostServicesId: id, PluginName: opts.PluginName, HostProtocolVersion: ProtocolVersion,
+		HostServicesId: id, PluginName: opts.PluginName, HostProtocolVersion: sdk.ProtocolVersion,
 		HostVersion: opts.HostVersion, LogLevel: int32(opts.LogLevel),
 	})
 	if err != nil {
@@ -168,25 +159,25 @@ func (s *hostServicesServer) Log(ctx context.Context, req *pb.LogRequest) (*pb.L
 
 func (s *hostServicesServer) ReportProgress(ctx context.Context, req *pb.ProgressRequest) (*pb.ProgressResponse, error) {
 	if s.svc != nil {
-		s.svc.ReportProgress(ctx, req.CallId, Progress{Done: req.Done, Total: req.Total, Message: req.Message})
+		s.svc.ReportProgress(ctx, req.CallId, sdk.Progress{Done: req.Done, Total: req.Total, Message: req.Message})
 	}
 	return &pb.ProgressResponse{}, nil
 }
 
-// LLMClient calls an llm plugin. It implements LLM, Embedder and
-// Transcriber; methods the plugin lacks fail with CodeUnimplemented.
+// LLMClient calls an llm plugin. It implements sdk.LLM, sdk.Embedder and
+// sdk.Transcriber; methods the plugin lacks fail with CodeUnimplemented.
 type LLMClient struct {
 	*clientBase
 	c pb.LLMClient
 }
 
 var (
-	_ LLM         = (*LLMClient)(nil)
-	_ Embedder    = (*LLMClient)(nil)
-	_ Transcriber = (*LLMClient)(nil)
+	_ sdk.LLM         = (*LLMClient)(nil)
+	_ sdk.Embedder    = (*LLMClient)(nil)
+	_ sdk.Transcriber = (*LLMClient)(nil)
 )
 
-func (c *LLMClient) Describe(ctx context.Context, req *DescribeRequest) (*Manifest, error) {
+func (c *LLMClient) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.Manifest, error) {
 	out, err := c.c.Describe(ctx, &pb.DescribeRequest{Connection: connToPB(&req.Connection)})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "Describe", err)
@@ -196,7 +187,7 @@ func (c *LLMClient) Describe(ctx context.Context, req *DescribeRequest) (*Manife
 
 // Chat sends each streamed event to stream (which may be nil) and returns the
 // final answer. An error from stream.Send cancels the call.
-func (c *LLMClient) Chat(ctx context.Context, req *ChatRequest, stream ChatStream) (*ChatResponse, error) {
+func (c *LLMClient) Chat(ctx context.Context, req *sdk.ChatRequest, stream sdk.ChatStream) (*sdk.ChatResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := c.c.Chat(ctx, chatRequestToPB(req))
@@ -206,7 +197,7 @@ func (c *LLMClient) Chat(ctx context.Context, req *ChatRequest, stream ChatStrea
 	for {
 		chunk, err := st.Recv()
 		if errors.Is(err, io.EOF) {
-			return nil, Errorf(CodeInternal, "Chat: stream ended without a response")
+			return nil, sdk.Errorf(sdk.CodeInternal, "Chat: stream ended without a response")
 		}
 		if err != nil {
 			return nil, errorFromStatus(ctx, "Chat", err)
@@ -224,7 +215,7 @@ func (c *LLMClient) Chat(ctx context.Context, req *ChatRequest, stream ChatStrea
 	}
 }
 
-func (c *LLMClient) Embed(ctx context.Context, req *EmbedRequest) (*EmbedResponse, error) {
+func (c *LLMClient) Embed(ctx context.Context, req *sdk.EmbedRequest) (*sdk.EmbedResponse, error) {
 	out, err := c.c.Embed(ctx, &pb.EmbedRequest{Connection: connToPB(&req.Connection), Model: req.Model, Texts: req.Texts})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "Embed", err)
@@ -232,17 +223,17 @@ func (c *LLMClient) Embed(ctx context.Context, req *EmbedRequest) (*EmbedRespons
 	return embedResponseFromPB(out), nil
 }
 
-func (c *LLMClient) Transcribe(ctx context.Context, req *TranscribeRequest) (*TranscribeResponse, error) {
+func (c *LLMClient) Transcribe(ctx context.Context, req *sdk.TranscribeRequest) (*sdk.TranscribeResponse, error) {
 	out, err := c.c.Transcribe(ctx, &pb.TranscribeRequest{Connection: connToPB(&req.Connection), Model: req.Model,
 		Image: req.Image, MimeType: req.MIMEType, Language: req.Language})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "Transcribe", err)
 	}
-	return &TranscribeResponse{Text: out.Text}, nil
+	return &sdk.TranscribeResponse{Text: out.Text}, nil
 }
 
-// IntegrationClient calls an integration plugin. It implements Integration,
-// Syncer, TaskPusher and ToolProvider; methods the plugin lacks fail with
+// IntegrationClient calls an integration plugin. It implements sdk.Integration,
+// sdk.Syncer, sdk.TaskPusher and sdk.ToolProvider; methods the plugin lacks fail with
 // CodeUnimplemented.
 type IntegrationClient struct {
 	*clientBase
@@ -250,13 +241,13 @@ type IntegrationClient struct {
 }
 
 var (
-	_ Integration  = (*IntegrationClient)(nil)
-	_ Syncer       = (*IntegrationClient)(nil)
-	_ TaskPusher   = (*IntegrationClient)(nil)
-	_ ToolProvider = (*IntegrationClient)(nil)
+	_ sdk.Integration  = (*IntegrationClient)(nil)
+	_ sdk.Syncer       = (*IntegrationClient)(nil)
+	_ sdk.TaskPusher   = (*IntegrationClient)(nil)
+	_ sdk.ToolProvider = (*IntegrationClient)(nil)
 )
 
-func (c *IntegrationClient) Describe(ctx context.Context, req *DescribeRequest) (*Manifest, error) {
+func (c *IntegrationClient) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.Manifest, error) {
 	out, err := c.c.Describe(ctx, &pb.DescribeRequest{Connection: connToPB(&req.Connection)})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "Describe", err)
@@ -264,7 +255,7 @@ func (c *IntegrationClient) Describe(ctx context.Context, req *DescribeRequest) 
 	return manifestFromPB(out), nil
 }
 
-func (c *IntegrationClient) Sync(ctx context.Context, req *SyncRequest) (*SyncResponse, error) {
+func (c *IntegrationClient) Sync(ctx context.Context, req *sdk.SyncRequest) (*sdk.SyncResponse, error) {
 	out, err := c.c.Sync(ctx, &pb.SyncRequest{Connection: connToPB(&req.Connection), Cursor: req.Cursor, PageSize: int32(req.PageSize)})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "Sync", err)
@@ -272,27 +263,26 @@ func (c *IntegrationClient) Sync(ctx context.Context, req *SyncRequest) (*SyncRe
 	return syncResponseFromPB(out), nil
 }
 
-func (c *IntegrationClient) PushTask(ctx context.Context, req *PushTaskRequest) (*PushTaskResponse, error) {
-	out, err := c.c.PushTask(ctx, &pb.PushTaskRequest{Connection: connToPB(&req.Connection), Action: req.Action,
-		ExternalId: req.ExternalID, Task: taskToPB(&req.Task), Fields: req.Fields})
+func (c *IntegrationClient) PushTask(ctx context.Context, req *sdk.PushTaskRequest) (*sdk.PushTaskResponse, error) {
+	out, err := c.c.PushTask(ctx, pushTaskRequestToPB(req))
 	if err != nil {
 		return nil, errorFromStatus(ctx, "PushTask", err)
 	}
-	return &PushTaskResponse{ExternalID: out.ExternalId, URL: out.Url, UpdatedAt: tsFromPB(out.UpdatedAt)}, nil
+	return &sdk.PushTaskResponse{ExternalID: out.ExternalId, URL: out.Url, UpdatedAt: tsFromPB(out.UpdatedAt)}, nil
 }
 
-func (c *IntegrationClient) ListTools(ctx context.Context, req *ListToolsRequest) (*ListToolsResponse, error) {
+func (c *IntegrationClient) ListTools(ctx context.Context, req *sdk.ListToolsRequest) (*sdk.ListToolsResponse, error) {
 	out, err := c.c.ListTools(ctx, &pb.ListToolsRequest{Connection: connToPB(&req.Connection)})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "ListTools", err)
 	}
-	return &ListToolsResponse{Tools: toolsFromPB(out.Tools)}, nil
+	return &sdk.ListToolsResponse{Tools: toolsFromPB(out.Tools)}, nil
 }
 
-func (c *IntegrationClient) ExecuteTool(ctx context.Context, req *ExecuteToolRequest) (*ExecuteToolResponse, error) {
+func (c *IntegrationClient) ExecuteTool(ctx context.Context, req *sdk.ExecuteToolRequest) (*sdk.ExecuteToolResponse, error) {
 	out, err := c.c.ExecuteTool(ctx, &pb.ExecuteToolRequest{Connection: connToPB(&req.Connection), Name: req.Name, Arguments: req.Arguments})
 	if err != nil {
 		return nil, errorFromStatus(ctx, "ExecuteTool", err)
 	}
-	return &ExecuteToolResponse{Output: out.Output}, nil
+	return &sdk.ExecuteToolResponse{Output: out.Output}, nil
 }

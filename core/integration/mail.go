@@ -1,0 +1,517 @@
+package integration
+
+// Mail: the messages a mailbox sync brings are stored (emails) in the
+// page's transaction, with an integration.mail_scan job for the
+// connection. The scan reads them one at a time: a reply to a message that
+// became a task is attached to the task's reference; any other message goes
+// to an extractor (the rules offline, else one model call that holds no
+// tools and answers strict JSON). Go code, not the model, acts on the
+// answer: a request sure enough becomes a task in the user's "Email" note
+// (source email, a reference of system email), anything less sure a
+// suggestion the user accepts or dismisses. Mail text is untrusted: it
+// reaches no model that holds tools, and nothing in it deletes or completes
+// anything.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/consilium-hq/consilium/core/apperr"
+	"github.com/consilium-hq/consilium/core/blocknote"
+	"github.com/consilium-hq/consilium/core/db"
+	"github.com/consilium-hq/consilium/core/note"
+	"github.com/consilium-hq/consilium/core/page"
+	"github.com/consilium-hq/consilium/core/task"
+	"github.com/consilium-hq/consilium/sdk"
+)
+
+// SystemEmail is the reference system of tasks made from mail.
+const SystemEmail = "email"
+
+// Extractors.
+const (
+	ExtractorRules = "rules"
+	ExtractorModel = "model"
+)
+
+// Suggestion states.
+const (
+	SuggestionPending   = "pending"
+	SuggestionAccepted  = "accepted"
+	SuggestionDismissed = "dismissed"
+)
+
+const (
+	maxMailBody    = 32 << 10 // stored body, in bytes
+	maxMailText    = 8000     // characters an extractor reads
+	maxReplies     = 50       // replies kept on a reference
+	defaultMailMin = 0.7
+)
+
+// MailScanArgs is the integration.mail_scan job: the unscanned mail of one
+// connection.
+type MailScanArgs struct {
+	ConnectionID uuid.UUID `json:"connection_id"`
+}
+
+func (MailScanArgs) Kind() string { return "integration.mail_scan" }
+
+// mailData is what the mail plugins put in Record.Data.
+type mailData struct {
+	MessageID  string   `json:"message_id"`
+	ThreadID   string   `json:"thread_id"`
+	InReplyTo  string   `json:"in_reply_to"`
+	References []string `json:"references"`
+}
+
+// headerID is a Message-ID without its angle brackets and spaces.
+func headerID(s string) string {
+	return strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "<>"))
+}
+
+// clipBytes cuts s to at most n bytes on a rune boundary (and makes it
+// valid UTF-8 without NULs).
+func clipBytes(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8ValidEnd(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func utf8ValidEnd(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// storeEmail writes a mail record; it answers whether the message is new.
+func (s *Service) storeEmail(ctx context.Context, p *syncPage, r *sdk.Record) (bool, error) {
+	e := r.Email
+	var d mailData
+	if len(r.Data) > 0 {
+		_ = json.Unmarshal(r.Data, &d) // a record without the ids is still mail
+	}
+	thread := e.ThreadID
+	if thread == "" {
+		thread = d.ThreadID
+	}
+	refs := make([]string, 0, len(d.References))
+	for _, x := range d.References {
+		if h := headerID(x); h != "" && len(refs) < 100 {
+			refs = append(refs, clip(h, 500))
+		}
+	}
+	received := e.ReceivedAt
+	if received.IsZero() {
+		received = p.now
+	}
+	tag, err := p.tx.Exec(ctx, `INSERT INTO emails (user_id, connection_id, provider, message_id, thread_id, header_message_id,
+			in_reply_to, "references", sender, subject, snippet, body, url, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (user_id, provider, message_id) DO NOTHING`,
+		p.c.UserID, p.c.ID, p.c.Provider, clip(r.ExternalID, 500), clip(thread, 500), clip(headerID(d.MessageID), 500),
+		clip(headerID(d.InReplyTo), 500), refs, clip(e.From, 500), clip(e.Subject, 1000), clip(e.Snippet, 1000),
+		clipBytes(e.Body, maxMailBody), clip(r.URL, 2000), received)
+	if err != nil {
+		return false, fmt.Errorf("store message %s: %w", r.ExternalID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// queueMailScan inserts the connection's scan job, unique while one is
+// waiting or running (the scan completes itself under the connection's row
+// lock after finding no more mail, so mail stored meanwhile always gets a
+// job).
+func (s *Service) queueMailScan(ctx context.Context, tx db.Tx, connID uuid.UUID) error {
+	_, err := tx.InsertJob(ctx, MailScanArgs{ConnectionID: connID}, &river.InsertOpts{Queue: s.o.Queue, MaxAttempts: 8,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
+			rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable}}})
+	return err
+}
+
+// email is a stored message as the scan reads it.
+type email struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Provider   string
+	MessageID  string
+	ThreadID   string
+	HeaderID   string
+	InReplyTo  string
+	References []string
+	From       string
+	Subject    string
+	Snippet    string
+	Body       string
+	URL        string
+	ReceivedAt time.Time
+}
+
+const emailColumns = `id, user_id, provider, message_id, thread_id, header_message_id, in_reply_to, "references", sender, subject,
+	snippet, body, url, received_at`
+
+func scanEmail(row pgx.Row) (*email, error) {
+	var e email
+	err := row.Scan(&e.ID, &e.UserID, &e.Provider, &e.MessageID, &e.ThreadID, &e.HeaderID, &e.InReplyTo, &e.References,
+		&e.From, &e.Subject, &e.Snippet, &e.Body, &e.URL, &e.ReceivedAt)
+	return &e, err
+}
+
+// maxScanPerJob bounds one job's messages; the job continues in the next.
+const maxScanPerJob = 500
+
+// RunMailScan works an integration.mail_scan job: the connection's
+// unscanned mail, oldest first, one message per transaction. Each message
+// is scanned once (its row is locked and marked in the transaction that
+// acts on it), so a job run twice makes nothing twice.
+func (s *Service) RunMailScan(ctx context.Context, job *river.Job[MailScanArgs]) error {
+	for range maxScanPerJob {
+		e, err := scanEmail(s.o.DB.Pool.QueryRow(ctx, `SELECT `+emailColumns+` FROM emails WHERE connection_id = $1 AND scanned_at IS NULL
+			ORDER BY received_at, id LIMIT 1`, job.Args.ConnectionID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			done := false
+			err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
+				// Under the connection's row lock (which a sync page holds
+				// while it stores mail): no mail is stored between this
+				// look and the job's completion.
+				if _, err := tx.Exec(ctx, `SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, job.Args.ConnectionID); err != nil {
+					return err
+				}
+				var more bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM emails WHERE connection_id = $1 AND scanned_at IS NULL)`,
+					job.Args.ConnectionID).Scan(&more); err != nil {
+					return err
+				}
+				if more {
+					return nil
+				}
+				done = true
+				_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.Tx, job)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.scanOne(ctx, e); err != nil {
+			return fmt.Errorf("scan message %s: %w", e.MessageID, err)
+		}
+	}
+	// More mail than one job takes: the next job continues.
+	return s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.Tx, job); err != nil {
+			return err
+		}
+		return s.queueMailScan(ctx, tx, job.Args.ConnectionID)
+	})
+}
+
+// lockUnscanned locks a message that is still unscanned (false when another
+// scan took it meanwhile).
+func lockUnscanned(ctx context.Context, tx db.Tx, id uuid.UUID) (bool, error) {
+	var x int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM emails WHERE id = $1 AND scanned_at IS NULL FOR UPDATE`, id).Scan(&x)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func markScanned(ctx context.Context, tx db.Tx, id uuid.UUID, outcome, extractor string) error {
+	var ex *string
+	if extractor != "" {
+		ex = &extractor
+	}
+	_, err := tx.Exec(ctx, `UPDATE emails SET scanned_at = now(), outcome = $2, extractor = $3 WHERE id = $1`, id, outcome, ex)
+	return err
+}
+
+// scanOne scans one message.
+func (s *Service) scanOne(ctx context.Context, e *email) error {
+	// A reply to mail that became a task is attached to that task.
+	replied := false
+	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		ok, err := lockUnscanned(ctx, tx, e.ID)
+		if err != nil || !ok {
+			replied = true // taken by another scan: nothing to do
+			return err
+		}
+		refID, err := s.threadRef(ctx, tx, e)
+		if err != nil || refID == uuid.Nil {
+			return err
+		}
+		replied = true
+		if err := attachReply(ctx, tx, refID, e); err != nil {
+			return err
+		}
+		return markScanned(ctx, tx, e.ID, "reply", "")
+	})
+	if err != nil || replied {
+		return err
+	}
+
+	ex, extractor := s.extract(ctx, e)
+	return s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		ok, err := lockUnscanned(ctx, tx, e.ID)
+		if err != nil || !ok {
+			return err
+		}
+		if ex == nil || !ex.IsRequest {
+			return markScanned(ctx, tx, e.ID, "none", extractor)
+		}
+		var reviewAll bool
+		if err := tx.QueryRow(ctx, `SELECT coalesce((preferences->>'email_review_all')::boolean, false) FROM users WHERE id = $1`,
+			e.UserID).Scan(&reviewAll); err != nil {
+			reviewAll = false
+		}
+		if ex.Confidence >= s.mailThreshold() && !reviewAll {
+			if _, err := s.createEmailTask(ctx, tx, e, ex); err != nil {
+				return err
+			}
+			return markScanned(ctx, tx, e.ID, "task", extractor)
+		}
+		var due *string
+		if ex.DueDate != "" {
+			due = &ex.DueDate
+		}
+		var prio *string
+		if ex.Priority != "" {
+			prio = &ex.Priority
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO mail_suggestions (user_id, email_id, title, due_date, priority, confidence, extractor)
+			VALUES ($1, $2, $3, $4::date, $5, $6, $7) ON CONFLICT (email_id) DO NOTHING`,
+			e.UserID, e.ID, ex.Title, due, prio, ex.Confidence, extractor); err != nil {
+			return err
+		}
+		return markScanned(ctx, tx, e.ID, "suggestion", extractor)
+	})
+}
+
+func (s *Service) mailThreshold() float64 {
+	if s.o.MailConfidenceThreshold > 0 {
+		return s.o.MailConfidenceThreshold
+	}
+	return defaultMailMin
+}
+
+// threadRef is the email reference (with a task) of an earlier message
+// this one answers: named in In-Reply-To or References, or in the same
+// thread; uuid.Nil when none.
+func (s *Service) threadRef(ctx context.Context, tx db.Tx, e *email) (uuid.UUID, error) {
+	named := []string{}
+	if e.InReplyTo != "" {
+		named = append(named, e.InReplyTo)
+	}
+	named = append(named, e.References...)
+	var id uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT r.id FROM emails o
+		JOIN external_refs r ON r.user_id = o.user_id AND r.system = 'email' AND r.external_id = o.message_id
+			AND r.metadata->>'provider' = o.provider AND r.task_id IS NOT NULL
+		WHERE o.user_id = $1 AND o.provider = $2 AND o.id <> $3 AND o.received_at <= $4
+			AND ((o.thread_id <> '' AND o.thread_id = $5) OR (o.header_message_id <> '' AND o.header_message_id = ANY($6)))
+		ORDER BY o.received_at, o.id LIMIT 1 FOR UPDATE OF r`,
+		e.UserID, e.Provider, e.ID, e.ReceivedAt, e.ThreadID, named).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, nil
+	}
+	return id, err
+}
+
+// attachReply adds a message to a reference's replies (once, the latest
+// maxReplies kept). The task itself is left as it is: a reply never
+// completes it.
+func attachReply(ctx context.Context, tx db.Tx, refID uuid.UUID, e *email) error {
+	reply, _ := json.Marshal(map[string]any{"message_id": e.MessageID, "from": e.From, "subject": e.Subject,
+		"snippet": clip(e.Snippet, 300), "received_at": e.ReceivedAt.UTC(), "url": e.URL})
+	_, err := tx.Exec(ctx, `UPDATE external_refs SET last_synced_at = now(), metadata = jsonb_set(metadata, '{replies}', (
+			SELECT coalesce(jsonb_agg(x ORDER BY n), '[]'::jsonb) FROM (
+				SELECT x, n FROM jsonb_array_elements(coalesce(metadata->'replies', '[]'::jsonb) || jsonb_build_array($2::jsonb))
+					WITH ORDINALITY AS a(x, n)
+				ORDER BY n DESC LIMIT $3) k))
+		WHERE id = $1 AND NOT coalesce(metadata->'replies', '[]'::jsonb) @> jsonb_build_array(jsonb_build_object('message_id', $4::text))`,
+		refID, reply, maxReplies, e.MessageID)
+	return err
+}
+
+// emailNoteTx is the user's "Email" note, made when there is none.
+func (s *Service) emailNoteTx(ctx context.Context, tx db.Tx, userID uuid.UUID) (uuid.UUID, error) {
+	var noteID uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT note_id FROM external_lists WHERE user_id = $1 AND system = 'email' AND list_id = '' AND part = 1`,
+		userID).Scan(&noteID)
+	if err == nil {
+		return noteID, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, err
+	}
+	meta, _ := json.Marshal(map[string]any{"external": map[string]any{"system": SystemEmail}})
+	n, err := s.o.Notes.CreateTx(ctx, tx, userID, &note.CreateParams{Title: "Email", Metadata: meta})
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("create the Email note: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO external_lists (user_id, system, list_id, part, note_id, name) VALUES ($1, 'email', '', 1, $2, 'Email')
+		ON CONFLICT (user_id, system, list_id, part) DO UPDATE SET note_id = $2`, userID, n.ID); err != nil {
+		return uuid.Nil, err
+	}
+	return n.ID, nil
+}
+
+// createEmailTask makes the task of a message in the Email note, with its
+// reference (system email: the message id, thread id and link). A message
+// that already has a reference makes no second task (Conflict).
+func (s *Service) createEmailTask(ctx context.Context, tx db.Tx, e *email, ex *Extraction) (*task.Task, error) {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM external_refs WHERE user_id = $1 AND system = 'email' AND external_id = $2)`,
+		e.UserID, e.MessageID).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if exists {
+		return nil, apperr.New(apperr.Conflict, "message %s already has its task", e.MessageID)
+	}
+	noteID, err := s.emailNoteTx(ctx, tx, e.UserID)
+	if err != nil {
+		return nil, err
+	}
+	desc := "From " + e.From
+	if e.Subject != "" {
+		desc += ": " + e.Subject
+	}
+	f := blocknote.TaskFields{Title: clip(ex.Title, 500), Description: clip(desc, 2000), Status: blocknote.StatusNotStarted,
+		Priority: blocknote.Priority(ex.Priority), DueDate: ex.DueDate, Source: SystemEmail,
+		SourceReference: clip(e.MessageID, blocknote.MaxReferenceLength)}
+	t, err := s.o.Tasks.CreateTx(ctx, tx, e.UserID, &task.CreateParams{Fields: f, NoteID: &noteID})
+	if err != nil {
+		return nil, err
+	}
+	meta, _ := json.Marshal(map[string]any{"provider": e.Provider, "message_id": e.MessageID, "thread_id": e.ThreadID,
+		"header_message_id": e.HeaderID, "replies": []any{}})
+	if _, err := tx.Exec(ctx, `INSERT INTO external_refs (user_id, system, external_id, task_id, url, metadata, state)
+		VALUES ($1, 'email', $2, $3, $4, $5, 'active')`, e.UserID, e.MessageID, t.ID, e.URL, meta); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ---- suggestions ----------------------------------------------------------
+
+// Suggestion is a request the scan found that waits for the user.
+type Suggestion struct {
+	ID         uuid.UUID
+	MessageID  string
+	ThreadID   string
+	Title      string
+	DueDate    *time.Time
+	Priority   *string
+	Confidence float64
+	Extractor  string
+	Status     string
+	TaskID     *uuid.UUID
+	CreatedAt  time.Time
+}
+
+// ListSuggestions pages through the user's mail suggestions, oldest first;
+// status, when not empty, keeps those in that state.
+func (s *Service) ListSuggestions(ctx context.Context, userID uuid.UUID, status string, limit int, cursor string) (*page.Page[*Suggestion], error) {
+	l, err := page.NewList(limit, cursor, func(x *Suggestion) page.CreatedKey { return page.CreatedKey{At: x.CreatedAt, ID: x.ID} })
+	if err != nil {
+		return nil, err
+	}
+	l.Where("s.user_id = @user_id", pgx.NamedArgs{"user_id": userID})
+	if status != "" {
+		l.Where("s.status = @status", pgx.NamedArgs{"status": status})
+	}
+	l.OrderBy(page.Asc, "s.created_at", "s.id")
+	return l.Fetch(ctx, s.o.DB.Pool, `SELECT s.id, s.created_at, e.message_id, e.thread_id, s.title, s.due_date, s.priority, s.confidence,
+		s.extractor, s.status, s.task_id FROM mail_suggestions s JOIN emails e ON e.id = s.email_id`, func(row pgx.Row) (*Suggestion, error) {
+		var x Suggestion
+		return &x, row.Scan(&x.ID, &x.CreatedAt, &x.MessageID, &x.ThreadID, &x.Title, &x.DueDate, &x.Priority, &x.Confidence,
+			&x.Extractor, &x.Status, &x.TaskID)
+	})
+}
+
+// AcceptSuggestion makes the suggestion's task (in the Email note, with
+// its reference); a suggestion already accepted or dismissed is Conflict,
+// another user's NotFound.
+func (s *Service) AcceptSuggestion(ctx context.Context, userID, id uuid.UUID) (*task.Task, error) {
+	var out *task.Task
+	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		var status, title string
+		var prio *string
+		var due *time.Time
+		var conf float64
+		var emailID uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT status, title, priority, due_date, confidence, email_id FROM mail_suggestions
+			WHERE id = $1 AND user_id = $2 FOR UPDATE`, id, userID).Scan(&status, &title, &prio, &due, &conf, &emailID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.New(apperr.NotFound, "no such suggestion")
+		}
+		if err != nil {
+			return err
+		}
+		if status != SuggestionPending {
+			return apperr.New(apperr.Conflict, "the suggestion was already %s", status)
+		}
+		e, err := scanEmail(tx.QueryRow(ctx, `SELECT `+emailColumns+` FROM emails WHERE id = $1 AND user_id = $2`, emailID, userID))
+		if err != nil {
+			return err
+		}
+		ex := &Extraction{IsRequest: true, Title: title, Confidence: conf}
+		if prio != nil {
+			ex.Priority = *prio
+		}
+		if due != nil {
+			ex.DueDate = due.Format(time.DateOnly)
+		}
+		t, err := s.createEmailTask(ctx, tx, e, ex)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE mail_suggestions SET status = 'accepted', task_id = $2, updated_at = now() WHERE id = $1`, id, t.ID); err != nil {
+			return err
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+// DismissSuggestion dismisses a pending suggestion (again: nothing);
+// an accepted one is Conflict, another user's NotFound.
+func (s *Service) DismissSuggestion(ctx context.Context, userID, id uuid.UUID) error {
+	return s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM mail_suggestions WHERE id = $1 AND user_id = $2 FOR UPDATE`, id, userID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.New(apperr.NotFound, "no such suggestion")
+		}
+		if err != nil {
+			return err
+		}
+		switch status {
+		case SuggestionDismissed:
+			return nil
+		case SuggestionAccepted:
+			return apperr.New(apperr.Conflict, "the suggestion was already accepted")
+		}
+		_, err = tx.Exec(ctx, `UPDATE mail_suggestions SET status = 'dismissed', updated_at = now() WHERE id = $1`, id)
+		return err
+	})
+}
