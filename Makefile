@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 
 GO        ?= go
+# The Go to build and test with (see scripts/lib/go-toolchain.sh): taken
+# from the Go module proxy by the go command.
+export GOTOOLCHAIN ?= go1.27.3
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -22,6 +25,15 @@ run: build ## Build, get a database (DATABASE_URL or a private cluster under .da
 .PHONY: test
 test: ## Run every test on real Postgres (TEST_DATABASE_URL or the private cluster), with the race detector
 	@bash scripts/test.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 5m; make test runs them 5s each)
+	@if [[ -z "$${TEST_DATABASE_URL:-}" ]]; then export TEST_DATABASE_URL="$$(bash scripts/devdb.sh url)"; fi; \
+	FUZZTIME="$${FUZZTIME:-5m}" bash scripts/fuzz.sh
+
+.PHONY: vulncheck
+vulncheck: ## govulncheck (pinned) on both modules against the pinned Go vulnerability database
+	@bash scripts/vulncheck.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

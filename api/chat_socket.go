@@ -251,61 +251,156 @@ type approvalEvent struct {
 
 var clientEventTypes = []string{"subscribe", "message.send", "run.cancel", "approval.respond"}
 
-// handle answers one client event; a bad one gets an error naming what is
-// wrong and changes nothing.
-func (s *chatSocket) handle(data []byte) {
+// clientRequest is a client event that decoded and passed every check
+// that needs no database: Type says which of the other fields are set.
+type clientRequest struct {
+	Type string
+	Ref  *string
+	// subscribe
+	AfterSeq *int64
+	// message.send
+	Send *chat.SendParams
+	// run.cancel
+	RunID uuid.UUID
+	// approval.respond
+	ApprovalID uuid.UUID
+	Allow      bool
+}
+
+// eventRefusal is the error event answering a client event that did not
+// decode: the event's ref (when it had a valid one), the type it named
+// (when known) and what is wrong.
+type eventRefusal struct {
+	Ref     *string
+	For     string
+	Code    string
+	Message string
+	Fields  []apperr.FieldError
+}
+
+func refuse(ref *string, typ string, fields ...apperr.FieldError) *eventRefusal {
+	return &eventRefusal{Ref: ref, For: typ, Code: "invalid", Message: "validation failed", Fields: fields}
+}
+
+// decodeClientEvent reads one text frame. It is the whole of the
+// socket's input checking: anything it returns a request for is a known
+// event with every required field present and well-formed; anything
+// else is refused with an error event naming what is wrong.
+func decodeClientEvent(data []byte) (*clientRequest, *eventRefusal) {
 	var head map[string]json.RawMessage
 	if err := json.Unmarshal(data, &head); err != nil || head == nil {
 		msg := "the frame is not a JSON object"
 		if err != nil {
 			msg += ": " + err.Error()
 		}
-		s.replyError(nil, "", "bad_request", msg, nil)
-		return
+		return nil, &eventRefusal{Code: "bad_request", Message: msg}
 	}
 	var ce clientEvent
 	var ref *string
 	if raw, ok := head["ref"]; ok {
 		if json.Unmarshal(raw, &ce.Ref) != nil || len(ce.Ref) > maxRefLength {
-			s.replyError(nil, "", "invalid", "validation failed", fieldErr("ref", fmt.Sprintf("must be a string of at most %d characters", maxRefLength)))
-			return
+			return nil, refuse(nil, "", fieldErr("ref", fmt.Sprintf("must be a string of at most %d characters", maxRefLength))...)
 		}
 		ref = &ce.Ref
 	}
 	raw, ok := head["type"]
 	if !ok || json.Unmarshal(raw, &ce.Type) != nil {
-		s.replyError(ref, "", "invalid", "validation failed", fieldErr("type", "is required: one of "+strings.Join(clientEventTypes, ", ")))
-		return
+		return nil, refuse(ref, "", fieldErr("type", "is required: one of "+strings.Join(clientEventTypes, ", "))...)
 	}
+	req := &clientRequest{Type: ce.Type, Ref: ref}
 	switch ce.Type {
 	case "subscribe":
 		var e subscribeEvent
-		if s.decode(ref, ce.Type, data, &e) {
-			s.subscribe(ref, &e)
+		if bad := decodeStrict(ref, ce.Type, data, &e); bad != nil {
+			return nil, bad
 		}
+		if e.AfterSeq != nil && *e.AfterSeq < 0 {
+			return nil, refuse(ref, ce.Type, fieldErr("after_seq", "must be 0 or more")...)
+		}
+		req.AfterSeq = e.AfterSeq
 	case "message.send":
 		var e sendEvent
-		if s.decode(ref, ce.Type, data, &e) {
-			s.send(ref, &e)
+		if bad := decodeStrict(ref, ce.Type, data, &e); bad != nil {
+			return nil, bad
 		}
+		p := &chat.SendParams{AgentID: e.AgentID}
+		var missing []apperr.FieldError
+		if e.Content == nil {
+			missing = append(missing, apperr.FieldError{Location: "content", Message: "is required"})
+		} else {
+			p.Content = *e.Content
+		}
+		if e.ClientMsgID == nil {
+			missing = append(missing, apperr.FieldError{Location: "client_msg_id", Message: "is required"})
+		} else {
+			p.ClientMsgID = *e.ClientMsgID
+		}
+		if len(missing) > 0 {
+			return nil, refuse(ref, ce.Type, missing...)
+		}
+		req.Send = p
 	case "run.cancel":
 		var e cancelEvent
-		if s.decode(ref, ce.Type, data, &e) {
-			s.cancelRun(ref, &e)
+		if bad := decodeStrict(ref, ce.Type, data, &e); bad != nil {
+			return nil, bad
 		}
+		if e.RunID == nil {
+			return nil, refuse(ref, ce.Type, fieldErr("run_id", "is required")...)
+		}
+		id, err := uuid.Parse(*e.RunID)
+		if err != nil {
+			return nil, refuse(ref, ce.Type, fieldErr("run_id", "must be a run id (a UUID)")...)
+		}
+		req.RunID = id
 	case "approval.respond":
 		var e approvalEvent
-		if s.decode(ref, ce.Type, data, &e) {
-			s.answerApproval(ref, &e)
+		if bad := decodeStrict(ref, ce.Type, data, &e); bad != nil {
+			return nil, bad
 		}
+		var missing []apperr.FieldError
+		if e.ApprovalID == nil {
+			missing = append(missing, apperr.FieldError{Location: "approval_id", Message: "is required"})
+		}
+		if e.Allow == nil {
+			missing = append(missing, apperr.FieldError{Location: "allow", Message: "is required"})
+		}
+		if len(missing) > 0 {
+			return nil, refuse(ref, ce.Type, missing...)
+		}
+		id, err := uuid.Parse(*e.ApprovalID)
+		if err != nil {
+			return nil, refuse(ref, ce.Type, fieldErr("approval_id", "must be an approval id (a UUID)")...)
+		}
+		req.ApprovalID, req.Allow = id, *e.Allow
 	default:
-		s.replyError(ref, "", "invalid", "validation failed", fieldErr("type", "unknown event type; one of "+strings.Join(clientEventTypes, ", ")))
+		return nil, refuse(ref, "", fieldErr("type", "unknown event type; one of "+strings.Join(clientEventTypes, ", "))...)
+	}
+	return req, nil
+}
+
+// handle answers one client event; a bad one gets an error naming what is
+// wrong and changes nothing.
+func (s *chatSocket) handle(data []byte) {
+	req, bad := decodeClientEvent(data)
+	if bad != nil {
+		s.replyError(bad.Ref, bad.For, bad.Code, bad.Message, bad.Fields)
+		return
+	}
+	switch req.Type {
+	case "subscribe":
+		s.subscribe(req)
+	case "message.send":
+		s.send(req)
+	case "run.cancel":
+		s.cancelRun(req)
+	case "approval.respond":
+		s.answerApproval(req)
 	}
 }
 
-// decode reads a client event strictly: a field it does not know, or of
-// the wrong type, is named in an error.
-func (s *chatSocket) decode(ref *string, typ string, data []byte, v any) bool {
+// decodeStrict reads a client event strictly: a field it does not know,
+// or of the wrong type, is named in the refusal.
+func decodeStrict(ref *string, typ string, data []byte, v any) *eventRefusal {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -317,32 +412,28 @@ func (s *chatSocket) decode(ref *string, typ string, data []byte, v any) bool {
 		case strings.HasPrefix(msg, "json: unknown field "):
 			loc, msg = strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`), "unexpected property"
 		}
-		s.replyError(ref, typ, "invalid", "validation failed", fieldErr(loc, msg))
-		return false
+		return refuse(ref, typ, fieldErr(loc, msg)...)
 	}
-	return true
+	return nil
 }
 
 func fieldErr(loc, msg string) []apperr.FieldError {
 	return []apperr.FieldError{{Location: loc, Message: msg}}
 }
 
-func (s *chatSocket) subscribe(ref *string, e *subscribeEvent) {
-	if e.AfterSeq != nil && *e.AfterSeq < 0 {
-		s.replyError(ref, e.Type, "invalid", "validation failed", fieldErr("after_seq", "must be 0 or more"))
-		return
-	}
+func (s *chatSocket) subscribe(req *clientRequest) {
+	ref := req.Ref
 	if s.stream != nil {
 		s.stream.cancel()
 		<-s.stream.done
 		s.stream = nil
 	}
-	sub, err := s.h.hub.Subscribe(s.ctx, s.userID, s.convID, e.AfterSeq)
+	sub, err := s.h.hub.Subscribe(s.ctx, s.userID, s.convID, req.AfterSeq)
 	if err != nil {
-		s.replyAppError(ref, e.Type, err)
+		s.replyAppError(ref, req.Type, err)
 		return
 	}
-	if s.write(replyEvent(s.convID, "ack", nil, map[string]any{"ref": ref, "for": e.Type, "after_seq": sub.LastSeq()})) != nil {
+	if s.write(replyEvent(s.convID, "ack", nil, map[string]any{"ref": ref, "for": req.Type, "after_seq": sub.LastSeq()})) != nil {
 		sub.Close()
 		return
 	}
@@ -389,73 +480,32 @@ func (s *chatSocket) pump(ctx context.Context, sub *chat.Subscription) {
 	}
 }
 
-func (s *chatSocket) send(ref *string, e *sendEvent) {
-	p := &chat.SendParams{AgentID: e.AgentID}
-	var missing []apperr.FieldError
-	if e.Content == nil {
-		missing = append(missing, apperr.FieldError{Location: "content", Message: "is required"})
-	} else {
-		p.Content = *e.Content
-	}
-	if e.ClientMsgID == nil {
-		missing = append(missing, apperr.FieldError{Location: "client_msg_id", Message: "is required"})
-	} else {
-		p.ClientMsgID = *e.ClientMsgID
-	}
-	if len(missing) > 0 {
-		s.replyError(ref, e.Type, "invalid", "validation failed", missing)
-		return
-	}
-	sent, err := s.h.svc.Send(s.ctx, s.userID, s.convID, p)
+func (s *chatSocket) send(req *clientRequest) {
+	sent, err := s.h.svc.Send(s.ctx, s.userID, s.convID, req.Send)
 	if err != nil {
-		s.replyAppError(ref, e.Type, err)
+		s.replyAppError(req.Ref, req.Type, err)
 		return
 	}
-	_ = s.write(replyEvent(s.convID, "ack", &sent.RunID, map[string]any{"ref": ref, "for": e.Type,
+	_ = s.write(replyEvent(s.convID, "ack", &sent.RunID, map[string]any{"ref": req.Ref, "for": req.Type,
 		"message": toChatMessage(sent.Message), "repeated": sent.Repeated}))
 }
 
-func (s *chatSocket) cancelRun(ref *string, e *cancelEvent) {
-	if e.RunID == nil {
-		s.replyError(ref, e.Type, "invalid", "validation failed", fieldErr("run_id", "is required"))
-		return
-	}
-	runID, err := uuid.Parse(*e.RunID)
+func (s *chatSocket) cancelRun(req *clientRequest) {
+	r, err := s.h.svc.CancelRun(s.ctx, s.userID, s.convID, req.RunID)
 	if err != nil {
-		s.replyError(ref, e.Type, "invalid", "validation failed", fieldErr("run_id", "must be a run id (a UUID)"))
+		s.replyAppError(req.Ref, req.Type, err)
 		return
 	}
-	r, err := s.h.svc.CancelRun(s.ctx, s.userID, s.convID, runID)
-	if err != nil {
-		s.replyAppError(ref, e.Type, err)
-		return
-	}
-	_ = s.write(replyEvent(s.convID, "ack", &r.ID, map[string]any{"ref": ref, "for": e.Type, "run": toChatRun(r)}))
+	_ = s.write(replyEvent(s.convID, "ack", &r.ID, map[string]any{"ref": req.Ref, "for": req.Type, "run": toChatRun(r)}))
 }
 
-func (s *chatSocket) answerApproval(ref *string, e *approvalEvent) {
-	var missing []apperr.FieldError
-	if e.ApprovalID == nil {
-		missing = append(missing, apperr.FieldError{Location: "approval_id", Message: "is required"})
-	}
-	if e.Allow == nil {
-		missing = append(missing, apperr.FieldError{Location: "allow", Message: "is required"})
-	}
-	if len(missing) > 0 {
-		s.replyError(ref, e.Type, "invalid", "validation failed", missing)
-		return
-	}
-	id, err := uuid.Parse(*e.ApprovalID)
+func (s *chatSocket) answerApproval(req *clientRequest) {
+	a, err := s.h.svc.AnswerApproval(s.ctx, s.userID, s.convID, req.ApprovalID, req.Allow)
 	if err != nil {
-		s.replyError(ref, e.Type, "invalid", "validation failed", fieldErr("approval_id", "must be an approval id (a UUID)"))
+		s.replyAppError(req.Ref, req.Type, err)
 		return
 	}
-	a, err := s.h.svc.AnswerApproval(s.ctx, s.userID, s.convID, id, *e.Allow)
-	if err != nil {
-		s.replyAppError(ref, e.Type, err)
-		return
-	}
-	_ = s.write(replyEvent(s.convID, "ack", &a.RunID, map[string]any{"ref": ref, "for": e.Type, "approval": toChatApproval(a)}))
+	_ = s.write(replyEvent(s.convID, "ack", &a.RunID, map[string]any{"ref": req.Ref, "for": req.Type, "approval": toChatApproval(a)}))
 }
 
 // replyAppError answers a client event that core refused; an internal
@@ -475,6 +525,11 @@ func (s *chatSocket) replyAppError(ref *string, typ string, err error) {
 }
 
 func (s *chatSocket) replyError(ref *string, typ, code, message string, fields []apperr.FieldError) {
+	_ = s.write(errorEvent(s.convID, ref, typ, code, message, fields))
+}
+
+// errorEvent is the error event answering a client event.
+func errorEvent(convID uuid.UUID, ref *string, typ, code, message string, fields []apperr.FieldError) []byte {
 	m := map[string]any{"ref": ref, "code": code, "message": message}
 	if typ != "" {
 		m["for"] = typ
@@ -486,5 +541,5 @@ func (s *chatSocket) replyError(ref *string, typ, code, message string, fields [
 		}
 		m["errors"] = errs
 	}
-	_ = s.write(replyEvent(s.convID, chat.EventError, nil, m))
+	return replyEvent(convID, chat.EventError, nil, m)
 }

@@ -359,7 +359,7 @@ type hostileFixtures struct {
 	marker, lastEmail, password string
 }
 
-func newHostileFixtures(t *testing.T, e *apitest.Env, op *apiOperation) *hostileFixtures {
+func newHostileFixtures(t testing.TB, e *apitest.Env, op *apiOperation) *hostileFixtures {
 	t.Helper()
 	u := e.NewUser()
 	f := &hostileFixtures{u: u, ids: map[string]string{}, password: "pw-" + uuid.NewString()}

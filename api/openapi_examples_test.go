@@ -196,7 +196,7 @@ func TestOpenAPIRequestExamples(t *testing.T) {
 
 // pendingApproval stores an approval of the user's conversation waiting
 // for its answer, as the orchestrator does when an agent's action needs one.
-func pendingApproval(t *testing.T, e *apitest.Env, u *apitest.User, convID string) string {
+func pendingApproval(t testing.TB, e *apitest.Env, u *apitest.User, convID string) string {
 	t.Helper()
 	ctx := context.Background()
 	sent, err := e.App.Chat.Send(ctx, uuid.MustParse(u.ID), uuid.MustParse(convID), &chat.SendParams{Content: "delete the example", ClientMsgID: uuid.NewString()})

@@ -4,6 +4,7 @@
 # by regexp (default all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 
 if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
   TEST_DATABASE_URL="$(bash scripts/devdb.sh url)"

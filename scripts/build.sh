@@ -6,6 +6,7 @@
 # Environment: GO (default go), LDFLAGS (passed to go build -ldflags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 GO=${GO:-go}
 LDFLAGS=${LDFLAGS:-}
 

@@ -3,6 +3,7 @@
 # Postgres, with the race detector. Ends with go test's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/go-toolchain.sh
 
 started_db=""
 if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
@@ -20,6 +21,13 @@ for s in scripts/install-*.sh; do
   [[ -e "$s" ]] && bash "$s"
 done
 
+# The secrets check: tests register every secret they issue and their
+# servers log into this folder (core/testsecrets); scripts/secretscan
+# then fails when a secret is in a log.
+CONSILIUM_SECRETS_LOG="$(mktemp -d "${TMPDIR:-/tmp}/consilium-secrets.XXXXXX")"
+export CONSILIUM_SECRETS_LOG
+trap 'stop_db; rm -rf "$CONSILIUM_SECRETS_LOG"' EXIT
+
 status=0
 # The contract: Redocly's recommended rules on api/openapi.yaml and a
 # TypeScript client generated from it compiled under tsc --strict (a Go
@@ -30,4 +38,13 @@ if [[ -f sdk/go.mod ]]; then
   (cd sdk && go test -race -count=1 ./...) || status=$?
 fi
 go test -race -count=1 -timeout 15m ./... || status=$?
+go run ./scripts/secretscan -dir "$CONSILIUM_SECRETS_LOG" || status=$?
+# Every fuzz target for a short time (FUZZTIME, 5s each here to keep CI's
+# added time near two minutes with govulncheck; make fuzz runs them 5m).
+# A failure is a real bug: its input is left in the package's
+# testdata/fuzz.
+FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh || status=$?
+# Known vulnerabilities our code calls, in dependencies and in the
+# standard library of the Go in use.
+bash scripts/vulncheck.sh || status=$?
 exit "$status"

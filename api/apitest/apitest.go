@@ -32,6 +32,7 @@ import (
 	"github.com/consilium-hq/consilium/core/model"
 	"github.com/consilium-hq/consilium/core/note"
 	"github.com/consilium-hq/consilium/core/task"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
@@ -109,6 +110,7 @@ func New(t testing.TB, o Options) *Env {
 		host, item := integrationtest.Hello(t)
 		cfg.Plugins.Items = append(cfg.Plugins.Items, item)
 		cfg.Integrations.MasterKey = integrationtest.MasterKey
+		testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
 		o.Integrations = host
 	}
 	if o.Configure != nil {
@@ -117,9 +119,12 @@ func New(t testing.TB, o Options) *Env {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
+	testsecrets.Register("jwt_secret", cfg.Auth.JWTSecret)
 	logger := o.Logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		// Into the secrets check's folder when make test runs (see
+		// core/testsecrets); discarded otherwise.
+		logger = testsecrets.Logger("api")
 	}
 	pool := o.Pool
 	if pool == nil {
@@ -179,7 +184,11 @@ func New(t testing.TB, o Options) *Env {
 	// First of the cleanups: a stopped hub ends the chat streams, which
 	// the server's Close would otherwise wait for.
 	t.Cleanup(func() { stopHub(); a.Hub.Wait() })
-	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: e.Validated(&http.Transport{MaxIdleConnsPerHost: 64})}
+	var base http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 64}
+	if testsecrets.Dir() != "" {
+		base = &secretsTransport{base: base}
+	}
+	e.Client = &http.Client{Timeout: 30 * time.Second, Transport: e.Validated(base)}
 	return e
 }
 
@@ -282,5 +291,8 @@ func (e *Env) NewUser() *User {
 	}
 	res.JSON(e.T, &tok)
 	u.ID, u.AccessToken, u.RefreshToken = tok.User.ID, tok.AccessToken, tok.RefreshToken
+	testsecrets.Register("password", u.Password)
+	testsecrets.Register("access_token", u.AccessToken)
+	testsecrets.Register("refresh_token", u.RefreshToken)
 	return u
 }

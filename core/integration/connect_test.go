@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +23,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
 )
 
@@ -50,7 +50,7 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = fmt.Fprintf(w, `{"error":%q}`, code)
 	}
-	if r.PostForm.Get("client_id") != "client-1" || r.PostForm.Get("client_secret") != "shh" {
+	if r.PostForm.Get("client_id") != "client-1" || r.PostForm.Get("client_secret") != "conntest-client-secret" {
 		fail("invalid_client")
 		return
 	}
@@ -64,7 +64,7 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "refresh_token":
 		a.refreshes = append(a.refreshes, r.PostForm.Get("refresh_token"))
-		if a.revoked || r.PostForm.Get("refresh_token") != fmt.Sprintf("r%d", a.n) {
+		if a.revoked || r.PostForm.Get("refresh_token") != fmt.Sprintf("refresh-token-%d", a.n) {
 			fail("invalid_grant")
 			return
 		}
@@ -76,8 +76,11 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	// expires_in 5 s is inside x/oauth2's 10 s expiry margin: every use
 	// refreshes.
-	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": fmt.Sprintf("good-%d", a.n), "token_type": "Bearer",
-		"refresh_token": fmt.Sprintf("r%d", a.n), "expires_in": 5})
+	access, refresh := fmt.Sprintf("good-access-token-%d-%p", a.n, a), fmt.Sprintf("refresh-token-%d", a.n)
+	testsecrets.Register("oauth_access_token", access)
+	testsecrets.Register("oauth_refresh_token", refresh)
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": access, "token_type": "Bearer",
+		"refresh_token": refresh, "expires_in": 5})
 }
 
 func buildPlugin(t *testing.T) string {
@@ -106,6 +109,9 @@ func newEnv(t *testing.T) *env {
 	cfg.Auth.JWTSecret = "test-secret-test-secret-test-secret-0123"
 	cfg.HTTP.PublicURL = "https://consilium.example"
 	cfg.Integrations.MasterKey = testMaster
+	testsecrets.Register("integration_master_key", testMaster)
+	testsecrets.Register("api_key", "good-token")
+	testsecrets.Register("oauth_client_secret", "conntest-client-secret")
 	cfg.Plugins.Items = []plugin.PluginConfig{
 		{Name: "tokenp", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"auth": "api_key"}},
 		{Name: "oauthp", Kind: "integration", Path: bin, Enabled: true, Config: map[string]string{"auth": "oauth2",
@@ -113,8 +119,8 @@ func newEnv(t *testing.T) *env {
 			SecretEnv: map[string]string{"client_secret": "CONNTEST_CLIENT_SECRET"}},
 	}
 	require.NoError(t, cfg.Validate())
-	t.Setenv("CONNTEST_CLIENT_SECRET", "shh")
-	logger := slog.New(slog.DiscardHandler)
+	t.Setenv("CONNTEST_CLIENT_SECRET", "conntest-client-secret")
+	logger := testsecrets.Logger("integration-host")
 	host := plugin.New(cfg.Plugins, logger)
 	host.Start(ctx)
 	t.Cleanup(host.Stop)
@@ -319,7 +325,7 @@ func TestOAuthRoundTrip(t *testing.T) {
 	// (The periodic schedule may have synced too.)
 	require.GreaterOrEqual(t, len(e.auth.refreshes), 4)
 	for i, rt := range e.auth.refreshes {
-		require.Equal(t, fmt.Sprintf("r%d", i+1), rt, "refresh %d used the token the previous one saved", i)
+		require.Equal(t, fmt.Sprintf("refresh-token-%d", i+1), rt, "refresh %d used the token the previous one saved", i)
 	}
 	e.auth.revoked = true
 	e.auth.mu.Unlock()

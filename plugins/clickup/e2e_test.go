@@ -25,6 +25,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/plugins/clickup/clickuptest"
 )
 
@@ -87,7 +88,8 @@ type e2eOptions struct {
 func newE2E(t testing.TB, o e2eOptions) *e2e {
 	t.Helper()
 	bin := buildPlugin(t)
-	cu := clickuptest.Start(t, clickuptest.Options{RateLimit: o.RateLimit, Window: o.Window})
+	cu := clickuptest.Start(t, clickuptest.Options{RateLimit: o.RateLimit, Window: o.Window, OnToken: testsecrets.Register})
+	testsecrets.Register("integration_token", token)
 	cu.AddToken(token)
 	seeded := cu.Seed(clickuptest.SeedOptions{Tasks: o.Tasks, Lists: o.Lists})
 	base := hostConfig(t, clickupItem("clickup", bin, cu, nil))

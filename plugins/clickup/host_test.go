@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
 	"github.com/consilium-hq/consilium/plugins/clickup/clickuptest"
 	"github.com/consilium-hq/consilium/sdk/plugintest"
@@ -36,7 +36,8 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 func TestThroughTheHost(t *testing.T) {
 	ctx := context.Background()
 	bin := plugintest.Build(t, ".")
-	s := clickuptest.Start(t, clickuptest.Options{RateLimit: 100})
+	s := clickuptest.Start(t, clickuptest.Options{RateLimit: 100, OnToken: testsecrets.Register})
+	testsecrets.Register("integration_token", token)
 	s.AddToken(token)
 	s.AddToken("pk_bob")
 	s.AddClient("cid", "csecret")
@@ -47,7 +48,7 @@ func TestThroughTheHost(t *testing.T) {
 		clickupItem("clickup-oauth", bin, s, map[string]string{"client_id": "cid", "auth_url": s.AuthURL(), "token_url": s.TokenURL()}))
 	cfg.Plugins.Items[1].SecretEnv = map[string]string{"client_secret": "CLICKUP_TEST_CLIENT_SECRET"}
 	host := startPlugins(t, &cfg)
-	logger := slog.New(slog.DiscardHandler)
+	logger := testsecrets.Logger("clickup-host")
 	a, err := app.New(ctx, app.Options{Config: &cfg, Pool: dbtest.Pool(t), Logger: logger, Integrations: host,
 		Jobs: jobs.Client(jobs.ClientOptions{Config: cfg.Jobs, Logger: logger, Work: true, TestOnly: true,
 			FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})})
@@ -203,6 +204,7 @@ func hostConfig(t testing.TB, items ...plugin.PluginConfig) config.Config {
 	// One master key for the package: its tests share the database and
 	// its data keys.
 	cfg.Integrations.MasterKey = integrationtest.MasterKey
+	testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
 	cfg.Plugins.RestartBackoffMin = 20 * time.Millisecond
 	cfg.Plugins.Items = items
 	if err := cfg.Validate(); err != nil {
@@ -225,7 +227,7 @@ func clickupItem(name, bin string, s *clickuptest.Server, extra map[string]strin
 // ends.
 func startPlugins(t testing.TB, cfg *config.Config) *plugin.Host {
 	t.Helper()
-	host := plugin.New(cfg.Plugins, slog.New(slog.DiscardHandler))
+	host := plugin.New(cfg.Plugins, testsecrets.Logger("clickup-host"))
 	host.Start(context.Background())
 	t.Cleanup(host.Stop)
 	wctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/consilium-hq/consilium/sdk"
 	pb "github.com/consilium-hq/consilium/sdk/gen/consiliumv1"
@@ -58,7 +59,14 @@ func errorFromStatus(ctx context.Context, method string, err error) error {
 	}
 	for _, d := range st.Details() {
 		if pe, ok := d.(*pb.Error); ok {
-			return &sdk.Error{Code: sdk.Code(pe.Code), Message: pe.Message, RetryAfter: wire.DurFromPB(pe.RetryAfter)}
+			// What the plugin sent is checked: the host sees only the
+			// documented codes (a code this SDK does not know, from a newer
+			// or broken plugin, is unknown) and no negative wait.
+			e := &sdk.Error{Code: sdk.Code(pe.Code), Message: pe.Message, RetryAfter: max(wire.DurFromPB(pe.RetryAfter), 0)}
+			if !slices.Contains(sdk.Codes, e.Code) {
+				e.Code, e.Message = sdk.CodeUnknown, fmt.Sprintf("%s: %s (code %q is not one this SDK knows)", method, pe.Message, pe.Code)
+			}
+			return e
 		}
 	}
 	switch st.Code() {

@@ -7,7 +7,6 @@ package aitest
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -105,7 +105,7 @@ func Host(t testing.TB, cfg plugin.Config, opts ...plugin.Option) *plugin.Host {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("aitest: %v", err)
 	}
-	h := plugin.New(cfg, slog.New(slog.DiscardHandler), append([]plugin.Option{plugin.WithVersion("test")}, opts...)...)
+	h := plugin.New(cfg, testsecrets.Logger("plugin-host"), append([]plugin.Option{plugin.WithVersion("test")}, opts...)...)
 	h.Start(context.Background())
 	t.Cleanup(h.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -134,7 +134,7 @@ func LocalHost(t testing.TB) *plugin.Host {
 	path := LocalPlugin(t)
 	shared.once.Do(func() {
 		cfg := plugin.Config{Items: []plugin.PluginConfig{{Name: LocalName, Kind: sdk.KindLLM, Path: path, Enabled: true}}}.WithDefaults()
-		h := plugin.New(cfg, slog.New(slog.DiscardHandler), plugin.WithVersion("test"))
+		h := plugin.New(cfg, testsecrets.Logger("plugin-host"), plugin.WithVersion("test"))
 		h.Start(context.Background())
 		dbtest.AtExit(h.Stop)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -63,7 +63,7 @@ func Hello(t testing.TB) (*plugin.Host, plugin.PluginConfig) {
 		}
 		shared.item = plugin.PluginConfig{Name: HelloName, Kind: sdk.KindIntegration, Path: bin, Enabled: true}
 		cfg := plugin.Config{Items: []plugin.PluginConfig{shared.item}}.WithDefaults()
-		h := plugin.New(cfg, slog.New(slog.DiscardHandler), plugin.WithVersion("test"))
+		h := plugin.New(cfg, testsecrets.Logger("plugin-host"), plugin.WithVersion("test"))
 		h.Start(context.Background())
 		dbtest.AtExit(h.Stop)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -77,6 +77,10 @@ type Options struct {
 	// TokenLifetime makes OAuth access tokens expire (expires_in) after it;
 	// 0: they do not expire (as ClickUp's do not).
 	TokenLifetime time.Duration
+	// OnToken, when set, is told every OAuth access and refresh token the
+	// server issues (kind "oauth_access_token" or "oauth_refresh_token"),
+	// so that a test can check none of them reaches a log.
+	OnToken func(kind, token string)
 }
 
 // Status is one status of a space or list. Type is open, custom, done or
@@ -1347,6 +1351,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		t.revoked = true
 	}
 	access, refresh := randomToken("cu_oauth_"), randomToken("cu_refresh_")
+	if s.o.OnToken != nil {
+		s.o.OnToken("oauth_access_token", access)
+		s.o.OnToken("oauth_refresh_token", refresh)
+	}
 	t := &token{oauth: true}
 	out := map[string]any{"access_token": access, "token_type": "Bearer", "refresh_token": refresh}
 	if s.o.TokenLifetime > 0 {
