@@ -82,7 +82,7 @@ func TestIntegrationsAPI(t *testing.T) {
 	require.Len(t, page.Items, 5)
 	require.Equal(t, "hello", page.Items[0].Reference["system"])
 	require.Equal(t, "synced", page.Items[0].Reference["sync_status"])
-	require.Equal(t, "external", page.Items[0].Task["source"])
+	require.Equal(t, "hello", page.Items[0].Task["source"], "a task from an integration names its provider as its source")
 	res = e.Do(http.MethodGet, "/api/tasks/external", nil, bob.Bearer())
 	require.Equal(t, http.StatusOK, res.Status)
 	require.Empty(t, res.Map(t)["items"])
