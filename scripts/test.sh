@@ -34,17 +34,19 @@ status=0
 # test keeps the file equal to what the API serves).
 bash scripts/openapi-lint.sh || status=$?
 bash scripts/openapi-ts.sh || status=$?
-if [[ -f sdk/go.mod ]]; then
-  (cd sdk && go test -race -count=1 ./...) || status=$?
-fi
-go test -race -count=1 -timeout 15m ./... || status=$?
-go run ./scripts/secretscan -dir "$CONSILIUM_SECRETS_LOG" || status=$?
+# Known vulnerabilities our code calls, in dependencies and in the
+# standard library of the Go in use.
+bash scripts/vulncheck.sh || status=$?
 # Every fuzz target for a short time (FUZZTIME, 5s each here to keep CI's
 # added time near two minutes with govulncheck; make fuzz runs them 5m).
 # A failure is a real bug: its input is left in the package's
 # testdata/fuzz.
 FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh || status=$?
-# Known vulnerabilities our code calls, in dependencies and in the
-# standard library of the Go in use.
-bash scripts/vulncheck.sh || status=$?
+go test -race -count=1 -timeout 15m ./... || status=$?
+# The secrets check reads what the root module's tests logged. The SDK's
+# tests run last, so that the run ends with go test's summary.
+go run ./scripts/secretscan -dir "$CONSILIUM_SECRETS_LOG" || status=$?
+if [[ -f sdk/go.mod ]]; then
+  (cd sdk && go test -race -count=1 ./...) || status=$?
+fi
 exit "$status"
