@@ -199,8 +199,9 @@ func (s *server) stop() {
 var client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 
 type apiErr struct {
-	status int
-	body   string
+	status     int
+	body       string
+	retryAfter string
 }
 
 func (e *apiErr) Error() string { return fmt.Sprintf("HTTP %d: %.200s", e.status, e.body) }
@@ -234,7 +235,7 @@ func call(base, method, path, token string, body, out any) (int, error) {
 		return res.StatusCode, err
 	}
 	if res.StatusCode >= 300 {
-		return res.StatusCode, &apiErr{res.StatusCode, string(raw)}
+		return res.StatusCode, &apiErr{res.StatusCode, string(raw), res.Header.Get("Retry-After")}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -766,7 +767,7 @@ loop:
 
 	lost, checked, readErr := readBack(srv.base, users)
 	jobs := jobStates(pool)
-	fmt.Printf("soak: read back %d acknowledged writes, %d lost, %d read errors\n", checked, len(lost), readErr)
+	fmt.Printf("soak: read back %d acknowledged writes, %d lost, %d read errors %v\n", checked, len(lost), sumCounts(readErr), readErr)
 
 	return writeReport(reportInput{rec: rec, samples: samples, users: users, lost: lost, checked: checked,
 		readErrors: readErr, jobs: jobs, elapsed: elapsed, dbURL: dbURL, logPath: srv.logPath})
@@ -792,45 +793,59 @@ func (r *recorder) lastLine() string {
 }
 
 // readBack reads every note and task with an acknowledged write and
-// compares its title with the last acknowledged one.
-func readBack(base string, users []*user) (lost []string, checked, readErrors int) {
+// compares its title with the last acknowledged one. The reads go one
+// after another as fast as the server answers, so they meet the per-user
+// rate limit: a 429 waits for its Retry-After and reads again. readErrors
+// counts reads that failed otherwise, by cause.
+func readBack(base string, users []*user) (lost []string, checked int, readErrors map[string]int) {
+	readErrors = map[string]int{}
+	read := func(u *user, kind, id, want string) {
+		var v struct {
+			Title string `json:"title"`
+		}
+		checked++
+		err := readRetrying(base, "/api/"+kind+"s/"+id, u.token, &v)
+		if ae := (*apiErr)(nil); errors.As(err, &ae) && ae.status == http.StatusNotFound {
+			lost = append(lost, kind+" "+id+": gone")
+			return
+		} else if ae != nil {
+			readErrors[fmt.Sprintf("HTTP %d", ae.status)]++
+			return
+		} else if err != nil {
+			readErrors[err.Error()]++
+			return
+		}
+		if v.Title != want {
+			lost = append(lost, fmt.Sprintf("%s %s: title %q, acknowledged %q", kind, id, v.Title, want))
+		}
+	}
 	for _, u := range users {
 		for id, want := range u.notes {
-			var n struct {
-				Title string `json:"title"`
-			}
-			checked++
-			if _, err := call(base, http.MethodGet, "/api/notes/"+id, u.token, nil, &n); err != nil {
-				if ae := (*apiErr)(nil); errors.As(err, &ae) && ae.status == http.StatusNotFound {
-					lost = append(lost, "note "+id+": gone")
-				} else {
-					readErrors++
-				}
-				continue
-			}
-			if n.Title != want {
-				lost = append(lost, fmt.Sprintf("note %s: title %q, acknowledged %q", id, n.Title, want))
-			}
+			read(u, "note", id, want)
 		}
 		for id, want := range u.tasks {
-			var t struct {
-				Title string `json:"title"`
-			}
-			checked++
-			if _, err := call(base, http.MethodGet, "/api/tasks/"+id, u.token, nil, &t); err != nil {
-				if ae := (*apiErr)(nil); errors.As(err, &ae) && ae.status == http.StatusNotFound {
-					lost = append(lost, "task "+id+": gone")
-				} else {
-					readErrors++
-				}
-				continue
-			}
-			if t.Title != want {
-				lost = append(lost, fmt.Sprintf("task %s: title %q, acknowledged %q", id, t.Title, want))
-			}
+			read(u, "task", id, want)
 		}
 	}
 	return lost, checked, readErrors
+}
+
+// readRetrying GETs path, waiting out 429s (Retry-After, else a second;
+// at most 5 minutes in all).
+func readRetrying(base, path, token string, out any) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		_, err := call(base, http.MethodGet, path, token, nil, out)
+		ae := (*apiErr)(nil)
+		if !errors.As(err, &ae) || ae.status != http.StatusTooManyRequests || time.Now().After(deadline) {
+			return err
+		}
+		wait := time.Second
+		if s, perr := strconv.Atoi(ae.retryAfter); perr == nil && s > 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		time.Sleep(min(wait, 30*time.Second))
+	}
 }
 
 // jobStates counts River's jobs by kind and state at the end (after a few

@@ -7,11 +7,13 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +30,7 @@ type reportInput struct {
 	users      []*user
 	lost       []string
 	checked    int
-	readErrors int
+	readErrors map[string]int // cause → reads that failed (after waiting out 429s)
 	jobs       map[string]map[string]int
 	elapsed    time.Duration
 	dbURL      string
@@ -129,8 +131,8 @@ func writeReport(in reportInput) error {
 	if discarded > 0 {
 		fails = append(fails, fmt.Sprintf("%d jobs discarded", discarded))
 	}
-	if in.readErrors > 0 {
-		fails = append(fails, fmt.Sprintf("%d acknowledged writes could not be read back", in.readErrors))
+	if n := sumCounts(in.readErrors); n > 0 {
+		fails = append(fails, fmt.Sprintf("%d acknowledged writes could not be read back (%s)", n, countsText(in.readErrors)))
 	}
 	col := func(get func(sample) float64) []float64 {
 		var v []float64
@@ -188,7 +190,10 @@ func writeReport(in reportInput) error {
 	fmt.Fprintf(&b, "| all | %d | %d | %d | | |\n\n", totalOps, totalErr, total5xx)
 	fmt.Fprintf(&b, "Per %s interval: `ops.csv`.\n\n", *flagInterval)
 	fmt.Fprintf(&b, "## Writes read back\n\n%d notes and tasks with an acknowledged write were read back at the end: %d lost (missing, or not the last acknowledged title), %d could not be read.\n\n",
-		in.checked, len(in.lost), in.readErrors)
+		in.checked, len(in.lost), sumCounts(in.readErrors))
+	if len(in.readErrors) > 0 {
+		fmt.Fprintf(&b, "Reads that failed, by cause: %s.\n\n", countsText(in.readErrors))
+	}
 	for _, l := range in.lost[:min(len(in.lost), 20)] {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
@@ -382,4 +387,20 @@ func drawPanel(img *image.RGBA, r image.Rectangle, title string, ss []series, xm
 		text(img, lx, r.Max.Y-5, s.name, c)
 		lx += 7*len(s.name) + 25
 	}
+}
+
+func sumCounts(m map[string]int) (n int) {
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// countsText is "cause ×n, ..." in cause order.
+func countsText(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -162,33 +162,32 @@ func TestCrashDuringCallRestarts(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	// How fast all this happens is measured by make bench, not here: the
+	// deadlines below only keep a broken host from hanging the suite.
 	killed := time.Now()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, ErrUnavailable) || sdk.CodeOf(err) != sdk.CodeTemporary {
 			t.Fatalf("call during the crash: %v, want a temporary error wrapping ErrUnavailable", err)
 		}
-		if d := time.Since(killed); d > time.Second {
-			t.Fatalf("call failed %s after the kill, want within 1s", d)
-		}
-	case <-time.After(time.Second):
-		t.Fatal("call did not fail within 1s of the plugin being killed")
+		t.Logf("the call failed %s after the kill", time.Since(killed))
+	case <-time.After(time.Minute):
+		t.Fatal("call did not fail within a minute of the plugin being killed")
 	}
 
-	// While it is down, calls fail fast.
-	waitFor(t, 2*time.Second, "the crash to be noticed", func() bool {
+	// While it is down, calls fail with ErrUnavailable (or, if it is back
+	// already, succeed).
+	waitFor(t, time.Minute, "the crash to be noticed", func() bool {
 		s, _ := b.host.State("tp")
 		return s.State != StateRunning || s.PID != pid
 	})
 	if s, _ := b.host.State("tp"); s.State != StateRunning {
-		start := time.Now()
-		_, err := tool(ctx, c, "echo", nil)
-		if err != nil && (!errors.Is(err, ErrUnavailable) || time.Since(start) > 200*time.Millisecond) {
-			t.Fatalf("call while down: %v after %s, want a fast ErrUnavailable", err, time.Since(start))
+		if _, err := tool(ctx, c, "echo", nil); err != nil && !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("call while down: %v, want ErrUnavailable", err)
 		}
 	}
 
-	waitFor(t, 5*time.Second, "the restart", func() bool {
+	waitFor(t, time.Minute, "the restart", func() bool {
 		s, _ := b.host.State("tp")
 		return s.State == StateRunning
 	})
@@ -217,14 +216,20 @@ func TestHangingCallIsCancelledByItsDeadline(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || sdk.CodeOf(err) != sdk.CodeTemporary {
 		t.Fatalf("hanging call: %v, want a temporary error wrapping context.DeadlineExceeded", err)
 	}
-	if took < 300*time.Millisecond || took > 1500*time.Millisecond {
-		t.Fatalf("hanging call returned after %s, want about 300ms", took)
+	// Not before its deadline; the upper bound only keeps a broken host
+	// from hanging the suite (how fast is make bench's business).
+	if took < 300*time.Millisecond || took > time.Minute {
+		t.Fatalf("hanging call returned after %s, want 300ms or a little more", took)
 	}
-	// The caller's own deadline wins when it is sooner.
+	// The caller's own deadline wins when it is sooner: against a plugin
+	// whose call timeout is an hour, the call returns.
+	long := item("tp", testBinaries.plugin)
+	long.CallTimeout = time.Hour
+	lc := setup(t, testConfig(long)).integration(t, "tp")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	if _, err := tool(ctx, c, "hang", nil); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 800*time.Millisecond {
+	if _, err := tool(ctx, lc, "hang", nil); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Minute {
 		t.Fatalf("caller deadline: %v after %s", err, time.Since(start))
 	}
 	// The plugin still serves other calls.
