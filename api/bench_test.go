@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/consilium-hq/consilium/api/apitest"
@@ -86,8 +88,10 @@ func BenchmarkGetCurrentUser(b *testing.B) {
 // metrics and with no tracer provider (the default); "on" collects the
 // Prometheus metrics and traces every request (sample ratio 1, the worst
 // case), exported by OTLP/HTTP to a local collector that reads and drops
-// them. The two alternate three times in one run, so that the machine's
-// drift falls on both; the figures are the medians of the three.
+// them. The two alternate in four pairs, in ABBA order, so that the
+// machine's drift falls on both; each pair gives a cost in req/s and one
+// in this process's CPU time per request (steadier on a drifting
+// machine), and the figures are the medians of the four pairs.
 func BenchmarkObservabilityCost(b *testing.B) {
 	var exports atomic.Int64
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +101,7 @@ func BenchmarkObservabilityCost(b *testing.B) {
 	}))
 	defer collector.Close()
 	off := benchEnv(b)
-	on := benchEnv(b, func(c *config.Config) { c.Metrics.Token = strings.Repeat("m", 40) })
+	onEnv := benchEnv(b, func(c *config.Config) { c.Metrics.Token = strings.Repeat("m", 40) })
 	stop, err := tracing.Setup(context.Background(), tracing.Options{OTLPEndpoint: collector.URL, ServiceName: "bench", SampleRatio: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -120,7 +124,7 @@ func BenchmarkObservabilityCost(b *testing.B) {
 		}
 		return out
 	}
-	offUsers, onUsers := users(off), users(on)
+	offUsers, onUsers := users(off), users(onEnv)
 	load := func(e *apitest.Env, tokens []string) apitest.LoadResult {
 		res := apitest.Load(apitest.LoadOptions{Concurrency: clients, Duration: benchDuration()}, func(c int) error {
 			return get(e, "/api/users/me", tokens[c])
@@ -132,28 +136,66 @@ func BenchmarkObservabilityCost(b *testing.B) {
 	}
 	median := func(v []float64) float64 {
 		slices.Sort(v)
+		if len(v)%2 == 0 {
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
 		return v[len(v)/2]
+	}
+	// run measures one timed run: its load and this process's CPU time per
+	// request (server and clients both live here; the clients cost the
+	// same in both kinds of run, so the difference is the server's).
+	run := func(on bool) (apitest.LoadResult, float64) {
+		e, tokens, tp := off, offUsers, trace.TracerProvider(tracenoop.NewTracerProvider())
+		if on {
+			e, tokens, tp = onEnv, onUsers, traced
+		}
+		otel.SetTracerProvider(tp)
+		cpu0 := processCPU()
+		r := load(e, tokens)
+		return r, float64((processCPU() - cpu0).Microseconds()) / float64(r.Requests)
 	}
 	b.ResetTimer()
 	for range b.N {
-		var offRates, onRates, offP99, onP99 []float64
-		for round := 1; round <= 3; round++ {
-			otel.SetTracerProvider(tracenoop.NewTracerProvider())
-			r := load(off, offUsers)
-			b.Logf("round %d off: %s", round, r)
-			offRates, offP99 = append(offRates, r.PerSecond), append(offP99, float64(r.P99.Microseconds())/1000)
-			otel.SetTracerProvider(traced)
-			r = load(on, onUsers)
-			b.Logf("round %d on:  %s", round, r)
-			onRates, onP99 = append(onRates, r.PerSecond), append(onP99, float64(r.P99.Microseconds())/1000)
+		// Four pairs in ABBA order (off-on, on-off, ...), so that a drift
+		// of the machine during the run falls on both sides alike; each
+		// pair gives one cost, and the figures are the medians.
+		var offRates, onRates, offP99, onP99, costs, cpuCosts, offCPU, onCPU []float64
+		for pair := 1; pair <= 4; pair++ {
+			var ro, rn apitest.LoadResult
+			var co, cn float64
+			if pair%2 == 1 {
+				ro, co = run(false)
+				rn, cn = run(true)
+			} else {
+				rn, cn = run(true)
+				ro, co = run(false)
+			}
+			b.Logf("pair %d off: %s, %.1f µs CPU/request", pair, ro, co)
+			b.Logf("pair %d on:  %s, %.1f µs CPU/request", pair, rn, cn)
+			offRates, onRates = append(offRates, ro.PerSecond), append(onRates, rn.PerSecond)
+			offP99, onP99 = append(offP99, float64(ro.P99.Microseconds())/1000), append(onP99, float64(rn.P99.Microseconds())/1000)
+			costs = append(costs, 100*(ro.PerSecond-rn.PerSecond)/ro.PerSecond)
+			cpuCosts = append(cpuCosts, 100*(cn-co)/co)
+			offCPU, onCPU = append(offCPU, co), append(onCPU, cn)
 		}
-		offRate, onRate := median(offRates), median(onRates)
-		b.ReportMetric(offRate, "off-req/s")
-		b.ReportMetric(onRate, "on-req/s")
-		b.ReportMetric(100*(offRate-onRate)/offRate, "cost-%")
+		b.ReportMetric(median(offRates), "off-req/s")
+		b.ReportMetric(median(onRates), "on-req/s")
+		b.ReportMetric(median(costs), "cost-%")
+		b.ReportMetric(median(offCPU), "off-cpu-µs/req")
+		b.ReportMetric(median(onCPU), "on-cpu-µs/req")
+		b.ReportMetric(median(cpuCosts), "cpu-cost-%")
 		b.ReportMetric(median(offP99), "off-p99-ms")
 		b.ReportMetric(median(onP99), "on-p99-ms")
 	}
+}
+
+// processCPU is this process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkLogin: POST /api/auth/login with the default argon2id parameters

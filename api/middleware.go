@@ -150,14 +150,17 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 			ri.Logger.Log(r.Context(), level, "request", attrs...)
 			m.ObserveHTTP(ri.Route, r.Method, rw.status, time.Since(start))
 			if span.IsRecording() {
+				// One SetAttributes call: each call grows the span's slice.
+				attrs := make([]attribute.KeyValue, 1, 3)
+				attrs[0] = attribute.Int("http.response.status_code", rw.status)
 				if ri.Route != "" {
 					span.SetName(ri.Route)
-					span.SetAttributes(attribute.String("http.route", ri.Route))
+					attrs = append(attrs, attribute.String("http.route", ri.Route))
 				}
-				span.SetAttributes(attribute.Int("http.response.status_code", rw.status))
 				if ri.UserID != "" {
-					span.SetAttributes(attribute.String("user.id", ri.UserID))
+					attrs = append(attrs, attribute.String("user.id", ri.UserID))
 				}
+				span.SetAttributes(attrs...)
 				if rw.status >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(rw.status))
 				}
