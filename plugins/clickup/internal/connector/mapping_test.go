@@ -9,7 +9,7 @@ import (
 	"github.com/consilium-hq/consilium/sdk"
 )
 
-var onHold = splitList(DefaultOnHoldWords)
+var onHold = sdk.SplitList(DefaultOnHoldWords)
 
 func TestMeaning(t *testing.T) {
 	for _, c := range []struct {

@@ -7,7 +7,6 @@ package connector
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,36 +76,17 @@ type settings struct {
 	maxBody     int64
 }
 
-func absURL(c *sdk.Connection, key, def string) (string, error) {
-	v := c.Setting(key, def)
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", sdk.InvalidConfig("config.%s: %q is not an absolute http(s) URL", key, v)
-	}
-	return strings.TrimSuffix(v, "/"), nil
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, x := range strings.Split(v, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func parseSettings(c *sdk.Connection) (*settings, error) {
 	s := &settings{clientID: c.Setting(KeyClientID, ""), defaultList: c.Setting(KeyDefaultListID, ""),
-		teams: splitList(c.Setting(KeyTeams, ""))}
+		teams: c.SettingList(KeyTeams, "")}
 	var err error
-	if s.baseURL, err = absURL(c, KeyBaseURL, DefaultBaseURL); err != nil {
+	if s.baseURL, err = c.SettingURL(KeyBaseURL, DefaultBaseURL); err != nil {
 		return nil, err
 	}
-	if s.authURL, err = absURL(c, KeyAuthURL, DefaultAuthURL); err != nil {
+	if s.authURL, err = c.SettingURL(KeyAuthURL, DefaultAuthURL); err != nil {
 		return nil, err
 	}
-	if s.tokenURL, err = absURL(c, KeyTokenURL, DefaultTokenURL); err != nil {
+	if s.tokenURL, err = c.SettingURL(KeyTokenURL, DefaultTokenURL); err != nil {
 		return nil, err
 	}
 	if s.pkce, err = strconv.ParseBool(c.Setting(KeyPKCE, "true")); err != nil {
@@ -115,7 +95,7 @@ func parseSettings(c *sdk.Connection) (*settings, error) {
 	if s.overlap, err = time.ParseDuration(c.Setting(KeySyncOverlap, DefaultSyncOverlap.String())); err != nil || s.overlap < 0 {
 		return nil, sdk.InvalidConfig("config.%s: %q is not a duration such as 2m", KeySyncOverlap, c.Setting(KeySyncOverlap, ""))
 	}
-	for _, w := range splitList(c.Setting(KeyOnHoldWords, DefaultOnHoldWords)) {
+	for _, w := range c.SettingList(KeyOnHoldWords, DefaultOnHoldWords) {
 		s.onHold = append(s.onHold, strings.ToLower(w))
 	}
 	n, err := strconv.ParseInt(c.Setting(KeyMaxResponseBytes, strconv.Itoa(DefaultMaxResponseBytes)), 10, 64)

@@ -129,7 +129,7 @@ func addresses(v string) []string {
 	}
 	list, err := (&mail.AddressParser{WordDecoder: wordDecoder}).ParseList(v)
 	if err != nil {
-		return splitList(v)
+		return sdk.SplitList(v)
 	}
 	out := make([]string, 0, len(list))
 	for _, a := range list {

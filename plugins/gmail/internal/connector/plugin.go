@@ -9,7 +9,6 @@ package connector
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -83,35 +82,16 @@ type settings struct {
 	pageSize   int
 }
 
-func absURL(c *sdk.Connection, key, def string) (string, error) {
-	v := c.Setting(key, def)
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", sdk.InvalidConfig("config.%s: %q is not an absolute http(s) URL", key, v)
-	}
-	return strings.TrimSuffix(v, "/"), nil
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, x := range strings.Split(v, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func parseSettings(c *sdk.Connection) (*settings, error) {
 	s := &settings{clientID: c.Setting(KeyClientID, ""), query: strings.TrimSpace(c.Setting(KeyQuery, DefaultQuery))}
 	var err error
-	if s.baseURL, err = absURL(c, KeyBaseURL, DefaultBaseURL); err != nil {
+	if s.baseURL, err = c.SettingURL(KeyBaseURL, DefaultBaseURL); err != nil {
 		return nil, err
 	}
-	if s.authURL, err = absURL(c, KeyAuthURL, DefaultAuthURL); err != nil {
+	if s.authURL, err = c.SettingURL(KeyAuthURL, DefaultAuthURL); err != nil {
 		return nil, err
 	}
-	if s.tokenURL, err = absURL(c, KeyTokenURL, DefaultTokenURL); err != nil {
+	if s.tokenURL, err = c.SettingURL(KeyTokenURL, DefaultTokenURL); err != nil {
 		return nil, err
 	}
 	raw := c.Setting(KeyBootstrapDays, strconv.Itoa(DefaultBootstrapDays))
@@ -124,7 +104,7 @@ func parseSettings(c *sdk.Connection) (*settings, error) {
 	}
 	// "none" turns the label filter off (an empty value means the default).
 	if v := c.Setting(KeySkipLabels, DefaultSkipLabels); v != "none" {
-		for _, l := range splitList(v) {
+		for _, l := range sdk.SplitList(v) {
 			s.skipLabels = append(s.skipLabels, strings.ToUpper(l))
 		}
 	}
