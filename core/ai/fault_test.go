@@ -98,4 +98,3 @@ func TestModelPluginKilledMidEmbedding(t *testing.T) {
 		require.Contains(t, ps[0].Text, fmt.Sprintf("zq%dmarker", i))
 	}
 }
-
