@@ -273,7 +273,13 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 			if toolErr != nil {
 				return toolErr
 			}
-			_, err := insertAudit(ctx, tx, o.entry(t, agent, call, tc, tool.Effect, CallCompleted, out.Summary, toStored(out), approvalID, created), false)
+			if _, err := insertAudit(ctx, tx, o.entry(t, agent, call, tc, tool.Effect, CallCompleted, out.Summary, toStored(out), approvalID, created), false); err != nil {
+				return err
+			}
+			// Its tool_call.finished too: a worker killed after the commit
+			// leaves no call that ran without its event (the retry replays
+			// the result from the audit row and sends nothing).
+			_, err := AppendEvents(ctx, tx, t.Run.UserID, t.Run.ConversationID, o.finishedEvent(t, call, agent, CallCompleted, out.Summary))
 			return err
 		})
 		if err != nil && toolErr == nil {
@@ -290,7 +296,7 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 		if toolErr == nil {
 			res := toStored(out)
 			st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: CallCompleted, Summary: out.Summary, ApprovalID: approvalID})
-			return res, o.emitFinished(ctx, t, call, agent, CallCompleted, out.Summary)
+			return res, nil
 		}
 	} else {
 		out, toolErr = tool.Run(ctx, tc, call.Arguments)
@@ -316,24 +322,33 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 	return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallFailed, truncate(content, 300), res, approvalID)
 }
 
-// record writes the audit row of a call that wrote nothing (kept as it is
-// when an earlier attempt wrote one) and its tool_call.finished event.
+// record writes the audit row of a call that wrote nothing and its
+// tool_call.finished event, in one transaction; when an earlier attempt
+// wrote the row, that row stands and sent the event.
 func (o *Orchestrator) record(ctx context.Context, t *Turn, st *turnState, agent Agent, call sdk.ToolCall, tc *ToolCall, effect Effect, status, summary string, res *storedResult, approvalID *uuid.UUID) error {
-	if _, err := insertAudit(ctx, t.svc.db.Pool, o.entry(t, agent, call, tc, effect, status, summary, res, approvalID, time.Now()), true); err != nil {
+	err := t.svc.db.InTx(ctx, func(tx db.Tx) error {
+		inserted, err := insertAudit(ctx, tx, o.entry(t, agent, call, tc, effect, status, summary, res, approvalID, time.Now()), true)
+		if err != nil || !inserted {
+			return err
+		}
+		_, err = AppendEvents(ctx, tx, t.Run.UserID, t.Run.ConversationID, o.finishedEvent(t, call, agent, status, summary))
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: status, Summary: summary, ApprovalID: approvalID})
-	return o.emitFinished(ctx, t, call, agent, status, summary)
+	return nil
 }
 
-func (o *Orchestrator) emitFinished(ctx context.Context, t *Turn, call sdk.ToolCall, agent Agent, status, summary string) error {
-	return t.Emit(ctx, NewEvent(&t.Run.ID, EventToolCallFinished, struct {
+func (o *Orchestrator) finishedEvent(t *Turn, call sdk.ToolCall, agent Agent, status, summary string) Event {
+	return NewEvent(&t.Run.ID, EventToolCallFinished, struct {
 		CallID  string `json:"call_id"`
 		Tool    string `json:"tool"`
 		Agent   string `json:"agent"`
 		Status  string `json:"status"`
 		Summary string `json:"summary"`
-	}{call.ID, call.Name, agent.Name, status, summary}))
+	}{call.ID, call.Name, agent.Name, status, summary})
 }
 
 func (o *Orchestrator) entry(t *Turn, agent Agent, call sdk.ToolCall, tc *ToolCall, effect Effect, status, summary string, res *storedResult, approvalID *uuid.UUID, created time.Time) *AuditEntry {
