@@ -29,7 +29,7 @@ type AdminPlugin struct {
 	Version         string     `json:"version,omitempty" example:"1.0.0" doc:"The plugin's own version, from its manifest."`
 	ProtocolVersion int        `json:"protocol_version,omitempty" example:"1" doc:"Plugin protocol version negotiated at the handshake."`
 	SDKVersion      string     `json:"sdk_version,omitempty" doc:"Version of the SDK the plugin was built with."`
-	AuthType        string     `json:"auth_type,omitempty" enum:"none,api_key,oauth2" doc:"How users connect (integrations)."`
+	AuthType        string     `json:"auth_type,omitempty" enum:"none,api_key,oauth2,link" doc:"How users connect (integrations)."`
 	Capabilities    []string   `json:"capabilities" example:"[\"tasks.pull\",\"tasks.push\"]"`
 	Methods         []string   `json:"methods" doc:"Calls the plugin implements."`
 	Models          []string   `json:"models,omitempty" doc:"Model ids (llm plugins)."`

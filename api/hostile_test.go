@@ -467,6 +467,10 @@ func (f *hostileFixtures) validBody(t testing.TB, op *apiOperation) any {
 			}}
 		case "create-reflection", "update-reflection":
 			m["reflection_type"] = "goal_review"
+		case "connect-provider":
+			// The walkers connect the hello provider, which takes a token
+			// and refuses toolkit (a link provider's choice).
+			delete(m, "toolkit")
 		}
 	}
 	return v

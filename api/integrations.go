@@ -21,7 +21,7 @@ type ProviderJSON struct {
 	Name         string   `json:"name" example:"clickup"`
 	DisplayName  string   `json:"display_name" example:"ClickUp"`
 	Description  string   `json:"description"`
-	AuthType     string   `json:"auth_type" enum:"none,api_key,oauth2" doc:"api_key: connect with {token}; oauth2: connect with {} and open authorize_url."`
+	AuthType     string   `json:"auth_type" enum:"none,api_key,oauth2,link" doc:"api_key: connect with {token}; oauth2: connect with {} and open authorize_url; link (Composio): connect with {} or {toolkit} and open authorize_url, the provider's own connect page."`
 	Scopes       []string `json:"scopes" doc:"OAuth scopes asked for."`
 	PKCE         bool     `json:"pkce" doc:"The OAuth flow uses PKCE (S256)."`
 	Capabilities []string `json:"capabilities" example:"[\"tasks.pull\"]"`
@@ -51,16 +51,17 @@ func toConnectionStatus(s *integration.Status) ConnectionStatus {
 
 // ConnectRequest connects an account.
 type ConnectRequest struct {
-	Token string `json:"token,omitempty" maxLength:"4096" example:"pk_12345678_ABCDEFGHIJ" doc:"API-key and personal-token providers: the key, checked with the provider before it is saved (encrypted). OAuth providers: leave out."`
+	Token   string `json:"token,omitempty" maxLength:"4096" example:"pk_12345678_ABCDEFGHIJ" doc:"API-key and personal-token providers: the key, checked with the provider before it is saved (encrypted). OAuth and link providers: leave out."`
+	Toolkit string `json:"toolkit,omitempty" maxLength:"64" example:"gmail" doc:"Link providers (Composio): the app whose account to connect, one of the toolkits the admin enabled; optional when only one is. Other providers: leave out."`
 }
 
 // Connecting is the status (token providers) or where to send the
 // user (OAuth providers).
 type Connecting struct {
 	Status       *ConnectionStatus `json:"status,omitempty" doc:"Token providers: the connection."`
-	AuthorizeURL string            `json:"authorize_url,omitempty" doc:"OAuth providers: open this in the browser."`
-	State        string            `json:"state,omitempty" doc:"OAuth providers: the state parameter of authorize_url (single use)."`
-	ExpiresAt    *time.Time        `json:"expires_at,omitempty" doc:"OAuth providers: finish before this (10 minutes)."`
+	AuthorizeURL string            `json:"authorize_url,omitempty" doc:"OAuth and link providers: open this in the browser."`
+	State        string            `json:"state,omitempty" doc:"OAuth and link providers: the state the callback brings back (single use)."`
+	ExpiresAt    *time.Time        `json:"expires_at,omitempty" doc:"OAuth and link providers: finish before this (at most 10 minutes)."`
 }
 
 // SyncJobs are the jobs a sync request queued.
@@ -123,14 +124,17 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 		Summary: "Connect an account",
 		Description: "API-key and personal-token providers: send {token}; it is checked with the provider, saved encrypted, " +
 			"and the status answered (a refused token is 422 naming token). OAuth providers: send {}; the answer's authorize_url " +
-			"(with state and PKCE where the provider takes it) finishes at GET /api/external/callback/{provider}.",
+			"(with state and PKCE where the provider takes it) finishes at GET /api/external/callback/{provider}. Link providers " +
+			"(Composio): send {} or {\"toolkit\": \"gmail\"} (a toolkit the admin did not enable is 422 naming toolkit); authorize_url " +
+			"is the provider's connect page, which sends the browser back to the same callback.",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 		RequestBody: jsonExample(map[string]any{"token": "pk_12345678_ABCDEFGHIJ"}),
 	}, func(ctx context.Context, in *struct {
 		ProviderPath
 		Body ConnectRequest
 	}) (*struct{ Body Connecting }, error) {
-		st, auth, err := svc.Connect(ctx, principal(ctx).User.ID, in.Provider, in.Body.Token)
+		st, auth, err := svc.ConnectWith(ctx, principal(ctx).User.ID, &integration.ConnectParams{Provider: in.Provider,
+			Token: in.Body.Token, Toolkit: in.Body.Toolkit})
 		if err != nil {
 			return nil, err
 		}
@@ -147,16 +151,21 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 
 	huma.Register(public, huma.Operation{
 		OperationID: "oauth-callback", Method: http.MethodGet, Path: "/external/callback/{provider}", Tags: integrationTags,
-		Summary: "Finish an OAuth connect",
+		Summary: "Finish an OAuth or link connect",
 		Description: "Where the provider sends the browser back. Needs no bearer token: the state names the user, and is single-use " +
 			"and valid 10 minutes. Answers the status, or 303 to integrations.return_url when it is set. A wrong, reused or expired " +
-			"state, or a code the provider refuses, answers 400 and saves nothing.",
+			"state, or a code the provider refuses, answers 400 and saves nothing. Link providers (Composio) come back with " +
+			"connected_account_id and status; the provider is asked whether that account (which must be the one the connect " +
+			"started) is active before it is saved: an account still pending answers 400, a failed or expired one 422, and " +
+			"nothing is saved.",
 		Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *struct {
 		ProviderPath
-		Code  string `query:"code" maxLength:"4096" doc:"The authorization code."`
-		State string `query:"state" maxLength:"200" doc:"The state of connect-provider's answer."`
-		Error string `query:"error" maxLength:"200" doc:"Set by the provider when the user declined."`
+		Code       string `query:"code" maxLength:"4096" doc:"The authorization code."`
+		State      string `query:"state" maxLength:"200" doc:"The state of connect-provider's answer."`
+		Error      string `query:"error" maxLength:"200" doc:"Set by the provider when the user declined."`
+		AccountID  string `query:"connected_account_id" maxLength:"200" doc:"Link providers: the account the provider connected."`
+		LinkStatus string `query:"status" maxLength:"64" doc:"Link providers: the provider's word on the connect (informative; the provider is asked)."`
 	}) (*struct {
 		Status   int
 		Location string `header:"Location"`
@@ -165,9 +174,15 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 		if in.Error != "" {
 			return nil, newProblem(ctx, http.StatusBadRequest, "the provider answered "+in.Error+": nothing was connected")
 		}
-		st, err := svc.Callback(ctx, in.Provider, in.Code, in.State)
-		if errors.Is(err, integration.ErrBadState) || errors.Is(err, integration.ErrCodeRefused) {
+		st, err := svc.CallbackWith(ctx, &integration.CallbackParams{Provider: in.Provider, Code: in.Code, State: in.State, AccountID: in.AccountID})
+		var notActive *integration.LinkNotActiveError
+		switch {
+		case errors.Is(err, integration.ErrBadState), errors.Is(err, integration.ErrCodeRefused), errors.Is(err, integration.ErrLinkMismatch):
 			return nil, newProblem(ctx, http.StatusBadRequest, err.Error())
+		case errors.As(err, &notActive) && notActive.Pending():
+			return nil, newProblem(ctx, http.StatusBadRequest, err.Error())
+		case errors.As(err, &notActive):
+			return nil, newProblem(ctx, http.StatusUnprocessableEntity, err.Error())
 		}
 		if err != nil {
 			return nil, err

@@ -41,6 +41,10 @@ const (
 	AuthNone   AuthType = "none"
 	AuthAPIKey AuthType = "api_key"
 	AuthOAuth2 AuthType = "oauth2"
+	// AuthLink: the outside system hosts the connect page. The plugin
+	// implements Linker: BeginLink makes the link the user opens, CheckLink
+	// tells the host whether the account it names became usable.
+	AuthLink AuthType = "link"
 )
 
 // Auth describes how users authenticate against the outside system.
@@ -164,7 +168,7 @@ func (m *Manifest) Validate() error {
 		bad("version", "is empty")
 	}
 	switch m.Auth.Type {
-	case "", AuthNone, AuthAPIKey:
+	case "", AuthNone, AuthAPIKey, AuthLink:
 		if m.Auth.OAuth2 != nil {
 			bad("auth.oauth2", "is set but auth.type is %q", m.Auth.Type)
 		}
@@ -180,7 +184,7 @@ func (m *Manifest) Validate() error {
 			}
 		}
 	default:
-		bad("auth.type", "%q is not one of none, api_key, oauth2", m.Auth.Type)
+		bad("auth.type", "%q is not one of none, api_key, oauth2, link", m.Auth.Type)
 	}
 	seen := map[string]bool{}
 	for i, f := range m.Config {

@@ -26,6 +26,8 @@ func TestManifestValidate(t *testing.T) {
 		"oauth2 sans urls": {edit: func(m *sdk.Manifest) { m.Auth.OAuth2.TokenURL = "/token" }, want: "manifest.auth.oauth2.token_url"},
 		"oauth2 missing":   {edit: func(m *sdk.Manifest) { m.Auth.OAuth2 = nil }, want: "manifest.auth.oauth2: is required"},
 		"bad auth type":    {edit: func(m *sdk.Manifest) { m.Auth = sdk.Auth{Type: "basic"} }, want: "manifest.auth.type"},
+		"link":             {edit: func(m *sdk.Manifest) { m.Auth = sdk.Auth{Type: sdk.AuthLink} }},
+		"link with oauth2": {edit: func(m *sdk.Manifest) { m.Auth.Type = sdk.AuthLink }, want: "manifest.auth.oauth2: is set"},
 		"duplicate key":    {edit: func(m *sdk.Manifest) { m.Config = append(m.Config, m.Config[0]) }, want: "config[1].key"},
 		"unknown cap":      {edit: func(m *sdk.Manifest) { m.Capabilities = append(m.Capabilities, "tasks.teleport") }, want: "capabilities[2]"},
 		"bad rate limit":   {edit: func(m *sdk.Manifest) { m.RateLimits[0].Per = 0 }, want: "rate_limits[0]"},

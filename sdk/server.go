@@ -198,6 +198,9 @@ func integrationMethods(impl Integration) []string {
 	if _, ok := impl.(ToolProvider); ok {
 		m = append(m, "ListTools", "ExecuteTool")
 	}
+	if _, ok := impl.(Linker); ok {
+		m = append(m, "BeginLink", "CheckLink")
+	}
 	return m
 }
 
@@ -293,6 +296,45 @@ func (s *integrationServer) ExecuteTool(ctx context.Context, req *pb.ExecuteTool
 			return noResponse("ExecuteTool")
 		}
 		out = &pb.ExecuteToolResponse{Output: resp.Output}
+		return nil
+	})
+	return out, err
+}
+
+func (s *integrationServer) BeginLink(ctx context.Context, req *pb.BeginLinkRequest) (out *pb.BeginLinkResponse, err error) {
+	err = s.rt.call(ctx, "BeginLink", func(ctx context.Context) error {
+		l, ok := s.impl.(Linker)
+		if !ok {
+			return unimplemented("BeginLink")
+		}
+		resp, err := l.BeginLink(ctx, &BeginLinkRequest{Connection: connFromPB(req.Connection), UserRef: req.UserRef,
+			CallbackURL: req.CallbackUrl, Params: req.Params})
+		if err != nil {
+			return err
+		}
+		if resp == nil {
+			return noResponse("BeginLink")
+		}
+		out = &pb.BeginLinkResponse{Url: resp.URL, AccountId: resp.AccountID, ExpiresAt: tsToPB(resp.ExpiresAt)}
+		return nil
+	})
+	return out, err
+}
+
+func (s *integrationServer) CheckLink(ctx context.Context, req *pb.CheckLinkRequest) (out *pb.CheckLinkResponse, err error) {
+	err = s.rt.call(ctx, "CheckLink", func(ctx context.Context) error {
+		l, ok := s.impl.(Linker)
+		if !ok {
+			return unimplemented("CheckLink")
+		}
+		resp, err := l.CheckLink(ctx, &CheckLinkRequest{Connection: connFromPB(req.Connection), AccountID: req.AccountId})
+		if err != nil {
+			return err
+		}
+		if resp == nil {
+			return noResponse("CheckLink")
+		}
+		out = &pb.CheckLinkResponse{State: string(resp.State), Message: resp.Message}
 		return nil
 	})
 	return out, err

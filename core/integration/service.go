@@ -220,6 +220,8 @@ type credentials struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
+	// AccountID is a link provider's account (sdk.SecretAccountID).
+	AccountID string `json:"account_id,omitempty"`
 }
 
 func credAD(userID uuid.UUID, provider string) []byte {
@@ -331,9 +333,41 @@ const StateTTL = 10 * time.Minute
 // take token, check it with the provider and answer the status; OAuth
 // providers take no token and answer where to send the user.
 func (s *Service) Connect(ctx context.Context, userID uuid.UUID, provider, token string) (*Status, *AuthStart, error) {
+	return s.ConnectWith(ctx, userID, &ConnectParams{Provider: provider, Token: token})
+}
+
+// ConnectParams say what to connect.
+type ConnectParams struct {
+	Provider string
+	// Token is the API key or personal token of a token provider.
+	Token string
+	// Toolkit is, for a link provider (Composio), the app whose account to
+	// connect; the plugin checks it (optional when it offers one).
+	Toolkit string
+}
+
+// ConnectWith is Connect with every parameter: link providers (auth type
+// link) take no token and answer, like OAuth providers, where to send the
+// user (the outside system's connect page).
+func (s *Service) ConnectWith(ctx context.Context, userID uuid.UUID, cp *ConnectParams) (*Status, *AuthStart, error) {
+	provider, token := cp.Provider, cp.Token
 	p, err := s.provider(provider)
 	if err != nil {
 		return nil, nil, err
+	}
+	if p.manifest.Auth.Type == sdk.AuthLink {
+		if token != "" {
+			return nil, nil, apperr.Field("token", "is not taken by this provider: send {} (or {\"toolkit\": ...}) and open authorize_url", nil)
+		}
+		var params map[string]string
+		if cp.Toolkit != "" {
+			params = map[string]string{"toolkit": cp.Toolkit}
+		}
+		a, err := s.startLink(ctx, userID, p, params)
+		return nil, a, err
+	}
+	if cp.Toolkit != "" {
+		return nil, nil, apperr.Field("toolkit", fmt.Sprintf("is only taken by providers that connect through a link; %s does not", provider), nil)
 	}
 	if p.manifest.Auth.Type == sdk.AuthOAuth2 {
 		if token != "" {
@@ -395,6 +429,12 @@ func sdkConnection(id uuid.UUID, cred *credentials) sdk.Connection {
 	}
 	if cred.Token != "" {
 		c.Secrets = map[string]string{"token": cred.Token}
+	}
+	if cred.AccountID != "" {
+		if c.Secrets == nil {
+			c.Secrets = map[string]string{}
+		}
+		c.Secrets[sdk.SecretAccountID] = cred.AccountID
 	}
 	if cred.AccessToken != "" {
 		c.Token = &sdk.Token{AccessToken: cred.AccessToken, TokenType: cred.TokenType, Expiry: cred.Expiry}
@@ -505,31 +545,69 @@ var ErrCodeRefused = errors.New("the provider refused the authorization code: st
 // Callback finishes an OAuth connect: the state (single use, StateTTL)
 // names the user; the code is exchanged for a token, which is saved.
 func (s *Service) Callback(ctx context.Context, provider, code, state string) (*Status, error) {
+	return s.CallbackWith(ctx, &CallbackParams{Provider: provider, Code: code, State: state})
+}
+
+// CallbackParams are what GET /external/callback/{provider} brings back.
+type CallbackParams struct {
+	Provider string
+	State    string
+	// Code is an OAuth provider's authorization code.
+	Code string
+	// AccountID is the account a link provider says was connected
+	// (Composio's connected_account_id); optional, and refused when it is
+	// not the one the link was made for.
+	AccountID string
+}
+
+// callbackState is a consumed oauth_states row.
+type callbackState struct {
+	hash     []byte
+	userID   uuid.UUID
+	sealed   []byte
+	keyID    *uuid.UUID
+	redirect string
+}
+
+// takeState consumes a callback's state: single use, the row is gone
+// whatever follows; unknown, used or expired is ErrBadState.
+func (s *Service) takeState(ctx context.Context, provider, state string) (*callbackState, error) {
 	if state == "" || len(state) > 200 {
 		return nil, ErrBadState
 	}
-	hash := stateHash(state)
-	var userID uuid.UUID
-	var sealed []byte
-	var keyID *uuid.UUID
+	cs := &callbackState{hash: stateHash(state)}
 	var expires time.Time
-	var redirect string
-	// Single use: the row is gone whatever follows.
 	err := s.o.DB.Pool.QueryRow(ctx, `DELETE FROM oauth_states WHERE state_hash = $1 AND provider = $2
-		RETURNING user_id, verifier, key_id, expires_at, redirect_uri`, hash, provider).Scan(&userID, &sealed, &keyID, &expires, &redirect)
+		RETURNING user_id, verifier, key_id, expires_at, redirect_uri`, cs.hash, provider).Scan(&cs.userID, &cs.sealed, &cs.keyID, &expires, &cs.redirect)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && time.Now().After(expires)) {
 		return nil, ErrBadState
 	}
 	if err != nil {
 		return nil, err
 	}
-	if code == "" || len(code) > 4096 {
-		return nil, ErrCodeRefused
+	return cs, nil
+}
+
+// CallbackWith finishes a connect that left for the provider's page: an
+// OAuth code is exchanged for a token; a link provider is asked whether
+// the account the link was made for is active (finishLink).
+func (s *Service) CallbackWith(ctx context.Context, cp *CallbackParams) (*Status, error) {
+	provider, code := cp.Provider, cp.Code
+	cs, err := s.takeState(ctx, provider, cp.State)
+	if err != nil {
+		return nil, err
 	}
 	p, err := s.provider(provider)
 	if err != nil {
 		return nil, err
 	}
+	if p.manifest.Auth.Type == sdk.AuthLink {
+		return s.finishLink(ctx, p, cs, cp.AccountID)
+	}
+	if code == "" || len(code) > 4096 {
+		return nil, ErrCodeRefused
+	}
+	userID, sealed, keyID, redirect, hash := cs.userID, cs.sealed, cs.keyID, cs.redirect, cs.hash
 	cfg, err := s.oauthConfig(p)
 	if err != nil {
 		return nil, err

@@ -52,15 +52,22 @@ const ScheduleInterval = time.Minute
 func (s *Service) ScheduleDue(ctx context.Context) (int, error) {
 	n := 0
 	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM connections WHERE state = 'connected' AND (next_sync_at IS NULL OR next_sync_at <= now()) LIMIT 10000`)
+		rows, err := tx.Query(ctx, `SELECT id, provider FROM connections WHERE state = 'connected' AND (next_sync_at IS NULL OR next_sync_at <= now()) LIMIT 10000`)
 		if err != nil {
 			return err
 		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (connProvider, error) {
+			var c connProvider
+			return c, r.Scan(&c.id, &c.provider)
+		})
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
+		for _, c := range due {
+			if !s.syncs(c.provider) {
+				continue
+			}
+			id := c.id
 			if _, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: id}, &river.InsertOpts{Queue: s.o.Queue,
 				MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: s.o.SyncInterval}}); err != nil {
 				return err
@@ -70,6 +77,20 @@ func (s *Service) ScheduleDue(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+type connProvider struct {
+	id       uuid.UUID
+	provider string
+}
+
+// syncs reports whether provider brings data in (its plugin implements
+// Sync). A provider that only offers tools or links (Composio) is never
+// scheduled; while its manifest is unknown (the plugin is starting) it is
+// assumed to sync, and RunSync decides.
+func (s *Service) syncs(provider string) bool {
+	m := s.manifestOf(provider)
+	return m == nil || m.Implements("Sync")
 }
 
 // SyncNow enqueues a sync of the user's connection to provider; 404 when
@@ -106,19 +127,15 @@ func (s *Service) SyncAll(ctx context.Context, userID uuid.UUID) ([]int64, error
 		if err != nil {
 			return err
 		}
-		type cp struct {
-			id       uuid.UUID
-			provider string
-		}
-		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (cp, error) {
-			var c cp
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (connProvider, error) {
+			var c connProvider
 			return c, r.Scan(&c.id, &c.provider)
 		})
 		if err != nil {
 			return err
 		}
 		for _, c := range list {
-			if _, err := s.providerKnown(c.provider); err != nil {
+			if _, err := s.providerKnown(c.provider); err != nil || !s.syncs(c.provider) {
 				continue
 			}
 			res, err := tx.InsertJob(ctx, SyncArgs{ConnectionID: c.id, Request: uuid.NewString()}, s.insertOpts())
@@ -288,6 +305,11 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return river.JobCancel(err)
 	}
 	if err != nil {
+		return err
+	}
+	if !p.manifest.Implements("Sync") {
+		// Nothing to bring in (tools only): off the schedule.
+		_, err := s.o.DB.Pool.Exec(ctx, `UPDATE connections SET next_sync_at = NULL WHERE id = $1`, c.ID)
 		return err
 	}
 	ic, err := s.o.Plugins.Integration(c.Provider)

@@ -204,7 +204,8 @@ func (c *LLM) Transcribe(ctx context.Context, req *sdk.TranscribeRequest) (out *
 }
 
 // Integration calls an integration plugin through the host. It implements
-// sdk.Integration, sdk.Syncer, sdk.TaskPusher and sdk.ToolProvider.
+// sdk.Integration, sdk.Syncer, sdk.TaskPusher, sdk.ToolProvider and
+// sdk.Linker.
 type Integration struct{ m *managed }
 
 var (
@@ -212,6 +213,7 @@ var (
 	_ sdk.Syncer       = (*Integration)(nil)
 	_ sdk.TaskPusher   = (*Integration)(nil)
 	_ sdk.ToolProvider = (*Integration)(nil)
+	_ sdk.Linker       = (*Integration)(nil)
 )
 
 // Name is the plugin's configured name.
@@ -265,6 +267,26 @@ func (c *Integration) ExecuteTool(ctx context.Context, req *sdk.ExecuteToolReque
 	r.Connection = c.m.connection(&req.Connection)
 	err = c.m.call(ctx, "ExecuteTool", &r.Connection, c.m.callTimeout, func(ctx context.Context, inst *instance) (err error) {
 		out, err = inst.integ.ExecuteTool(ctx, &r)
+		return err
+	})
+	return out, err
+}
+
+func (c *Integration) BeginLink(ctx context.Context, req *sdk.BeginLinkRequest) (out *sdk.BeginLinkResponse, err error) {
+	r := *req
+	r.Connection = c.m.connection(&req.Connection)
+	err = c.m.call(ctx, "BeginLink", &r.Connection, c.m.callTimeout, func(ctx context.Context, inst *instance) (err error) {
+		out, err = inst.integ.BeginLink(ctx, &r)
+		return err
+	})
+	return out, err
+}
+
+func (c *Integration) CheckLink(ctx context.Context, req *sdk.CheckLinkRequest) (out *sdk.CheckLinkResponse, err error) {
+	r := *req
+	r.Connection = c.m.connection(&req.Connection)
+	err = c.m.call(ctx, "CheckLink", &r.Connection, c.m.callTimeout, func(ctx context.Context, inst *instance) (err error) {
+		out, err = inst.integ.CheckLink(ctx, &r)
 		return err
 	})
 	return out, err

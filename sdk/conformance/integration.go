@@ -60,6 +60,13 @@ func IntegrationChecks(c IntegrationClient, o Options) []Check {
 			need(sdk.CapEmailRead, "Sync")
 			need(sdk.CapTasksPush, "PushTask")
 			need(sdk.CapTools, "ListTools", "ExecuteTool")
+			if m.Auth.Type == sdk.AuthLink {
+				for _, meth := range []string{"BeginLink", "CheckLink"} {
+					if !m.Implements(meth) {
+						errs = append(errs, fmt.Errorf("auth type link is declared but %s is not implemented", meth))
+					}
+				}
+			}
 			for _, c := range m.Capabilities {
 				switch c {
 				case sdk.CapTasksPull, sdk.CapTasksPush, sdk.CapEmailRead, sdk.CapTools:

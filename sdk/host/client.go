@@ -233,8 +233,8 @@ func (c *LLMClient) Transcribe(ctx context.Context, req *sdk.TranscribeRequest) 
 }
 
 // IntegrationClient calls an integration plugin. It implements sdk.Integration,
-// sdk.Syncer, sdk.TaskPusher and sdk.ToolProvider; methods the plugin lacks fail with
-// CodeUnimplemented.
+// sdk.Syncer, sdk.TaskPusher, sdk.ToolProvider and sdk.Linker; methods the
+// plugin lacks fail with CodeUnimplemented.
 type IntegrationClient struct {
 	*clientBase
 	c pb.IntegrationClient
@@ -245,6 +245,7 @@ var (
 	_ sdk.Syncer       = (*IntegrationClient)(nil)
 	_ sdk.TaskPusher   = (*IntegrationClient)(nil)
 	_ sdk.ToolProvider = (*IntegrationClient)(nil)
+	_ sdk.Linker       = (*IntegrationClient)(nil)
 )
 
 func (c *IntegrationClient) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.Manifest, error) {
@@ -285,4 +286,21 @@ func (c *IntegrationClient) ExecuteTool(ctx context.Context, req *sdk.ExecuteToo
 		return nil, errorFromStatus(ctx, "ExecuteTool", err)
 	}
 	return &sdk.ExecuteToolResponse{Output: out.Output}, nil
+}
+
+func (c *IntegrationClient) BeginLink(ctx context.Context, req *sdk.BeginLinkRequest) (*sdk.BeginLinkResponse, error) {
+	out, err := c.c.BeginLink(ctx, &pb.BeginLinkRequest{Connection: connToPB(&req.Connection), UserRef: req.UserRef,
+		CallbackUrl: req.CallbackURL, Params: req.Params})
+	if err != nil {
+		return nil, errorFromStatus(ctx, "BeginLink", err)
+	}
+	return &sdk.BeginLinkResponse{URL: out.Url, AccountID: out.AccountId, ExpiresAt: tsFromPB(out.ExpiresAt)}, nil
+}
+
+func (c *IntegrationClient) CheckLink(ctx context.Context, req *sdk.CheckLinkRequest) (*sdk.CheckLinkResponse, error) {
+	out, err := c.c.CheckLink(ctx, &pb.CheckLinkRequest{Connection: connToPB(&req.Connection), AccountId: req.AccountID})
+	if err != nil {
+		return nil, errorFromStatus(ctx, "CheckLink", err)
+	}
+	return &sdk.CheckLinkResponse{State: sdk.LinkState(out.State), Message: out.Message}, nil
 }

@@ -877,6 +877,244 @@ func (x *ExecuteToolResponse) GetOutput() []byte {
 	return nil
 }
 
+type BeginLinkRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connection *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	// Opaque, stable id of the user's connection on the host.
+	UserRef string `protobuf:"bytes,2,opt,name=user_ref,json=userRef,proto3" json:"user_ref,omitempty"`
+	// Where the outside system sends the browser back.
+	CallbackUrl string `protobuf:"bytes,3,opt,name=callback_url,json=callbackUrl,proto3" json:"callback_url,omitempty"`
+	// What the user chose, such as toolkit=gmail.
+	Params        map[string]string `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginLinkRequest) Reset() {
+	*x = BeginLinkRequest{}
+	mi := &file_consilium_v1_integration_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginLinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginLinkRequest) ProtoMessage() {}
+
+func (x *BeginLinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consilium_v1_integration_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginLinkRequest.ProtoReflect.Descriptor instead.
+func (*BeginLinkRequest) Descriptor() ([]byte, []int) {
+	return file_consilium_v1_integration_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BeginLinkRequest) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
+func (x *BeginLinkRequest) GetUserRef() string {
+	if x != nil {
+		return x.UserRef
+	}
+	return ""
+}
+
+func (x *BeginLinkRequest) GetCallbackUrl() string {
+	if x != nil {
+		return x.CallbackUrl
+	}
+	return ""
+}
+
+func (x *BeginLinkRequest) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+type BeginLinkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The outside system's id of the account being connected.
+	AccountId string `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Unset when unknown.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginLinkResponse) Reset() {
+	*x = BeginLinkResponse{}
+	mi := &file_consilium_v1_integration_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginLinkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginLinkResponse) ProtoMessage() {}
+
+func (x *BeginLinkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consilium_v1_integration_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginLinkResponse.ProtoReflect.Descriptor instead.
+func (*BeginLinkResponse) Descriptor() ([]byte, []int) {
+	return file_consilium_v1_integration_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BeginLinkResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *BeginLinkResponse) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *BeginLinkResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type CheckLinkRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connection    *Connection            `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	AccountId     string                 `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckLinkRequest) Reset() {
+	*x = CheckLinkRequest{}
+	mi := &file_consilium_v1_integration_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckLinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckLinkRequest) ProtoMessage() {}
+
+func (x *CheckLinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consilium_v1_integration_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckLinkRequest.ProtoReflect.Descriptor instead.
+func (*CheckLinkRequest) Descriptor() ([]byte, []int) {
+	return file_consilium_v1_integration_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckLinkRequest) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
+func (x *CheckLinkRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+type CheckLinkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// active, pending, expired or failed.
+	State         string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckLinkResponse) Reset() {
+	*x = CheckLinkResponse{}
+	mi := &file_consilium_v1_integration_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckLinkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckLinkResponse) ProtoMessage() {}
+
+func (x *CheckLinkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consilium_v1_integration_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckLinkResponse.ProtoReflect.Descriptor instead.
+func (*CheckLinkResponse) Descriptor() ([]byte, []int) {
+	return file_consilium_v1_integration_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CheckLinkResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CheckLinkResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_consilium_v1_integration_proto protoreflect.FileDescriptor
 
 const file_consilium_v1_integration_proto_rawDesc = "" +
@@ -962,13 +1200,40 @@ const file_consilium_v1_integration_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
 	"\targuments\x18\x03 \x01(\fR\targuments\"-\n" +
 	"\x13ExecuteToolResponse\x12\x16\n" +
-	"\x06output\x18\x01 \x01(\fR\x06output2\xfc\x02\n" +
+	"\x06output\x18\x01 \x01(\fR\x06output\"\x89\x02\n" +
+	"\x10BeginLinkRequest\x128\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2\x18.consilium.v1.ConnectionR\n" +
+	"connection\x12\x19\n" +
+	"\buser_ref\x18\x02 \x01(\tR\auserRef\x12!\n" +
+	"\fcallback_url\x18\x03 \x01(\tR\vcallbackUrl\x12B\n" +
+	"\x06params\x18\x04 \x03(\v2*.consilium.v1.BeginLinkRequest.ParamsEntryR\x06params\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x7f\n" +
+	"\x11BeginLinkResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"k\n" +
+	"\x10CheckLinkRequest\x128\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2\x18.consilium.v1.ConnectionR\n" +
+	"connection\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\"C\n" +
+	"\x11CheckLinkResponse\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage2\x98\x04\n" +
 	"\vIntegration\x12A\n" +
 	"\bDescribe\x12\x1d.consilium.v1.DescribeRequest\x1a\x16.consilium.v1.Manifest\x12=\n" +
 	"\x04Sync\x12\x19.consilium.v1.SyncRequest\x1a\x1a.consilium.v1.SyncResponse\x12I\n" +
 	"\bPushTask\x12\x1d.consilium.v1.PushTaskRequest\x1a\x1e.consilium.v1.PushTaskResponse\x12L\n" +
 	"\tListTools\x12\x1e.consilium.v1.ListToolsRequest\x1a\x1f.consilium.v1.ListToolsResponse\x12R\n" +
-	"\vExecuteTool\x12 .consilium.v1.ExecuteToolRequest\x1a!.consilium.v1.ExecuteToolResponseBCZAgithub.com/consilium-hq/consilium/sdk/gen/consiliumv1;consiliumv1b\x06proto3"
+	"\vExecuteTool\x12 .consilium.v1.ExecuteToolRequest\x1a!.consilium.v1.ExecuteToolResponse\x12L\n" +
+	"\tBeginLink\x12\x1e.consilium.v1.BeginLinkRequest\x1a\x1f.consilium.v1.BeginLinkResponse\x12L\n" +
+	"\tCheckLink\x12\x1e.consilium.v1.CheckLinkRequest\x1a\x1f.consilium.v1.CheckLinkResponseBCZAgithub.com/consilium-hq/consilium/sdk/gen/consiliumv1;consiliumv1b\x06proto3"
 
 var (
 	file_consilium_v1_integration_proto_rawDescOnce sync.Once
@@ -982,7 +1247,7 @@ func file_consilium_v1_integration_proto_rawDescGZIP() []byte {
 	return file_consilium_v1_integration_proto_rawDescData
 }
 
-var file_consilium_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_consilium_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_consilium_v1_integration_proto_goTypes = []any{
 	(*SyncRequest)(nil),           // 0: consilium.v1.SyncRequest
 	(*SyncResponse)(nil),          // 1: consilium.v1.SyncResponse
@@ -996,40 +1261,53 @@ var file_consilium_v1_integration_proto_goTypes = []any{
 	(*ListToolsResponse)(nil),     // 9: consilium.v1.ListToolsResponse
 	(*ExecuteToolRequest)(nil),    // 10: consilium.v1.ExecuteToolRequest
 	(*ExecuteToolResponse)(nil),   // 11: consilium.v1.ExecuteToolResponse
-	(*Connection)(nil),            // 12: consilium.v1.Connection
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*DescribeRequest)(nil),       // 14: consilium.v1.DescribeRequest
-	(*Manifest)(nil),              // 15: consilium.v1.Manifest
+	(*BeginLinkRequest)(nil),      // 12: consilium.v1.BeginLinkRequest
+	(*BeginLinkResponse)(nil),     // 13: consilium.v1.BeginLinkResponse
+	(*CheckLinkRequest)(nil),      // 14: consilium.v1.CheckLinkRequest
+	(*CheckLinkResponse)(nil),     // 15: consilium.v1.CheckLinkResponse
+	nil,                           // 16: consilium.v1.BeginLinkRequest.ParamsEntry
+	(*Connection)(nil),            // 17: consilium.v1.Connection
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*DescribeRequest)(nil),       // 19: consilium.v1.DescribeRequest
+	(*Manifest)(nil),              // 20: consilium.v1.Manifest
 }
 var file_consilium_v1_integration_proto_depIdxs = []int32{
-	12, // 0: consilium.v1.SyncRequest.connection:type_name -> consilium.v1.Connection
+	17, // 0: consilium.v1.SyncRequest.connection:type_name -> consilium.v1.Connection
 	2,  // 1: consilium.v1.SyncResponse.upserts:type_name -> consilium.v1.Record
-	13, // 2: consilium.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 2: consilium.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
 	3,  // 3: consilium.v1.Record.task:type_name -> consilium.v1.Task
 	4,  // 4: consilium.v1.Record.email:type_name -> consilium.v1.Email
-	13, // 5: consilium.v1.Task.due:type_name -> google.protobuf.Timestamp
-	13, // 6: consilium.v1.Email.received_at:type_name -> google.protobuf.Timestamp
-	12, // 7: consilium.v1.PushTaskRequest.connection:type_name -> consilium.v1.Connection
+	18, // 5: consilium.v1.Task.due:type_name -> google.protobuf.Timestamp
+	18, // 6: consilium.v1.Email.received_at:type_name -> google.protobuf.Timestamp
+	17, // 7: consilium.v1.PushTaskRequest.connection:type_name -> consilium.v1.Connection
 	3,  // 8: consilium.v1.PushTaskRequest.task:type_name -> consilium.v1.Task
-	13, // 9: consilium.v1.PushTaskResponse.updated_at:type_name -> google.protobuf.Timestamp
-	12, // 10: consilium.v1.ListToolsRequest.connection:type_name -> consilium.v1.Connection
+	18, // 9: consilium.v1.PushTaskResponse.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 10: consilium.v1.ListToolsRequest.connection:type_name -> consilium.v1.Connection
 	7,  // 11: consilium.v1.ListToolsResponse.tools:type_name -> consilium.v1.Tool
-	12, // 12: consilium.v1.ExecuteToolRequest.connection:type_name -> consilium.v1.Connection
-	14, // 13: consilium.v1.Integration.Describe:input_type -> consilium.v1.DescribeRequest
-	0,  // 14: consilium.v1.Integration.Sync:input_type -> consilium.v1.SyncRequest
-	5,  // 15: consilium.v1.Integration.PushTask:input_type -> consilium.v1.PushTaskRequest
-	8,  // 16: consilium.v1.Integration.ListTools:input_type -> consilium.v1.ListToolsRequest
-	10, // 17: consilium.v1.Integration.ExecuteTool:input_type -> consilium.v1.ExecuteToolRequest
-	15, // 18: consilium.v1.Integration.Describe:output_type -> consilium.v1.Manifest
-	1,  // 19: consilium.v1.Integration.Sync:output_type -> consilium.v1.SyncResponse
-	6,  // 20: consilium.v1.Integration.PushTask:output_type -> consilium.v1.PushTaskResponse
-	9,  // 21: consilium.v1.Integration.ListTools:output_type -> consilium.v1.ListToolsResponse
-	11, // 22: consilium.v1.Integration.ExecuteTool:output_type -> consilium.v1.ExecuteToolResponse
-	18, // [18:23] is the sub-list for method output_type
-	13, // [13:18] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	17, // 12: consilium.v1.ExecuteToolRequest.connection:type_name -> consilium.v1.Connection
+	17, // 13: consilium.v1.BeginLinkRequest.connection:type_name -> consilium.v1.Connection
+	16, // 14: consilium.v1.BeginLinkRequest.params:type_name -> consilium.v1.BeginLinkRequest.ParamsEntry
+	18, // 15: consilium.v1.BeginLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 16: consilium.v1.CheckLinkRequest.connection:type_name -> consilium.v1.Connection
+	19, // 17: consilium.v1.Integration.Describe:input_type -> consilium.v1.DescribeRequest
+	0,  // 18: consilium.v1.Integration.Sync:input_type -> consilium.v1.SyncRequest
+	5,  // 19: consilium.v1.Integration.PushTask:input_type -> consilium.v1.PushTaskRequest
+	8,  // 20: consilium.v1.Integration.ListTools:input_type -> consilium.v1.ListToolsRequest
+	10, // 21: consilium.v1.Integration.ExecuteTool:input_type -> consilium.v1.ExecuteToolRequest
+	12, // 22: consilium.v1.Integration.BeginLink:input_type -> consilium.v1.BeginLinkRequest
+	14, // 23: consilium.v1.Integration.CheckLink:input_type -> consilium.v1.CheckLinkRequest
+	20, // 24: consilium.v1.Integration.Describe:output_type -> consilium.v1.Manifest
+	1,  // 25: consilium.v1.Integration.Sync:output_type -> consilium.v1.SyncResponse
+	6,  // 26: consilium.v1.Integration.PushTask:output_type -> consilium.v1.PushTaskResponse
+	9,  // 27: consilium.v1.Integration.ListTools:output_type -> consilium.v1.ListToolsResponse
+	11, // 28: consilium.v1.Integration.ExecuteTool:output_type -> consilium.v1.ExecuteToolResponse
+	13, // 29: consilium.v1.Integration.BeginLink:output_type -> consilium.v1.BeginLinkResponse
+	15, // 30: consilium.v1.Integration.CheckLink:output_type -> consilium.v1.CheckLinkResponse
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_consilium_v1_integration_proto_init() }
@@ -1044,7 +1322,7 @@ func file_consilium_v1_integration_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consilium_v1_integration_proto_rawDesc), len(file_consilium_v1_integration_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,8 @@ const (
 	Integration_PushTask_FullMethodName    = "/consilium.v1.Integration/PushTask"
 	Integration_ListTools_FullMethodName   = "/consilium.v1.Integration/ListTools"
 	Integration_ExecuteTool_FullMethodName = "/consilium.v1.Integration/ExecuteTool"
+	Integration_BeginLink_FullMethodName   = "/consilium.v1.Integration/BeginLink"
+	Integration_CheckLink_FullMethodName   = "/consilium.v1.Integration/CheckLink"
 )
 
 // IntegrationClient is the client API for Integration service.
@@ -38,6 +40,11 @@ type IntegrationClient interface {
 	PushTask(ctx context.Context, in *PushTaskRequest, opts ...grpc.CallOption) (*PushTaskResponse, error)
 	ListTools(ctx context.Context, in *ListToolsRequest, opts ...grpc.CallOption) (*ListToolsResponse, error)
 	ExecuteTool(ctx context.Context, in *ExecuteToolRequest, opts ...grpc.CallOption) (*ExecuteToolResponse, error)
+	// BeginLink makes the link where a user connects an account on a page the
+	// outside system hosts (auth type link).
+	BeginLink(ctx context.Context, in *BeginLinkRequest, opts ...grpc.CallOption) (*BeginLinkResponse, error)
+	// CheckLink reads the state of a linked account.
+	CheckLink(ctx context.Context, in *CheckLinkRequest, opts ...grpc.CallOption) (*CheckLinkResponse, error)
 }
 
 type integrationClient struct {
@@ -98,6 +105,26 @@ func (c *integrationClient) ExecuteTool(ctx context.Context, in *ExecuteToolRequ
 	return out, nil
 }
 
+func (c *integrationClient) BeginLink(ctx context.Context, in *BeginLinkRequest, opts ...grpc.CallOption) (*BeginLinkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BeginLinkResponse)
+	err := c.cc.Invoke(ctx, Integration_BeginLink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *integrationClient) CheckLink(ctx context.Context, in *CheckLinkRequest, opts ...grpc.CallOption) (*CheckLinkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckLinkResponse)
+	err := c.cc.Invoke(ctx, Integration_CheckLink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IntegrationServer is the server API for Integration service.
 // All implementations must embed UnimplementedIntegrationServer
 // for forward compatibility.
@@ -110,6 +137,11 @@ type IntegrationServer interface {
 	PushTask(context.Context, *PushTaskRequest) (*PushTaskResponse, error)
 	ListTools(context.Context, *ListToolsRequest) (*ListToolsResponse, error)
 	ExecuteTool(context.Context, *ExecuteToolRequest) (*ExecuteToolResponse, error)
+	// BeginLink makes the link where a user connects an account on a page the
+	// outside system hosts (auth type link).
+	BeginLink(context.Context, *BeginLinkRequest) (*BeginLinkResponse, error)
+	// CheckLink reads the state of a linked account.
+	CheckLink(context.Context, *CheckLinkRequest) (*CheckLinkResponse, error)
 	mustEmbedUnimplementedIntegrationServer()
 }
 
@@ -134,6 +166,12 @@ func (UnimplementedIntegrationServer) ListTools(context.Context, *ListToolsReque
 }
 func (UnimplementedIntegrationServer) ExecuteTool(context.Context, *ExecuteToolRequest) (*ExecuteToolResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExecuteTool not implemented")
+}
+func (UnimplementedIntegrationServer) BeginLink(context.Context, *BeginLinkRequest) (*BeginLinkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BeginLink not implemented")
+}
+func (UnimplementedIntegrationServer) CheckLink(context.Context, *CheckLinkRequest) (*CheckLinkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckLink not implemented")
 }
 func (UnimplementedIntegrationServer) mustEmbedUnimplementedIntegrationServer() {}
 func (UnimplementedIntegrationServer) testEmbeddedByValue()                     {}
@@ -246,6 +284,42 @@ func _Integration_ExecuteTool_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Integration_BeginLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BeginLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntegrationServer).BeginLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Integration_BeginLink_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntegrationServer).BeginLink(ctx, req.(*BeginLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Integration_CheckLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IntegrationServer).CheckLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Integration_CheckLink_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IntegrationServer).CheckLink(ctx, req.(*CheckLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Integration_ServiceDesc is the grpc.ServiceDesc for Integration service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -272,6 +346,14 @@ var Integration_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExecuteTool",
 			Handler:    _Integration_ExecuteTool_Handler,
+		},
+		{
+			MethodName: "BeginLink",
+			Handler:    _Integration_BeginLink_Handler,
+		},
+		{
+			MethodName: "CheckLink",
+			Handler:    _Integration_CheckLink_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -4,4 +4,4 @@ package consiliumv1
 
 // ProtoSourceSHA256 is the SHA-256 of proto/consilium/v1/*.proto
 // (concatenated in name order) that this package was generated from.
-const ProtoSourceSHA256 = "96dbce4fa82fb95b914808728f4f069236e753545b965c9051521a4e25f1251d"
+const ProtoSourceSHA256 = "0e09e8160370e50ac786b7be144c3dfa2d505f0b0cc3fe7586a255d49cdf705b"
