@@ -8,7 +8,6 @@ package connector
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -85,26 +84,14 @@ var (
 	authCfgRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 )
 
-func splitList(v string) []string {
-	var out []string
-	for _, x := range strings.Split(v, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 func parseSettings(c *sdk.Connection) (*settings, error) {
 	s := &settings{}
-	v := c.Setting(KeyBaseURL, DefaultBaseURL)
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, sdk.InvalidConfig("config.%s: %q is not an absolute http(s) URL", KeyBaseURL, v)
+	var err error
+	if s.baseURL, err = c.SettingURL(KeyBaseURL, DefaultBaseURL); err != nil {
+		return nil, err
 	}
-	s.baseURL = strings.TrimSuffix(v, "/")
 	seen := map[string]int{}
-	for _, pin := range splitList(c.Setting(KeyToolkits, "")) {
+	for _, pin := range c.SettingList(KeyToolkits, "") {
 		slug, version, ok := strings.Cut(pin, "@")
 		slug = strings.ToLower(strings.TrimSpace(slug))
 		version = strings.TrimSpace(version)
@@ -120,7 +107,7 @@ func parseSettings(c *sdk.Connection) (*settings, error) {
 		seen[slug] = len(s.toolkits)
 		s.toolkits = append(s.toolkits, toolkit{Slug: slug, Version: version})
 	}
-	for _, pair := range splitList(c.Setting(KeyAuthConfigs, "")) {
+	for _, pair := range c.SettingList(KeyAuthConfigs, "") {
 		slug, id, ok := strings.Cut(pair, "=")
 		slug, id = strings.ToLower(strings.TrimSpace(slug)), strings.TrimSpace(id)
 		i, known := seen[slug]
