@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -58,12 +60,39 @@ func (s *Service) extractModel(ctx context.Context, e *email, loc *time.Location
 	if err != nil {
 		return nil, err
 	}
-	text := clip(e.Body, maxMailText)
+	return ExtractModel(ctx, m, MailRequest(s.o.ChatModel, e.From, e.Subject, e.Body, e.ReceivedAt, loc))
+}
+
+// MailRequest is the one chat request the email-scanning model gets for a
+// message: the instructions, then the message as untrusted data (the date
+// received in the user's zone, to resolve "by Friday"), no tools, no
+// temperature.
+func MailRequest(model, from, subject, body string, received time.Time, loc *time.Location) *sdk.ChatRequest {
+	text := clip(body, maxMailText)
 	user := fmt.Sprintf("Received: %s (%s)\n<email>\nFrom: %s\nSubject: %s\n\n%s\n</email>",
-		e.ReceivedAt.In(loc).Format("Monday 2006-01-02 15:04"), loc, neutral(e.From), neutral(e.Subject), neutral(text))
+		received.In(loc).Format("Monday 2006-01-02 15:04"), loc, neutral(from), neutral(subject), neutral(text))
 	zero := 0.0
-	resp, err := m.Chat(ctx, &sdk.ChatRequest{Model: s.o.ChatModel, Temperature: &zero, MaxTokens: 400,
-		Messages: []sdk.Message{{Role: sdk.RoleSystem, Content: mailPrompt}, {Role: sdk.RoleUser, Content: user}}}, nil)
+	return &sdk.ChatRequest{Model: model, Temperature: &zero, MaxTokens: 400,
+		Messages: []sdk.Message{{Role: sdk.RoleSystem, Content: mailPrompt}, {Role: sdk.RoleUser, Content: user}}}
+}
+
+// MailRequestHash identifies a MailRequest by what reaches the provider:
+// each message's role and content, in order (the model name aside). A
+// recording of model answers is keyed by it, so that a changed prompt or
+// message finds no stale answer.
+func MailRequestHash(req *sdk.ChatRequest) string {
+	h := sha256.New()
+	for _, m := range req.Messages {
+		fmt.Fprintf(h, "%s\x00%s\x00", m.Role, m.Content)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ExtractModel sends req (a MailRequest) to m and takes only the strict
+// JSON answer: a tool call, prose or an invalid field is an error, which
+// the scan counts as no request.
+func ExtractModel(ctx context.Context, m sdk.LLM, req *sdk.ChatRequest) (*Extraction, error) {
+	resp, err := m.Chat(ctx, req, nil)
 	if err != nil {
 		return nil, err
 	}
