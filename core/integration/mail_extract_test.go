@@ -81,3 +81,34 @@ func TestParseExtraction(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyStatus: what a reply says about the task it answers, in the
+// corpus's languages; questions, negations and quoted mail are no signal.
+func TestReplyStatus(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"Fixed! It was the lock order between balances and entries.", integration.ReplyDone},
+		{"Done — payments rows are filled in.", integration.ReplyDone},
+		{"All set, I've sent it to the customer.", integration.ReplyDone},
+		{"Klappt, danke! Ist erledigt.", integration.ReplyDone},
+		{"Listo, ya está hecho.", integration.ReplyDone},
+		{"Reçue, c'est fait !", integration.ReplyDone},
+		{"Never mind, Mia found it in the API docs. No longer needed, sorry for the noise!", integration.ReplyCancelled},
+		{"Klappt, danke! Hat sich damit erledigt.", integration.ReplyCancelled},
+		{"The client cancelled the project, so we can drop this.", integration.ReplyCancelled},
+		{"Ya no hace falta, gracias.", integration.ReplyCancelled},
+		{"Plus besoin, merci !", integration.ReplyCancelled},
+		{"We're blocked until legal signs off.", integration.ReplyBlocked},
+		{"Not done yet, still waiting on the bank.", integration.ReplyBlocked},
+		{"Ich warte noch auf die Freigabe.", integration.ReplyBlocked},
+		{"Is it done?", ""},
+		{"It's not done yet, I'll get to it tomorrow.", ""},
+		{"Das ist noch nicht erledigt.", ""},
+		{"Thanks, that's a good first status. Please also send a summary.", ""},
+		{"Sounds good, see you at 3.\n\nOn Mon, Nov 30, 2026 at 1:58 PM Alex wrote:\n> Done with the review, can we meet?", ""},
+		{"Great!\n> Fixed the bug.", ""},
+	} {
+		if got := integration.ReplyStatus(c.body); got != c.want {
+			t.Errorf("%q: %q, want %q", c.body, got, c.want)
+		}
+	}
+}
