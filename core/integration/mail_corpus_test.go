@@ -39,11 +39,13 @@ import (
 // corpus are labelled in it.
 const corpusZone = "Europe/Berlin"
 
-// Floors the offline extractor reaches on the corpus (measured, then set a
-// little below so that a regression fails and noise does not).
+// Floors the offline extractor reaches on the corpus (measured 0.935 and
+// 0.900, then set a little below so that a regression fails). The rules
+// were improved while looking at this corpus, so these are in-sample
+// figures: expect less on mail it has not seen.
 const (
-	rulesPrecisionFloor = 0.85
-	rulesRecallFloor    = 0.65
+	rulesPrecisionFloor = 0.90
+	rulesRecallFloor    = 0.87
 )
 
 // modelPrecisionTarget is issue 13's target for the model path.
