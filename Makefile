@@ -56,6 +56,10 @@ lint-openapi: ## The contract: Redocly's recommended rules on api/openapi.yaml, 
 bench: ## Measure the hot paths through the full HTTP stack on real Postgres
 	@bash scripts/bench.sh
 
+.PHONY: mail-record
+mail-record: ## Record a real model's answers to the mail corpus for the model path's quality test: MAIL_PROVIDER (openai), MAIL_MODEL, the provider's API key in its usual variable
+	$(GO) run ./scripts/mailrecord -provider $${MAIL_PROVIDER:-openai} -model "$${MAIL_MODEL:?set MAIL_MODEL, e.g. gpt-4o-mini}" $${MAIL_BASE_URL:+-base-url $$MAIL_BASE_URL}
+
 .PHONY: soak
 soak: ## Soak: the real server under mixed traffic for SOAK_DURATION (10m) at SOAK_RATE ops/s (20); report in docs/soak/
 	@bash scripts/soak.sh

@@ -77,6 +77,34 @@ type ExternalReference struct {
 	LastSyncedAt time.Time          `json:"last_synced_at"`
 	SyncStatus   string             `json:"sync_status" enum:"synced,pending,error" doc:"pending: a change made here is waiting to be pushed; error: the outside system refused the last push."`
 	Conflicts    []ExternalConflict `json:"conflicts" doc:"Fields both sides changed since the last sync, the latest last (up to 20): the later change won, the other is kept here."`
+	Replies      *ExternalReplies   `json:"replies,omitempty" doc:"Email references only: the later messages of the thread (or naming the message in In-Reply-To/References) attached to the task."`
+	// SuggestedStatus is set, for email references, while the task's
+	// status differs from it.
+	SuggestedStatus *SuggestedStatus `json:"suggested_status,omitempty" doc:"Email references only: the status change the latest reply that reads as done, cancelled or blocked suggests. It is never applied by itself: set the status with PUT /tasks/{task_id}/status to take it. Absent when there is none, or when the task already has that status."`
+}
+
+// ExternalReplies are the replies attached to a task that came from mail.
+type ExternalReplies struct {
+	Count  int            `json:"count" doc:"Replies attached (the latest 50 are kept)."`
+	Latest *ExternalReply `json:"latest,omitempty" doc:"The latest reply; absent when there is none."`
+}
+
+// ExternalReply is one reply to a task's mail.
+type ExternalReply struct {
+	MessageID string    `json:"message_id" doc:"The reply's message id in the mailbox."`
+	From      string    `json:"from" example:"Bob <bob@example.org>"`
+	Date      time.Time `json:"date" doc:"When the reply was received."`
+	Snippet   string    `json:"snippet" doc:"The start of the reply's text, as the mailbox gives it."`
+	URL       string    `json:"url,omitempty" doc:"Opens the reply in the mailbox."`
+}
+
+// SuggestedStatus is a status change a reply suggests for its task.
+type SuggestedStatus struct {
+	Status  string    `json:"status" enum:"completed,deferred" doc:"The task status suggested: completed for done; deferred for cancelled or blocked."`
+	Signal  string    `json:"signal" enum:"done,cancelled,blocked" doc:"What the reply said."`
+	ReplyID string    `json:"reply_id" doc:"The message id of the reply that suggests it."`
+	From    string    `json:"from"`
+	Date    time.Time `json:"date" doc:"When that reply was received."`
 }
 
 // ExternalConflict is one field changed both here and outside since the
@@ -265,7 +293,7 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 	huma.Register(authed, huma.Operation{
 		OperationID: "list-external-tasks", Method: http.MethodGet, Path: "/tasks/external", Tags: integrationTags,
 		Summary:     "Tasks from outside systems",
-		Description: "The user's imported tasks with their references, in import order. Page with next_cursor.",
+		Description: "The user's imported tasks with their references, in import order. A reference to mail (system email) also shows the replies attached to the task and the status change the latest reply suggests (never applied by itself). Page with next_cursor.",
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *struct {
 		Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
@@ -280,10 +308,25 @@ func registerIntegrations(public, authed huma.API, svc *integration.Service) {
 			return nil, err
 		}
 		return &struct{ Body ExternalTaskList }{ExternalTaskList(page.Map(res, func(e *integration.ExternalTask) ExternalTask {
-			return ExternalTask{Task: toTaskJSON(e.Task), Reference: ExternalReference{System: e.System, ExternalID: e.ExternalID,
-				URL: e.URL, LastSyncedAt: e.LastSyncedAt, SyncStatus: e.SyncStatus, Conflicts: toConflicts(e.Conflicts)}}
+			return ExternalTask{Task: toTaskJSON(e.Task), Reference: toExternalReference(e)}
 		}))}, nil
 	})
+}
+
+func toExternalReference(e *integration.ExternalTask) ExternalReference {
+	ref := ExternalReference{System: e.System, ExternalID: e.ExternalID, URL: e.URL, LastSyncedAt: e.LastSyncedAt,
+		SyncStatus: e.SyncStatus, Conflicts: toConflicts(e.Conflicts)}
+	if e.System != integration.SystemEmail {
+		return ref
+	}
+	ref.Replies = &ExternalReplies{Count: e.ReplyCount}
+	if r := e.LatestReply; r != nil {
+		ref.Replies.Latest = &ExternalReply{MessageID: r.MessageID, From: r.From, Date: r.ReceivedAt, Snippet: r.Snippet, URL: r.URL}
+	}
+	if s := e.SuggestedStatus; s != nil && (e.Task == nil || string(e.Task.Status) != s.Status) {
+		ref.SuggestedStatus = &SuggestedStatus{Status: s.Status, Signal: s.Signal, ReplyID: s.MessageID, From: s.From, Date: s.ReceivedAt}
+	}
+	return ref
 }
 
 func toConflicts(raw json.RawMessage) []ExternalConflict {

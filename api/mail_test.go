@@ -100,3 +100,84 @@ func TestMailSuggestionsAPI(t *testing.T) {
 	res.JSON(t, &pg)
 	require.Empty(t, pg.Items)
 }
+
+// TestMailRepliesAPI: GET /tasks/external shows, on a task that came from
+// mail, the replies attached (count and the latest) and the status the
+// latest reply with a signal suggests, stored by the mail scan (seeded
+// here in the scan's shape; plugins/gmail's TestMailBecomesTasks makes
+// them through the real scan). The suggestion never changes the task: its
+// status stays until the user sets it, and then the suggestion is no
+// longer shown. Another user sees none of it.
+func TestMailRepliesAPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := apitest.New(t, apitest.Options{})
+	alice, bob := e.NewUser(), e.NewUser()
+	id := seedSuggestion(t, e, alice.ID, "Send the Q3 report", "Q3 report")
+	res := e.Do(http.MethodPost, "/api/external/gmail/suggestions/"+id+"/accept", nil, alice.Bearer())
+	require.Equal(t, http.StatusCreated, res.Status, res.String())
+	taskID := res.Map(t)["id"].(string)
+
+	type page struct {
+		Items []struct {
+			Task      map[string]any `json:"task"`
+			Reference struct {
+				System  string `json:"system"`
+				Replies *struct {
+					Count  int            `json:"count"`
+					Latest map[string]any `json:"latest"`
+				} `json:"replies"`
+				SuggestedStatus map[string]any `json:"suggested_status"`
+			} `json:"reference"`
+		} `json:"items"`
+	}
+	list := func() page {
+		t.Helper()
+		res := e.Do(http.MethodGet, "/api/tasks/external", nil, alice.Bearer())
+		require.Equal(t, http.StatusOK, res.Status, res.String())
+		var p page
+		res.JSON(t, &p)
+		require.Len(t, p.Items, 1)
+		return p
+	}
+	p := list()
+	require.Equal(t, "email", p.Items[0].Reference.System)
+	require.NotNil(t, p.Items[0].Reference.Replies, "an email reference always says how many replies it has")
+	require.Zero(t, p.Items[0].Reference.Replies.Count)
+	require.Nil(t, p.Items[0].Reference.Replies.Latest)
+	require.Nil(t, p.Items[0].Reference.SuggestedStatus)
+
+	// Two replies, the later one saying it is done.
+	_, err := e.DB.Pool.Exec(ctx, `UPDATE external_refs SET metadata = metadata || jsonb_build_object(
+		'replies', jsonb_build_array(
+			jsonb_build_object('message_id', 'r1', 'from', 'Bob <bob@example.org>', 'subject', 'Re: Q3 report', 'snippet', 'Working on it',
+				'received_at', '2026-12-02T09:00:00Z', 'url', 'https://mail.google.com/mail/u/0/#all/r1'),
+			jsonb_build_object('message_id', 'r2', 'from', 'Bob <bob@example.org>', 'subject', 'Re: Q3 report', 'snippet', 'Done, it is sent.',
+				'received_at', '2026-12-03T10:30:00Z', 'url', 'https://mail.google.com/mail/u/0/#all/r2')),
+		'suggested_status', jsonb_build_object('status', 'completed', 'signal', 'done', 'message_id', 'r2', 'from', 'Bob <bob@example.org>',
+			'received_at', '2026-12-03T10:30:00Z'))
+		WHERE user_id = $1 AND task_id = $2`, alice.ID, taskID)
+	require.NoError(t, err)
+	p = list()
+	ref := p.Items[0].Reference
+	require.Equal(t, 2, ref.Replies.Count)
+	require.Equal(t, "r2", ref.Replies.Latest["message_id"])
+	require.Equal(t, "Bob <bob@example.org>", ref.Replies.Latest["from"])
+	require.Equal(t, "2026-12-03T10:30:00Z", ref.Replies.Latest["date"])
+	require.Equal(t, "Done, it is sent.", ref.Replies.Latest["snippet"])
+	require.Equal(t, map[string]any{"status": "completed", "signal": "done", "reply_id": "r2", "from": "Bob <bob@example.org>",
+		"date": "2026-12-03T10:30:00Z"}, ref.SuggestedStatus)
+	require.Equal(t, "not_started", p.Items[0].Task["status"], "a suggestion never changes the task")
+
+	res = e.Do(http.MethodGet, "/api/tasks/external", nil, bob.Bearer())
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	require.Empty(t, res.Map(t)["items"])
+
+	// The user takes it: the task is completed and the suggestion is done.
+	res = e.Do(http.MethodPut, "/api/tasks/"+taskID+"/status", map[string]any{"status": "completed"}, alice.Bearer())
+	require.Equal(t, http.StatusOK, res.Status, res.String())
+	p = list()
+	require.Equal(t, "completed", p.Items[0].Task["status"])
+	require.Nil(t, p.Items[0].Reference.SuggestedStatus)
+	require.Equal(t, 2, p.Items[0].Reference.Replies.Count)
+}

@@ -12,6 +12,7 @@ if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
 fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(go version | cut -d' ' -f3), $(psql "$TEST_DATABASE_URL" -Atc 'show server_version' 2>/dev/null || echo 'postgres ?')"
 pkgs=(./api/ ./plugins/clickup/) # BenchmarkClickUpSync: ~3 min (one limited run of ClickUp's 100 per minute)
+pkgs+=(./plugins/gmail/) # BenchmarkGmailSync: 2,000 messages bootstrapped and scanned, ~1 min
 [[ -d core/plugin ]] && pkgs+=(./core/plugin/)
 [[ -d core/ai ]] && pkgs+=(./core/ai/) # RAG over 1M chunks (seeded once, ~25 min), embedding jobs
 go test -run '^$' -bench "${BENCH:-.}" -benchtime 1x -timeout 60m "${pkgs[@]}"

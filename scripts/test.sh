@@ -43,6 +43,10 @@ bash scripts/vulncheck.sh || status=$?
 # testdata/fuzz.
 FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh || status=$?
 go test -race -count=1 -timeout 15m ./... || status=$?
+# The mail corpus's extraction figures (go test shows a passing test's
+# output only with -v): precision and recall of the offline rules, and of
+# the model path when a recording exists (failures are the run above's).
+go test -count=1 -run '^TestMailCorpus' -v ./core/integration/ 2>&1 | grep -E 'mail_corpus_test.go' || true
 # The secrets check reads what the root module's tests logged. The SDK's
 # tests run last, so that the run ends with go test's summary.
 go run ./scripts/secretscan -dir "$CONSILIUM_SECRETS_LOG" || status=$?

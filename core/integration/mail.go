@@ -246,7 +246,9 @@ func markScanned(ctx context.Context, tx db.Tx, id uuid.UUID, outcome, extractor
 
 // scanOne scans one message.
 func (s *Service) scanOne(ctx context.Context, e *email) error {
-	// A reply to mail that became a task is attached to that task.
+	// A reply to mail that became a task is attached to that task; one
+	// that reads as done, cancelled or blocked suggests a status on its
+	// reference (never set here).
 	replied := false
 	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
 		ok, err := lockUnscanned(ctx, tx, e.ID)
@@ -260,6 +262,9 @@ func (s *Service) scanOne(ctx context.Context, e *email) error {
 		}
 		replied = true
 		if err := attachReply(ctx, tx, refID, e); err != nil {
+			return err
+		}
+		if err := suggestStatus(ctx, tx, refID, e); err != nil {
 			return err
 		}
 		return markScanned(ctx, tx, e.ID, "reply", "")

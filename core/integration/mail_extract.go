@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -58,12 +60,39 @@ func (s *Service) extractModel(ctx context.Context, e *email, loc *time.Location
 	if err != nil {
 		return nil, err
 	}
-	text := clip(e.Body, maxMailText)
+	return ExtractModel(ctx, m, MailRequest(s.o.ChatModel, e.From, e.Subject, e.Body, e.ReceivedAt, loc))
+}
+
+// MailRequest is the one chat request the email-scanning model gets for a
+// message: the instructions, then the message as untrusted data (the date
+// received in the user's zone, to resolve "by Friday"), no tools, no
+// temperature.
+func MailRequest(model, from, subject, body string, received time.Time, loc *time.Location) *sdk.ChatRequest {
+	text := clip(body, maxMailText)
 	user := fmt.Sprintf("Received: %s (%s)\n<email>\nFrom: %s\nSubject: %s\n\n%s\n</email>",
-		e.ReceivedAt.In(loc).Format("Monday 2006-01-02 15:04"), loc, neutral(e.From), neutral(e.Subject), neutral(text))
+		received.In(loc).Format("Monday 2006-01-02 15:04"), loc, neutral(from), neutral(subject), neutral(text))
 	zero := 0.0
-	resp, err := m.Chat(ctx, &sdk.ChatRequest{Model: s.o.ChatModel, Temperature: &zero, MaxTokens: 400,
-		Messages: []sdk.Message{{Role: sdk.RoleSystem, Content: mailPrompt}, {Role: sdk.RoleUser, Content: user}}}, nil)
+	return &sdk.ChatRequest{Model: model, Temperature: &zero, MaxTokens: 400,
+		Messages: []sdk.Message{{Role: sdk.RoleSystem, Content: mailPrompt}, {Role: sdk.RoleUser, Content: user}}}
+}
+
+// MailRequestHash identifies a MailRequest by what reaches the provider:
+// each message's role and content, in order (the model name aside). A
+// recording of model answers is keyed by it, so that a changed prompt or
+// message finds no stale answer.
+func MailRequestHash(req *sdk.ChatRequest) string {
+	h := sha256.New()
+	for _, m := range req.Messages {
+		fmt.Fprintf(h, "%s\x00%s\x00", m.Role, m.Content)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ExtractModel sends req (a MailRequest) to m and takes only the strict
+// JSON answer: a tool call, prose or an invalid field is an error, which
+// the scan counts as no request.
+func ExtractModel(ctx context.Context, m sdk.LLM, req *sdk.ChatRequest) (*Extraction, error) {
+	resp, err := m.Chat(ctx, req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -131,24 +160,39 @@ func ParseExtraction(raw string) (*Extraction, error) {
 
 var (
 	reSentence = regexp.MustCompile(`[^.!?\n]+[.!?]?`)
-	rePolite   = regexp.MustCompile(`(?i)\b(could you|can you|would you|will you|would you mind|please|pls|i need you to|we need you to|you need to|make sure( to)?|don'?t forget to|remember to|kindly|action required)\b`)
-	reVerb     = regexp.MustCompile(`(?i)^(please\s+)?(send|review|sign|submit|call|schedule|book|prepare|update|fix|confirm|reply|respond|pay|approve|finish|complete|check|share|forward|write|draft|fill( out| in)?|email|order|renew|upload|read|look at|set up|organi[sz]e|arrange|bring|pick up|let me know|get back to me)\b`)
-	reNoise    = regexp.MustCompile(`(?i)\b(unsubscribe|newsletter|no-?reply|do not reply|receipt|order confirmation|your order|has shipped|invoice paid|view in browser|privacy policy|manage (your )?preferences)\b`)
-	reHigh     = regexp.MustCompile(`(?i)\b(urgent|urgently|asap|as soon as possible|immediately|critical|high priority|top priority|time.sensitive)\b`)
-	reLow      = regexp.MustCompile(`(?i)\b(no rush|whenever you (can|get a chance)|low priority|when you have time|not urgent)\b`)
-	reGreeting = regexp.MustCompile(`(?i)^\s*(hi|hello|hey|dear|good (morning|afternoon|evening))\b[^,!\n]*[,!]?\s*`)
-	reLead     = regexp.MustCompile(`(?i)^\s*(also|and|so|ok|okay|btw|quick question)[,:]?\s+|^\s*(could|can|would|will) you (please |kindly )?|^\s*(please|pls|kindly)[,]?\s+|^\s*(i|we) need you to\s+|^\s*(don'?t forget|remember|make sure) to\s+`)
-	reISODate  = regexp.MustCompile(`\b(20\d\d)-(\d\d)-(\d\d)\b`)
-	reMonthDay = regexp.MustCompile(`(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(st|nd|rd|th)?\b`)
-	reDayMonth = regexp.MustCompile(`(?i)\b(\d{1,2})(st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b`)
-	reWeekday  = regexp.MustCompile(`(?i)\b(by|on|before|until|due|this|next)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b`)
-	reRelDay   = regexp.MustCompile(`(?i)\b(by |before |until |due )?(today|tonight|tomorrow|end of (the )?day|eod|end of (the )?week|eow|next week)\b`)
+	rePolite   = regexp.MustCompile(`(?i)\b(could you|can you|would you|will you|would you mind|please|pls|i need you to|we need you to|you need to|make sure( to)?|don'?t forget to|remember to|kindly|action required|could we|can we|shall we|any chance you|are you (free|around|available)|let (me|us) know|reply to this|bitte|könntest du|kannst du|könnten sie|können sie|magst du|würdest du|würden sie|por favor|puedes|podrías|podría usted|me confirmas|te viene bien|dime|pourriez-vous|pourrais-tu|peux-tu|pouvez-vous|merci de|veuillez|est-ce que tu pourrais|seriez-vous|s'il (te|vous) pla)`)
+	// rePoliteFiller is politeness that asks for nothing ("please find
+	// attached", "if you have any questions").
+	rePoliteFiller = regexp.MustCompile(`(?i)\bplease (note|find|see|be aware|keep this|do not hesitate|feel free)\b|\b(if you have any questions|do not hesitate|don't hesitate|feel free to)\b`)
+	// reAskYou is a question put to the reader.
+	reAskYou = regexp.MustCompile(`(?i)(^|[^\pL])(you|your|du|dir|dich|te|tu|vous)([^\pL]|$)`)
+	reVerb   = regexp.MustCompile(`(?i)^(please\s+)?(send|review|sign|submit|call|schedule|book|prepare|update|fix|confirm|reply|respond|pay|transfer|approve|finish|complete|check|share|forward|write|draft|fill( out| in)?|email|order|renew|upload|read|look at|set up|organi[sz]e|arrange|bring|pick up|let me know|get back to me)\b`)
+	reNoise  = regexp.MustCompile(`(?i)\b(unsubscribe|newsletter|no[-_]?reply|do[-_ ]not[-_ ]reply|donotreply|receipt|order confirmation|your order|has shipped|invoice paid|view in browser|privacy policy|manage (your )?(email )?preferences|abmelden|abbestellen|bitte antworten sie nicht|date de baja|darte de baja|se désinscrire|ne[- ]pas[- ]r[ée]pondre|thank(s| you) for (your )?(order|purchase|payment|booking|shopping|riding|flying)|we received (your )?payment|(booking|reservation|reserva|buchung|réservation) (is |est |está )?confirm|gracias por (volar|tu compra|tu pedido|tu reserva)|vielen dank für ihren? (einkauf|bestellung|buchung)|merci pour votre (commande|achat|réservation))\b`)
+	// reInjection is mail that addresses a model rather than its reader
+	// (a prompt injection): it asks the user for nothing. Only the mail's
+	// own text counts: a colleague forwarding one is asking something.
+	reInjection = regexp.MustCompile(`(?i)\b(ignore (all )?(the )?(previous|prior|above) instructions|(any|an|the) ai (reading|assistant)|ai assistants?:|as an ai\b|assistant reading this|you are now in \w+ mode|instructions for the (email|ai|assistant)|system:)`)
+	reForwarded = regexp.MustCompile(`(?i)-{3,} ?(forwarded message|original message|weitergeleitete nachricht|mensaje reenviado|message transféré)`)
+	reHigh      = regexp.MustCompile(`(?i)\b(urgent|urgently|asap|as soon as possible|immediately|critical|high priority|top priority|time.sensitive)\b`)
+	reLow       = regexp.MustCompile(`(?i)\b(no rush|whenever you (can|get a chance)|low priority|when you have time|not urgent)\b`)
+	reGreeting  = regexp.MustCompile(`(?i)^\s*(hi|hello|hey|dear|good (morning|afternoon|evening))\b[^,!\n]*[,!]?\s*`)
+	reLead      = regexp.MustCompile(`(?i)^\s*(also|and|so|ok|okay|btw|quick question)[,:]?\s+|^\s*(could|can|would|will) you (please |kindly )?|^\s*(please|pls|kindly)[,]?\s+|^\s*(i|we) need you to\s+|^\s*(don'?t forget|remember|make sure) to\s+`)
+	reISODate   = regexp.MustCompile(`\b(20\d\d)-(\d\d)-(\d\d)\b`)
+	reMonthDay  = regexp.MustCompile(`(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(st|nd|rd|th)?\b`)
+	reDayMonth  = regexp.MustCompile(`(?i)\b(\d{1,2})(st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b`)
+	reWeekday   = regexp.MustCompile(`(?i)\b(by|on|before|until|due|this|next|bis|am|vor|antes del|hasta el|el|d'ici|avant|pour|jusqu'à)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lunes|martes|miércoles|jueves|viernes|sábado|domingo|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)`)
+	reDotDate   = regexp.MustCompile(`(^|[^\d.\pL])(\d{1,2})\.(\d{1,2})\.(20\d\d)?`)
+	reNthDay    = regexp.MustCompile(`(?i)\b(by|before|until|on) the (\d{1,2})(st|nd|rd|th)\b|\bantes del día (\d{1,2})\b`)
+	reRelDay    = regexp.MustCompile(`(?i)\b(by |before |until |due )?(today|tonight|tomorrow|end of (the )?day|eod|end of (the )?week|eow|next week)\b`)
 )
 
 var months = map[string]time.Month{"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
 	"sept": 9, "oct": 10, "nov": 11, "dec": 12}
 
-var weekdays = map[string]time.Weekday{"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6}
+var weekdays = map[string]time.Weekday{"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6,
+	"sonntag": 0, "montag": 1, "dienstag": 2, "mittwoch": 3, "donnerstag": 4, "freitag": 5, "samstag": 6,
+	"domingo": 0, "lunes": 1, "martes": 2, "miércoles": 3, "jueves": 4, "viernes": 5, "sábado": 6,
+	"dimanche": 0, "lundi": 1, "mardi": 2, "mercredi": 3, "jeudi": 4, "vendredi": 5, "samedi": 6}
 
 // ExtractRules is the offline extractor: a sentence that asks ("could
 // you", "please", an imperative verb) makes a request, its title from that
@@ -159,6 +203,13 @@ func ExtractRules(from, subject, body string, received time.Time, loc *time.Loca
 	out := &Extraction{}
 	text := clip(body, maxMailText)
 	if reNoise.MatchString(from) || reNoise.MatchString(text) {
+		return out
+	}
+	own := text
+	if i := reForwarded.FindStringIndex(text); i != nil {
+		own = text[:i[0]]
+	}
+	if reInjection.MatchString(own) {
 		return out
 	}
 	// Quoted earlier mail is not this message's request.
@@ -185,18 +236,21 @@ func ExtractRules(from, subject, body string, received time.Time, loc *time.Loca
 			continue
 		}
 		score := 0.0
-		polite := rePolite.MatchString(sent)
+		polite := rePolite.MatchString(sent) && !rePoliteFiller.MatchString(sent)
 		stripped := strings.TrimSpace(reLead.ReplaceAllString(sent, ""))
 		verb := reVerb.MatchString(stripped)
+		question := strings.HasSuffix(sent, "?")
 		switch {
 		case polite && verb:
 			score = 0.8
-		case verb && strings.HasSuffix(sent, "?"):
+		case verb && question:
 			score = 0.75
 		case verb:
 			score = 0.6
 		case polite:
 			score = 0.5
+		case question && reAskYou.MatchString(sent):
+			score = 0.45
 		}
 		if score > bestScore {
 			best, bestScore = stripped, score
@@ -276,6 +330,36 @@ func dueDate(text string, now time.Time) string {
 	if m := reDayMonth.FindStringSubmatch(text); m != nil {
 		if d := monthDay(m[3], m[1]); d != "" {
 			return d
+		}
+	}
+	if m := reDotDate.FindStringSubmatch(text); m != nil {
+		var d, mo int
+		if _, err := fmt.Sscanf(m[2]+" "+m[3], "%d %d", &d, &mo); err == nil && mo >= 1 && mo <= 12 {
+			if m[4] != "" {
+				var y int
+				if _, err := fmt.Sscanf(m[4], "%d", &y); err == nil {
+					t := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, now.Location())
+					if t.Day() == d {
+						return t.Format(time.DateOnly)
+					}
+				}
+			} else if s := monthDay(time.Month(mo).String()[:3], m[2]); s != "" {
+				return s
+			}
+		}
+	}
+	if m := reNthDay.FindStringSubmatch(text); m != nil {
+		day := m[2]
+		if day == "" {
+			day = m[4]
+		}
+		var d int
+		if _, err := fmt.Sscanf(day, "%d", &d); err == nil && d >= 1 && d <= 31 {
+			for t := today; t.Before(today.AddDate(0, 2, 0)); t = t.AddDate(0, 0, 1) {
+				if t.Day() == d {
+					return t.Format(time.DateOnly)
+				}
+			}
 		}
 	}
 	if m := reWeekday.FindStringSubmatch(text); m != nil {

@@ -453,6 +453,11 @@ type ExternalTask struct {
 	Conflicts    json.RawMessage
 	RefCreatedAt time.Time
 	RefID        uuid.UUID
+	// Email references: the replies attached (count and the latest) and
+	// the status the latest reply with a signal suggests (nil: none).
+	ReplyCount      int
+	LatestReply     *Reply
+	SuggestedStatus *StatusSuggestion
 }
 
 // ListExternal pages through the user's tasks that came from outside, oldest
@@ -464,13 +469,17 @@ func (s *Service) ListExternal(ctx context.Context, userID uuid.UUID, limit int,
 	}
 	l.Where("r.user_id = @user_id AND r.task_id IS NOT NULL", pgx.NamedArgs{"user_id": userID})
 	l.OrderBy(page.Asc, "r.created_at", "r.id")
-	return l.Fetch(ctx, s.o.DB.Pool, `SELECT r.id, r.created_at, r.system, r.external_id, r.url, r.last_synced_at, r.sync_status, r.conflicts, r.task_id
+	return l.Fetch(ctx, s.o.DB.Pool, `SELECT r.id, r.created_at, r.system, r.external_id, r.url, r.last_synced_at, r.sync_status, r.conflicts, r.task_id,
+		CASE WHEN r.system = 'email' THEN jsonb_build_object('replies', r.metadata->'replies', 'suggested_status', r.metadata->'suggested_status') END
 		FROM external_refs r`, func(row pgx.Row) (*ExternalTask, error) {
 		var e ExternalTask
 		var taskID uuid.UUID
-		if err := row.Scan(&e.RefID, &e.RefCreatedAt, &e.System, &e.ExternalID, &e.URL, &e.LastSyncedAt, &e.SyncStatus, &e.Conflicts, &taskID); err != nil {
+		var mail []byte
+		if err := row.Scan(&e.RefID, &e.RefCreatedAt, &e.System, &e.ExternalID, &e.URL, &e.LastSyncedAt, &e.SyncStatus, &e.Conflicts, &taskID,
+			&mail); err != nil {
 			return nil, err
 		}
+		e.ReplyCount, e.LatestReply, e.SuggestedStatus = replyInfo(mail)
 		e.Task = &task.Task{ID: taskID}
 		return &e, nil
 	})

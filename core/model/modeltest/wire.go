@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,8 +36,12 @@ type WireServer struct {
 	URL string
 
 	write func(w http.ResponseWriter, f http.Flusher, t Turn, model string)
-	fail  func(w http.ResponseWriter, err error)
-	path  string
+	// whole answers a request that did not ask to stream (nil: streamed
+	// anyway).
+	whole  func(w http.ResponseWriter, t Turn, model string)
+	fail   func(w http.ResponseWriter, err error)
+	path   string
+	answer func(WireRequest) (Turn, bool)
 
 	mu    sync.Mutex
 	turns []Turn
@@ -54,9 +59,22 @@ type WireRequest struct {
 // OpenAIServer speaks OpenAI's chat completions API
 // (POST /v1/chat/completions with stream: true, server-sent events of
 // chat.completion.chunk objects, tool calls keyed by index, the usage
-// chunk of stream_options.include_usage, data: [DONE]).
+// chunk of stream_options.include_usage, data: [DONE]; without stream, one
+// chat.completion object).
 func OpenAIServer(t testing.TB, turns ...Turn) *WireServer {
-	return newWireServer(t, "/v1/chat/completions", writeOpenAI, failOpenAI, turns)
+	s := newWireServer(t, "/v1/chat/completions", writeOpenAI, failOpenAI, turns)
+	s.whole = writeOpenAIWhole
+	return s
+}
+
+// OpenAIReplayServer speaks OpenAI's chat completions API as OpenAIServer
+// does, but answers each request with the Turn answer gives for it (by
+// its content, not its order): for replaying recorded answers. A request
+// answer has nothing for is answered 500.
+func OpenAIReplayServer(t testing.TB, answer func(WireRequest) (Turn, bool)) *WireServer {
+	s := OpenAIServer(t)
+	s.answer = answer
+	return s
 }
 
 // AnthropicServer speaks Anthropic's Messages API (POST /v1/messages with
@@ -102,14 +120,22 @@ func (s *WireServer) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body map[string]any
 	_ = json.Unmarshal(raw, &body)
+	req := WireRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
 	s.mu.Lock()
-	s.got = append(s.got, WireRequest{Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.got = append(s.got, req)
 	var turn Turn
-	scripted := len(s.turns) > 0 && r.URL.Path == s.path
-	if scripted {
+	var scripted bool
+	switch {
+	case s.answer != nil:
+		// Called outside the lock below.
+	case len(s.turns) > 0 && r.URL.Path == s.path:
+		scripted = true
 		turn, s.turns = s.turns[0], s.turns[1:]
 	}
 	s.mu.Unlock()
+	if s.answer != nil && r.URL.Path == s.path {
+		turn, scripted = s.answer(req)
+	}
 	if !scripted {
 		s.fail(w, sdk.Errorf(sdk.CodeInternal, "modeltest: %s %s has no scripted turn", r.Method, r.URL.Path))
 		return
@@ -131,6 +157,10 @@ func (s *WireServer) serve(w http.ResponseWriter, r *http.Request) {
 	model := turn.Model
 	if model == "" {
 		model, _ = body["model"].(string)
+	}
+	if stream, _ := body["stream"].(bool); !stream && s.whole != nil {
+		s.whole(w, turn, model)
+		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -259,6 +289,41 @@ func writeOpenAI(w http.ResponseWriter, f http.Flusher, t Turn, model string) {
 		`"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,` +
 		`"rejected_prediction_tokens":0}},"obfuscation":"Pq"}`)
 	send("[DONE]")
+}
+
+// writeOpenAIWhole answers t as one chat.completion object, as
+// api.openai.com does for a request without stream (content null when
+// there is only tool calls). A turn with Err and some text is answered
+// whole: a complete response cannot be cut mid-answer.
+func writeOpenAIWhole(w http.ResponseWriter, t Turn, model string) {
+	var content any
+	if len(t.Text) > 0 {
+		content = strings.Join(t.Text, "")
+	}
+	msg := map[string]any{"role": "assistant", "content": content, "refusal": nil, "annotations": []any{}}
+	finish := t.StopReason
+	if finish == "" {
+		finish = "stop"
+	}
+	if len(t.ToolCalls) > 0 {
+		calls := make([]map[string]any, 0, len(t.ToolCalls))
+		for _, c := range t.ToolCalls {
+			calls = append(calls, map[string]any{"id": c.ID, "type": "function",
+				"function": map[string]any{"name": c.Name, "arguments": string(c.Arguments)}})
+		}
+		msg["tool_calls"] = calls
+		if t.StopReason == "" {
+			finish = "tool_calls"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-BqT7yJ2mXo4h", "object": "chat.completion", "created": 1752036500,
+		"model": model, "choices": []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
+		"usage": map[string]any{"prompt_tokens": t.Usage.InputTokens, "completion_tokens": t.Usage.OutputTokens,
+			"total_tokens":              t.Usage.InputTokens + t.Usage.OutputTokens,
+			"prompt_tokens_details":     map[string]any{"cached_tokens": 0, "audio_tokens": 0},
+			"completion_tokens_details": map[string]any{"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+		"service_tier": "default", "system_fingerprint": "fp_07871e2ad8"})
 }
 
 // writeAnthropic streams t as api.anthropic.com does: event and data
