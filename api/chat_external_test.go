@@ -180,6 +180,7 @@ func TestChatOutsideTools(t *testing.T) {
 	require.Equal(t, "scriptp_send_message", req["tool"])
 	require.Equal(t, "external", req["effect"])
 	require.Equal(t, chat.ReasonExternal, req["reason"])
+	require.Equal(t, "scriptp", req["provider"], "the outside app the call goes to")
 	require.Equal(t, map[string]any{"channel": "general", "text": "hi"}, req["arguments"])
 	require.Empty(t, app.called(), "nothing runs before the user allows it")
 

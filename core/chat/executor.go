@@ -255,7 +255,8 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 				return nil, err
 			}
 			if _, err := t.waitForApproval(ctx, &approvalRequest{Key: tc.IdempotencyKey, Agent: agent.Name, Tool: tool.Name,
-				CallID: call.ID, Arguments: jsonOrString(call.Arguments), Effect: tool.Effect, Reason: reason, State: state}); err != nil {
+				CallID: call.ID, Arguments: jsonOrString(call.Arguments), Effect: tool.Effect, Reason: reason, Provider: tool.Provider,
+				State: state}); err != nil {
 				return nil, err
 			}
 			return nil, ErrWaitingApproval
