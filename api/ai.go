@@ -79,7 +79,7 @@ type Agent struct {
 	Description string   `json:"description"`
 	Provider    string   `json:"provider" example:"openai" doc:"The model provider plugin it talks through."`
 	Model       string   `json:"model" doc:"Model id; empty: the provider's default."`
-	Tools       []string `json:"tools" example:"[\"search\",\"create_task\"]"`
+	Tools       []string `json:"tools" example:"[\"search\",\"create_task\"]" doc:"The tools it may use: Consilium's own by name, external for every tool of the user's connected outside apps, <provider>:* for those of one outside app. Outside tools are named <provider>_<tool> in tool calls and approvals; each call waits for the user's approval unless an admin marked the tool read-only."`
 	Available   bool     `json:"available" doc:"Whether its provider is running right now."`
 }
 

@@ -151,7 +151,7 @@ const chatProtocol = "**Events.** Every event of a conversation is one JSON obje
 	"`run.completed` {status: completed|cancelled|failed|budget_exceeded}; `error` {code, message}; " +
 	"`tool_call.started` {call_id, tool, agent, arguments, effect}; `tool_call.finished` {call_id, tool, agent, status, " +
 	"summary}; `agent.delegated` {call_id, from, to, brief, expected_output, depth}; `agent.returned` {call_id, from, to, " +
-	"summary}; `approval.required` {approval_id, tool, agent, call_id, arguments, effect, reason} (the run waits: answer " +
+	"summary}; `approval.required` {approval_id, tool, agent, call_id, arguments, effect, reason, provider?: the outside app of an external tool} (the run waits: answer " +
 	"with answer-approval or the socket's approval.respond); `approval.answered` {approval_id, allow}. " +
 	"`resync_required` {after_seq} means the events " +
 	"after the seq asked for are no longer kept (they are kept for 24 hours): reload the messages; the stream " +

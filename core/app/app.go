@@ -159,18 +159,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.Hub = chat.NewHub(o.Pool, o.Logger)
 	a.Agents = chat.NewRegistry(cfg.AI, providers.Chat, o.Models)
 	a.Chat = chat.NewService(chat.Options{DB: a.DB, Agents: a.Agents, Hub: a.Hub, Queue: chatQueue, Logger: o.Logger, Metrics: o.Metrics})
-	a.ChatRunner = o.ChatRunner
-	if a.ChatRunner == nil {
-		var agentTools []chat.Tool
-		if o.ChatTools != nil {
-			agentTools = o.ChatTools(a)
-		} else {
-			agentTools = tools.New(tools.Services{DB: a.DB, Notes: a.Notes, Tasks: a.Tasks, Plan: a.Plan, AI: a.AI, Users: a.Users})
-		}
-		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: agentTools, Search: a.AI,
-			Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger, Metrics: o.Metrics})
-	}
-
 	a.Integrations, err = integration.New(integration.Options{DB: a.DB, MasterKey: cfg.Integrations.MasterKey, Plugins: o.Integrations,
 		PluginConfig: cfg.Plugins, PublicURL: cfg.HTTP.PublicURL, ReturnURL: cfg.Integrations.ReturnURL,
 		SyncInterval: cfg.Integrations.SyncInterval, CompletedGrace: cfg.Integrations.CompletedGrace, Tasks: a.Tasks, Notes: a.Notes,
@@ -180,6 +168,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	o.Metrics.WatchSyncLag(a.Integrations.SyncLag)
+
+	a.ChatRunner = o.ChatRunner
+	if a.ChatRunner == nil {
+		var agentTools []chat.Tool
+		if o.ChatTools != nil {
+			agentTools = o.ChatTools(a)
+		} else {
+			agentTools = tools.New(tools.Services{DB: a.DB, Notes: a.Notes, Tasks: a.Tasks, Plan: a.Plan, AI: a.AI, Users: a.Users})
+		}
+		a.ChatRunner = chat.NewOrchestrator(chat.OrchestratorOptions{Models: o.Models, Tools: agentTools,
+			External: outsideTools{a.Integrations}, Search: a.AI, Agents: a.Agents, Limits: cfg.AI.Chat, Logger: o.Logger, Metrics: o.Metrics})
+	}
 
 	a.River, err = o.Jobs(a)
 	if err != nil {

@@ -27,9 +27,16 @@ func TestRegistry(t *testing.T) {
 		require.True(t, a.Available)
 		require.NotEmpty(t, a.SystemPrompt)
 		for _, tool := range a.Tools {
+			if tool == config.AllExternalTools {
+				require.Equal(t, "inbox", a.Name, "only the inbox agent uses outside apps' tools")
+				continue
+			}
 			require.Contains(t, config.AgentTools, tool, "agent %s", a.Name)
 		}
 	}
+	inbox, found := r.Agent("inbox")
+	require.True(t, found)
+	require.Contains(t, inbox.Tools, config.AllExternalTools, "the inbox agent gets the outside apps' tools")
 	require.Equal(t, []string{"assistant", "planner", "tasks", "researcher", "inbox"}, names)
 	manager, ok := r.Agent("assistant")
 	require.True(t, ok)

@@ -85,6 +85,8 @@ type approvalRequest struct {
 	Arguments json.RawMessage
 	Effect    Effect
 	Reason    string
+	// Provider is the outside app of an external tool ("" for ours).
+	Provider string
 	// State is the run's state to resume from.
 	State json.RawMessage
 }
@@ -117,6 +119,7 @@ func (t *Turn) waitForApproval(ctx context.Context, req *approvalRequest) (*Appr
 		}
 		if _, err := AppendEvents(ctx, tx, t.Run.UserID, t.Run.ConversationID, NewEvent(&t.Run.ID, EventApprovalRequired, approvalPayload{
 			ApprovalID: a.ID, Tool: a.Tool, Agent: a.Agent, CallID: a.CallID, Arguments: a.Arguments, Effect: a.Effect, Reason: a.Reason,
+			Provider: req.Provider,
 		})); err != nil {
 			return err
 		}
@@ -134,6 +137,8 @@ type approvalPayload struct {
 	Arguments  json.RawMessage `json:"arguments"`
 	Effect     Effect          `json:"effect"`
 	Reason     string          `json:"reason"`
+	// Provider names the outside app of an external tool.
+	Provider string `json:"provider,omitempty"`
 }
 
 // AnswerApproval records the user's answer to an approval of their

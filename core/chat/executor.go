@@ -215,7 +215,12 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 		return &e.Result, nil
 	}
 	tool, ok := o.tools[call.Name]
-	if !ok || !contains(agent.Tools, call.Name) {
+	allowed := ok && contains(agent.Tools, call.Name)
+	if !ok && wantsExternal(agent) {
+		tool, ok = o.externalTools(ctx, t, st)[call.Name]
+		allowed = ok && externalAllowed(agent, tool.Provider)
+	}
+	if !allowed {
 		res := &storedResult{Content: fmt.Sprintf("error: there is no tool %q for you; your tools are those you were given", call.Name)}
 		return res, o.record(ctx, t, st, agent, call, tc, EffectRead, CallRejected, "no such tool for "+agent.Name, res, nil)
 	}
@@ -250,7 +255,8 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 				return nil, err
 			}
 			if _, err := t.waitForApproval(ctx, &approvalRequest{Key: tc.IdempotencyKey, Agent: agent.Name, Tool: tool.Name,
-				CallID: call.ID, Arguments: jsonOrString(call.Arguments), Effect: tool.Effect, Reason: reason, State: state}); err != nil {
+				CallID: call.ID, Arguments: jsonOrString(call.Arguments), Effect: tool.Effect, Reason: reason, Provider: tool.Provider,
+				State: state}); err != nil {
 				return nil, err
 			}
 			return nil, ErrWaitingApproval
@@ -318,7 +324,9 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 	} else {
 		o.logger.WarnContext(ctx, "chat tool failed", "tool", tool.Name, "run_id", t.Run.ID, "error", toolErr)
 	}
-	res := &storedResult{Content: content}
+	// An outside app's error may carry its text: untrusted, as its
+	// output would be.
+	res := &storedResult{Content: content, Untrusted: tool.Effect == EffectExternal}
 	return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallFailed, truncate(content, 300), res, approvalID)
 }
 
@@ -365,13 +373,17 @@ func toStored(r *ToolResult) *storedResult {
 }
 
 // approvalReason says why a call must wait for the user's approval, or
-// "" when it runs at once: destructive and external calls always wait, a
-// bulk call and any write once untrusted text is in the turn too.
+// "" when it runs at once: destructive calls and external ones (but for
+// those an admin marked read-only) always wait, a bulk call and any write
+// once untrusted text is in the turn too.
 func approvalReason(tool Tool, args json.RawMessage, untrusted bool) string {
 	switch tool.Effect {
 	case EffectDestructive:
 		return ReasonDestructive
 	case EffectExternal:
+		if tool.ReadOnly {
+			return ""
+		}
 		return ReasonExternal
 	case EffectRead:
 		return ""

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type OrchestratorOptions struct {
 	// Tools are every tool an agent may be given (core/chat/tools); an
 	// agent is offered those its config names.
 	Tools []Tool
+	// External are the tools of the user's connected outside apps,
+	// offered to agents whose config names them ("external" or
+	// "<provider>:*"); nil: none.
+	External ExternalTools
 	// Search finds the passages of each turn's context and of the offline
 	// answers; nil: none.
 	Search Searcher
@@ -53,14 +58,15 @@ type OrchestratorOptions struct {
 // spent. An agent on the offline local provider answers from retrieval
 // only.
 type Orchestrator struct {
-	models  model.Source
-	tools   map[string]Tool
-	search  Searcher
-	agents  Agents
-	limits  config.Chat
-	logger  *slog.Logger
-	now     func() time.Time
-	metrics *metrics.Metrics
+	models   model.Source
+	tools    map[string]Tool
+	external ExternalTools
+	search   Searcher
+	agents   Agents
+	limits   config.Chat
+	logger   *slog.Logger
+	now      func() time.Time
+	metrics  *metrics.Metrics
 }
 
 var _ Runner = (*Orchestrator)(nil)
@@ -101,7 +107,7 @@ func NewOrchestrator(o OrchestratorOptions) *Orchestrator {
 	for _, t := range o.Tools {
 		tools[t.Name] = t
 	}
-	return &Orchestrator{models: o.Models, tools: tools, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now, metrics: o.Metrics}
+	return &Orchestrator{models: o.Models, tools: tools, external: o.External, search: o.Search, agents: o.Agents, limits: l, logger: o.Logger, now: o.Now, metrics: o.Metrics}
 }
 
 // turnState is where a turn stands; it is saved with the run when the turn
@@ -134,6 +140,12 @@ type turnState struct {
 	// Budget names the budget spent when the answer was asked for
 	// without tools (finalAnswer).
 	Budget string `json:"budget,omitempty"`
+
+	// ext are the user's outside tools by the model's name for them,
+	// listed when an agent first needs them (externalTools); each attempt
+	// lists them again.
+	ext       map[string]Tool
+	extLoaded bool
 }
 
 // frame is one agent at work.
@@ -335,7 +347,7 @@ func (o *Orchestrator) callModel(ctx context.Context, t *Turn, st *turnState, ag
 	st.ModelCalls++
 	req := &sdk.ChatRequest{Model: agent.Model, Messages: f.Messages, Stream: true}
 	if !noTools {
-		req.Tools = o.definitions(agent, depth)
+		req.Tools = o.definitions(ctx, t, st, agent, depth)
 	}
 	callCtx, cancel := context.WithDeadlineCause(ctx, deadline, errTurnTime)
 	defer cancel()
@@ -429,11 +441,31 @@ func (o *Orchestrator) agent(t *Turn, name string) (Agent, bool) {
 	return o.agents.Agent(name)
 }
 
-// definitions are the tools offered to agent at depth.
-func (o *Orchestrator) definitions(agent Agent, depth int) []sdk.ToolDefinition {
+// definitions are the tools offered to agent at depth: its own, the
+// outside tools its config names (by name, at most maxExternalTools), and
+// a delegate_to tool per delegate.
+func (o *Orchestrator) definitions(ctx context.Context, t *Turn, st *turnState, agent Agent, depth int) []sdk.ToolDefinition {
 	var out []sdk.ToolDefinition
 	for _, name := range agent.Tools {
 		if tool, ok := o.tools[name]; ok {
+			out = append(out, sdk.ToolDefinition{Name: tool.Name, Description: tool.Description, Parameters: tool.Parameters})
+		}
+	}
+	if wantsExternal(agent) {
+		ext := o.externalTools(ctx, t, st)
+		names := make([]string, 0, len(ext))
+		for name, tool := range ext {
+			if externalAllowed(agent, tool.Provider) {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		if len(names) > maxExternalTools {
+			o.logger.WarnContext(ctx, "chat: outside tools beyond the limit left out", "agent", agent.Name, "offered", maxExternalTools, "left_out", len(names)-maxExternalTools)
+			names = names[:maxExternalTools]
+		}
+		for _, name := range names {
+			tool := ext[name]
 			out = append(out, sdk.ToolDefinition{Name: tool.Name, Description: tool.Description, Parameters: tool.Parameters})
 		}
 	}

@@ -37,6 +37,12 @@ type Tool struct {
 	// Parameters is the JSON Schema of the arguments object.
 	Parameters json.RawMessage
 	Effect     Effect
+	// Provider is the outside app (integration plugin) that runs an
+	// external tool; "" for Consilium's own.
+	Provider string
+	// ReadOnly marks an external tool an admin vouches changes nothing
+	// outside: it runs without the user's approval.
+	ReadOnly bool
 	// Bulk, when set, reports whether a call with these arguments touches
 	// many items at once; such a call waits for approval even when its
 	// effect is a write.

@@ -26,6 +26,24 @@ var AgentTools = []string{
 	"planning_summary", // read the review summary of a week, month or quarter
 }
 
+// AllExternalTools, in an agent's tools, gives it every tool the user's
+// connected outside apps offer (integration plugins with tools); a
+// "<provider>:*" entry (ExternalToolsOf) gives it those of one provider.
+const AllExternalTools = "external"
+
+// ExternalToolsOf is the agent tools entry for every tool of provider.
+func ExternalToolsOf(provider string) string { return provider + ":*" }
+
+// ExternalProvider is the provider an agent tools entry "<provider>:*"
+// names; ok is false for other entries.
+func ExternalProvider(tool string) (provider string, ok bool) {
+	p, ok := strings.CutSuffix(tool, ":*")
+	if !ok || !sdk.ValidName(p) {
+		return "", false
+	}
+	return p, true
+}
+
 var (
 	pgMemoryRE = regexp.MustCompile(`^[1-9][0-9]*(kB|MB|GB)$`)
 )
@@ -78,8 +96,9 @@ func (a *AI) problems() []string {
 			bad(key+".system_prompt", "must be at most 64 KiB")
 		}
 		for j, tool := range ag.Tools {
-			if !slices.Contains(AgentTools, tool) {
-				bad(fmt.Sprintf("%s.tools[%d]", key, j), "unknown tool %q; known tools: %s", tool, strings.Join(AgentTools, ", "))
+			if _, ext := ExternalProvider(tool); !ext && tool != AllExternalTools && !slices.Contains(AgentTools, tool) {
+				bad(fmt.Sprintf("%s.tools[%d]", key, j), "unknown tool %q; known tools: %s, %s (every outside app's tools) or <provider>:* (one integration plugin's tools)",
+					tool, strings.Join(AgentTools, ", "), AllExternalTools)
 			}
 		}
 		for j, d := range ag.Delegates {

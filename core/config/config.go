@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -604,6 +605,14 @@ func (c *Config) Problems() []string {
 		bad("jobs.rescue_stuck_after", "must be at least 1s")
 	}
 	errs = append(errs, c.AI.problems()...)
+	for i, ag := range c.AI.Agents {
+		for j, tool := range ag.Tools {
+			p, ok := ExternalProvider(tool)
+			if ok && !slices.ContainsFunc(c.Plugins.Items, func(it plugin.PluginConfig) bool { return it.Name == p && it.Kind == sdk.KindIntegration }) {
+				bad(fmt.Sprintf("ai.agents[%d].tools[%d]", i, j), "%q names no integration plugin of plugins.items", tool)
+			}
+		}
+	}
 	var pv *plugin.ValidationError
 	if err := c.Plugins.WithDefaults().Validate(); errors.As(err, &pv) {
 		errs = append(errs, pv.Problems...)

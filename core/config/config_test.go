@@ -196,6 +196,36 @@ func TestAgentToolsAndDelegates(t *testing.T) {
 	require.Equal(t, 12, cfg.AI.Chat.MaxModelCalls)
 }
 
+// Agents may be given outside apps' tools: external (all of them) or
+// <provider>:*, the provider an integration plugin item (enabled or not);
+// read_only_tools belong to integration items and name tools.
+func TestAgentExternalTools(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, `plugins:
+  items:
+    - {name: composio, kind: integration, path: /nonexistent/composio, read_only_tools: [GITHUB_LIST_ISSUES, ""]}
+    - {name: openai, kind: llm, path: /nonexistent/openai, read_only_tools: [x]}
+ai:
+  agents:
+    - {name: a, tools: [search, external, "composio:*", "openai:*", "ghost:*", "Bad Name:*"]}
+`)
+	_, err := config.Load(path, validEnv)
+	require.Error(t, err)
+	got := err.Error()
+	for _, want := range []string{
+		`ai.agents[0].tools[3]: "openai:*" names no integration plugin of plugins.items`,
+		`ai.agents[0].tools[4]: "ghost:*" names no integration plugin of plugins.items`,
+		`ai.agents[0].tools[5]: unknown tool "Bad Name:*"`,
+		`plugins.items[0].read_only_tools[1]: must be a tool name`,
+		`plugins.items[1].read_only_tools: is only for integration plugins`,
+	} {
+		require.Contains(t, got, want)
+	}
+	for _, ok := range []string{"agents[0].tools[0]", "agents[0].tools[1]", "agents[0].tools[2]", "read_only_tools[0]"} {
+		require.NotContains(t, got, ok)
+	}
+}
+
 // A chat turn's time budget ends before its job's timeout cuts it off.
 func TestChatDurationBelowTurnTimeout(t *testing.T) {
 	c := config.Default()

@@ -92,6 +92,8 @@ type Options struct {
 type Service struct {
 	o    Options
 	keys *Keyring
+	// tools keeps each connection's tool list briefly (tools.go).
+	tools toolsCache
 }
 
 // New returns the service.

@@ -36,10 +36,12 @@ import (
 
 // ctlAnswer is what the control server tells scriptplugin to answer.
 type ctlAnswer struct {
-	Sync  *sdk.SyncResponse     `json:"sync,omitempty"`
-	Push  *sdk.PushTaskResponse `json:"push,omitempty"`
-	Error *ctlError             `json:"error,omitempty"`
-	Crash bool                  `json:"crash,omitempty"`
+	Sync   *sdk.SyncResponse     `json:"sync,omitempty"`
+	Push   *sdk.PushTaskResponse `json:"push,omitempty"`
+	Tools  []sdk.Tool            `json:"tools,omitempty"`
+	Output json.RawMessage       `json:"output,omitempty"`
+	Error  *ctlError             `json:"error,omitempty"`
+	Crash  bool                  `json:"crash,omitempty"`
 }
 
 type ctlError struct {
@@ -66,6 +68,43 @@ type outside struct {
 	syncScript, pushScript []ctlAnswer
 	crashAt                int
 	syncCalls              int
+	// tools are what ListTools answers (listCalls counts the calls);
+	// toolAnswers answer ExecuteTool by tool name (default: the call's
+	// arguments echoed as {"echo": ...}); executions are the calls.
+	tools       []sdk.Tool
+	listCalls   int
+	toolAnswers map[string]ctlAnswer
+	executions  []execution
+}
+
+// execution is one ExecuteTool call the outside system got.
+type execution struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+func (o *outside) listTools() ctlAnswer {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.listCalls++
+	return ctlAnswer{Tools: slices.Clone(o.tools)}
+}
+
+func (o *outside) execute(x execution) ctlAnswer {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.executions = append(o.executions, x)
+	if a, ok := o.toolAnswers[x.Name]; ok {
+		return a
+	}
+	out, _ := json.Marshal(map[string]json.RawMessage{"echo": x.Arguments})
+	return ctlAnswer{Output: out}
+}
+
+func (o *outside) executed() []execution {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.executions)
 }
 
 type outsideTask struct {
@@ -238,6 +277,12 @@ func (o *outside) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in sdk.PushTaskRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		a = o.push(in)
+	case "/tools":
+		a = o.listTools()
+	case "/execute":
+		var in execution
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		a = o.execute(in)
 	default:
 		http.NotFound(w, r)
 		return
@@ -291,7 +336,7 @@ type syncEnv struct {
 
 const provider = "scriptp"
 
-func newSyncEnv(t *testing.T) *syncEnv {
+func newSyncEnv(t *testing.T, configure ...func(*config.Config)) *syncEnv {
 	t.Helper()
 	ctx := context.Background()
 	bin := buildScriptPlugin(t)
@@ -306,6 +351,9 @@ func newSyncEnv(t *testing.T) *syncEnv {
 	cfg.Plugins.RestartBackoffMin = 20 * time.Millisecond
 	cfg.Plugins.Items = []plugin.PluginConfig{{Name: provider, Kind: "integration", Path: bin, Enabled: true,
 		Config: map[string]string{"control_url": srv.URL}}}
+	for _, f := range configure {
+		f(&cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	logger := slog.New(slog.DiscardHandler)
 	host := plugin.New(cfg.Plugins, logger)

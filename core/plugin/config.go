@@ -56,6 +56,11 @@ type PluginConfig struct {
 	// CallTimeout and MaxConcurrency override the host-wide values.
 	CallTimeout    time.Duration `yaml:"call_timeout"`
 	MaxConcurrency int           `yaml:"max_concurrency"`
+	// ReadOnlyTools names tools of an integration plugin (as its ListTools
+	// names them) that an admin vouches change nothing outside: chat
+	// agents call them without asking the user. Every other tool the
+	// plugin offers waits for the user's approval on each call.
+	ReadOnlyTools []string `yaml:"read_only_tools"`
 }
 
 // Defaults returns the host settings used when nothing is set, with no
@@ -189,6 +194,14 @@ func (c Config) Validate() error {
 		}
 		if p.MaxConcurrency < 0 {
 			bad(key+".max_concurrency", "must not be negative")
+		}
+		if len(p.ReadOnlyTools) > 0 && p.Kind != sdk.KindIntegration {
+			bad(key+".read_only_tools", "is only for integration plugins (kind integration)")
+		}
+		for j, name := range p.ReadOnlyTools {
+			if strings.TrimSpace(name) == "" || len(name) > 256 {
+				bad(fmt.Sprintf("%s.read_only_tools[%d]", key, j), "must be a tool name of 1 to 256 characters, got %q", name)
+			}
 		}
 	}
 	if len(problems) == 0 {

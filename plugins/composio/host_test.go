@@ -219,9 +219,14 @@ func TestThroughTheHost(t *testing.T) {
 	})
 
 	t.Run("tools run for the linked account", func(t *testing.T) {
-		tools, err := svc.ListTools(ctx, aliceID, "composio")
+		tools, err := svc.Tools(ctx, aliceID)
 		if err != nil || len(tools) != len(s.ToolSlugs("gmail")) {
 			t.Fatalf("%d tools (%v)", len(tools), err)
+		}
+		for _, tool := range tools {
+			if tool.Provider != "composio" || tool.ReadOnly {
+				t.Fatalf("tool %+v: want composio's, not read-only", tool)
+			}
 		}
 		out, err := svc.ExecuteTool(ctx, aliceID, "composio", "GMAIL_FETCH_EMAILS", json.RawMessage(`{"max_results": 2}`))
 		if err != nil {

@@ -1,7 +1,8 @@
 // Command scriptplugin is an integration plugin whose outside system is a
-// test's control server (config "control_url"): Sync and PushTask post the
-// request there and answer what it says, an error, or exit at once (a
-// crash in the middle of a sync). It accepts the API key "good-token".
+// test's control server (config "control_url"): Sync, PushTask, ListTools
+// and ExecuteTool post the request there (to /sync, /push, /tools and
+// /execute) and answer what it says, an error, or exit at once (a crash in
+// the middle of a sync). It accepts the API key "good-token".
 package main
 
 import (
@@ -20,14 +21,16 @@ type script struct{}
 
 func (script) Describe(ctx context.Context, req *sdk.DescribeRequest) (*sdk.Manifest, error) {
 	return &sdk.Manifest{Name: "scriptplugin", DisplayName: "Script", Version: "0.1.0", Auth: sdk.Auth{Type: sdk.AuthAPIKey},
-		Capabilities: []sdk.Capability{sdk.CapTasksPull, sdk.CapTasksPush}}, nil
+		Capabilities: []sdk.Capability{sdk.CapTasksPull, sdk.CapTasksPush, sdk.CapTools}}, nil
 }
 
 // answer is what the control server says.
 type answer struct {
-	Sync  *sdk.SyncResponse     `json:"sync,omitempty"`
-	Push  *sdk.PushTaskResponse `json:"push,omitempty"`
-	Error *struct {
+	Sync   *sdk.SyncResponse     `json:"sync,omitempty"`
+	Push   *sdk.PushTaskResponse `json:"push,omitempty"`
+	Tools  []sdk.Tool            `json:"tools,omitempty"`
+	Output json.RawMessage       `json:"output,omitempty"`
+	Error  *struct {
 		Code         sdk.Code `json:"code"`
 		Message      string   `json:"message"`
 		RetryAfterMS int64    `json:"retry_after_ms"`
@@ -88,6 +91,22 @@ func (script) PushTask(ctx context.Context, req *sdk.PushTaskRequest) (*sdk.Push
 		return nil, sdk.Permanent("the control server answered no push result")
 	}
 	return a.Push, nil
+}
+
+func (script) ListTools(ctx context.Context, req *sdk.ListToolsRequest) (*sdk.ListToolsResponse, error) {
+	a, err := call(ctx, req.Connection, "/tools", map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.ListToolsResponse{Tools: a.Tools}, nil
+}
+
+func (script) ExecuteTool(ctx context.Context, req *sdk.ExecuteToolRequest) (*sdk.ExecuteToolResponse, error) {
+	a, err := call(ctx, req.Connection, "/execute", map[string]any{"name": req.Name, "arguments": req.Arguments})
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.ExecuteToolResponse{Output: a.Output}, nil
 }
 
 func main() { sdk.Serve(sdk.ServeConfig{Integration: script{}}) }
