@@ -15,6 +15,9 @@ import (
 
 // Audit statuses of a tool call.
 const (
+	// CallStarted: an outside app's tool is being called (its row is
+	// written before the call, so a retry never calls it again).
+	CallStarted   = "started"
 	CallCompleted = "completed"
 	CallFailed    = "failed"
 	CallDenied    = "denied"

@@ -304,6 +304,22 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 			st.Calls = append(st.Calls, callRecord{CallID: call.ID, Tool: call.Name, Agent: agent.Name, Status: CallCompleted, Summary: out.Summary, ApprovalID: approvalID})
 			return res, nil
 		}
+	} else if tool.Effect == EffectExternal {
+		// At most once: a row says the call started before it is made (the
+		// audit log is append-only: its outcome is a row of its own), so a
+		// retried turn never makes it again (see unknownOutcome).
+		started := o.entry(t, agent, call, &ToolCall{IdempotencyKey: tc.IdempotencyKey + startedSuffix}, tool.Effect, CallStarted,
+			"", &storedResult{}, approvalID, created)
+		if inserted, err := insertAudit(ctx, pool, started, true); err != nil {
+			return nil, err
+		} else if !inserted {
+			return o.unknownOutcome(ctx, t, st, agent, call, tc, tool.Effect, approvalID)
+		}
+		out, toolErr = tool.Run(ctx, tc, call.Arguments)
+		if toolErr == nil {
+			res := toStored(out)
+			return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallCompleted, out.Summary, res, approvalID)
+		}
 	} else {
 		out, toolErr = tool.Run(ctx, tc, call.Arguments)
 		if toolErr == nil {
@@ -328,6 +344,20 @@ func (o *Orchestrator) execute(ctx context.Context, t *Turn, st *turnState, agen
 	// output would be.
 	res := &storedResult{Content: content, Untrusted: tool.Effect == EffectExternal}
 	return res, o.record(ctx, t, st, agent, call, tc, tool.Effect, CallFailed, truncate(content, 300), res, approvalID)
+}
+
+// startedSuffix marks the idempotency key of an outside call's started row.
+const startedSuffix = "#started"
+
+// unknownOutcome answers an outside call that an earlier attempt started
+// and never finished (its worker stopped mid-call): it is not made again,
+// since the app may have done it; the model is told to have the user check.
+func (o *Orchestrator) unknownOutcome(ctx context.Context, t *Turn, st *turnState, agent Agent, call sdk.ToolCall, tc *ToolCall, effect Effect, approvalID *uuid.UUID) (*storedResult, error) {
+	content := fmt.Sprintf("error: the outcome of %s is unknown: the server stopped while the outside app was running it, "+
+		"so it may or may not have happened, and it was not run again. Tell the user, and ask them to check in that app "+
+		"before asking for it again.", call.Name)
+	res := &storedResult{Content: content}
+	return res, o.record(ctx, t, st, agent, call, tc, effect, CallFailed, "outcome unknown: interrupted mid-call", res, approvalID)
 }
 
 // record writes the audit row of a call that wrote nothing and its

@@ -215,3 +215,67 @@ func TestOrchestratorOutsideToolErrorIsUntrusted(t *testing.T) {
 	require.Equal(t, ReasonUntrusted, p.Reason)
 	require.Zero(t, b.tools.count(t, b.user), "nothing written before the answer")
 }
+
+// An outside call runs at most once: the worker stops while the app is
+// running it, and the retried turn does not call the app again (it may
+// have done it); the model is told the outcome is unknown.
+func TestOrchestratorOutsideCallInterruptedIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int32
+	calling := make(chan struct{})
+	ext := &fakeExternal{
+		ToolsFunc: func(context.Context, uuid.UUID) ([]ExternalTool, error) {
+			return []ExternalTool{{Provider: "app", Name: "send", ReadOnly: true}}, nil
+		},
+		ExecuteFunc: func(ctx context.Context, _ uuid.UUID, _, _ string, _ json.RawMessage) (json.RawMessage, error) {
+			if runs.Add(1) == 1 {
+				close(calling)
+				<-ctx.Done() // the worker stops mid-call
+				return nil, ctx.Err()
+			}
+			return json.RawMessage(`{"sent":true}`), nil
+		},
+	}
+	b := setupExternal(t, ext,
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("e1", "app_send", map[string]any{"to": "ada"})}},
+	)
+	agent := "ext"
+	sent := b.send(t, "Send it with the app", &agent)
+	args := RunTurnArgs{RunID: sent.RunID, ConversationID: b.conv.ID, UserID: b.user}
+	ctx, kill := context.WithCancel(b.ctx)
+	go func() {
+		<-calling
+		kill()
+	}()
+	require.Error(t, b.svc.RunTurn(ctx, args, b.orch, TurnJob{}), "an interrupted attempt asks River to retry")
+	audit, err := b.svc.ToolCalls(b.ctx, b.user, sent.RunID)
+	require.NoError(t, err)
+	require.Len(t, audit, 1)
+	require.Equal(t, CallStarted, audit[0].Status, "the row says the call started before it was made")
+
+	// The retry: the model asks for the same call, then answers.
+	b.model.Script(
+		modeltest.Turn{ToolCalls: []sdk.ToolCall{modeltest.Call("e1", "app_send", map[string]any{"to": "ada"})}},
+		modeltest.Turn{Text: []string{"I could not tell whether it was sent; please check the app."}},
+	)
+	require.NoError(t, b.svc.RunTurn(b.ctx, args, b.orch, TurnJob{}))
+	r, err := b.svc.GetRun(b.ctx, b.user, b.conv.ID, sent.RunID)
+	require.NoError(t, err)
+	require.Equal(t, RunCompleted, r.Status, "%s %s", r.ErrorCode, r.ErrorMessage)
+	require.Equal(t, int32(1), runs.Load(), "the app was not called again")
+	reqs := b.model.Requests()
+	last := reqs[len(reqs)-1].Messages
+	require.Contains(t, last[len(last)-1].Content, "the outcome of app_send is unknown")
+	audit, err = b.svc.ToolCalls(b.ctx, b.user, sent.RunID)
+	require.NoError(t, err)
+	require.Len(t, audit, 2, "the append-only log: the start, then the outcome")
+	require.Equal(t, []string{CallStarted, CallFailed}, []string{audit[0].Status, audit[1].Status})
+	require.Equal(t, "outcome unknown: interrupted mid-call", audit[1].Summary)
+	finished := 0
+	for _, e := range b.events(t) {
+		if e.Type == EventToolCallFinished {
+			finished++
+		}
+	}
+	require.Equal(t, 1, finished, "one tool_call.finished for the call across the attempts")
+}
