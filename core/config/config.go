@@ -139,9 +139,14 @@ type HTTP struct {
 }
 
 type Database struct {
-	URL         string `yaml:"url"`
-	MaxConns    int32  `yaml:"max_conns"`
-	AutoMigrate bool   `yaml:"auto_migrate"`
+	URL      string `yaml:"url"`
+	MaxConns int32  `yaml:"max_conns"`
+	// AcquireTimeout bounds the wait for a free pool connection when all
+	// max_conns are in use: a request then answers 503 (Retry-After 1)
+	// instead of queueing without end, and a job's attempt fails and is
+	// retried.
+	AcquireTimeout time.Duration `yaml:"acquire_timeout"`
+	AutoMigrate    bool          `yaml:"auto_migrate"`
 }
 
 type Auth struct {
@@ -319,7 +324,7 @@ func Default() Config {
 			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   20 * time.Second,
 		},
-		Database: Database{MaxConns: 8},
+		Database: Database{MaxConns: 8, AcquireTimeout: 5 * time.Second},
 		Auth: Auth{
 			Mode:                 "builtin",
 			Issuer:               "consilium",
@@ -514,6 +519,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Database.MaxConns < 2 {
 		bad("database.max_conns", "must be at least 2, got %d", c.Database.MaxConns)
+	}
+	if c.Database.AcquireTimeout < 10*time.Millisecond {
+		bad("database.acquire_timeout", "must be at least 10ms, got %s", c.Database.AcquireTimeout)
 	}
 	switch c.Auth.Mode {
 	case "builtin":
