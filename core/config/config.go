@@ -226,6 +226,10 @@ type Jobs struct {
 	// whose worker died counts as running before it may be rescued, and
 	// meanwhile that connection does not sync.
 	SyncTimeout time.Duration `yaml:"sync_timeout"`
+	// EmbedTimeout bounds one attempt of an embedding job (a note, a
+	// document); it is also how long an embedding whose worker died
+	// counts as running before it may be rescued.
+	EmbedTimeout time.Duration `yaml:"embed_timeout"`
 }
 
 // AI configures which plugins embed, chat and transcribe, the limits of
@@ -344,7 +348,8 @@ func Default() Config {
 		},
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
-			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute},
+			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute,
+			EmbedTimeout: 10 * time.Minute},
 		Plugins: plugin.Defaults(),
 		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour,
 			Mail: Mail{ConfidenceThreshold: 0.7}},
@@ -607,6 +612,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Jobs.SyncTimeout < time.Second {
 		bad("jobs.sync_timeout", "must be at least 1s")
+	}
+	if c.Jobs.EmbedTimeout < time.Second {
+		bad("jobs.embed_timeout", "must be at least 1s")
 	}
 	if c.Jobs.RescueStuckAfter < time.Second {
 		bad("jobs.rescue_stuck_after", "must be at least 1s")
