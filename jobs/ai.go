@@ -10,20 +10,31 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/consilium-hq/consilium/core/ai"
+	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/plugin"
 )
 
-// embedTimeout bounds one embedding job: a note of 2,000 chunks is about 30
-// Embed calls.
-const embedTimeout = 10 * time.Minute
+// embedTimeout is jobs.embed_timeout, or its default: one embedding job
+// (a note of 2,000 chunks is about 30 Embed calls). River's rescuer retries
+// an embedding whose worker died once it has run this long (and
+// jobs.rescue_stuck_after).
+func embedTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return config.Default().Jobs.EmbedTimeout
+	}
+	return d
+}
 
 // EmbedNoteWorker embeds a note after a change.
 type EmbedNoteWorker struct {
 	river.WorkerDefaults[ai.EmbedNoteArgs]
-	ai *ai.Service
+	ai      *ai.Service
+	timeout time.Duration // jobs.embed_timeout
 }
 
-func (w *EmbedNoteWorker) Timeout(*river.Job[ai.EmbedNoteArgs]) time.Duration { return embedTimeout }
+func (w *EmbedNoteWorker) Timeout(*river.Job[ai.EmbedNoteArgs]) time.Duration {
+	return embedTimeout(w.timeout)
+}
 
 func (w *EmbedNoteWorker) Work(ctx context.Context, job *river.Job[ai.EmbedNoteArgs]) error {
 	err := w.ai.EmbedNote(ctx, job.Args, run(job))
@@ -37,11 +48,12 @@ func (w *EmbedNoteWorker) Work(ctx context.Context, job *river.Job[ai.EmbedNoteA
 // ProcessDocumentWorker extracts, chunks and embeds an uploaded document.
 type ProcessDocumentWorker struct {
 	river.WorkerDefaults[ai.ProcessDocumentArgs]
-	ai *ai.Service
+	ai      *ai.Service
+	timeout time.Duration // jobs.embed_timeout
 }
 
 func (w *ProcessDocumentWorker) Timeout(*river.Job[ai.ProcessDocumentArgs]) time.Duration {
-	return embedTimeout
+	return embedTimeout(w.timeout)
 }
 
 func (w *ProcessDocumentWorker) Work(ctx context.Context, job *river.Job[ai.ProcessDocumentArgs]) error {

@@ -30,8 +30,8 @@ func Workers(a *app.App, cfg config.Jobs) *river.Workers {
 		river.AddWorker(w, &PruneChatWorker{db: a.DB, logger: a.Logger})
 	}
 	if a.AI != nil {
-		river.AddWorker(w, &EmbedNoteWorker{ai: a.AI})
-		river.AddWorker(w, &ProcessDocumentWorker{ai: a.AI})
+		river.AddWorker(w, &EmbedNoteWorker{ai: a.AI, timeout: cfg.EmbedTimeout})
+		river.AddWorker(w, &ProcessDocumentWorker{ai: a.AI, timeout: cfg.EmbedTimeout})
 		river.AddWorker(w, &BuildVectorIndexWorker{ai: a.AI})
 	}
 	if a.Chat != nil {
@@ -179,5 +179,6 @@ func withJobDefaults(c config.Jobs) config.Jobs {
 	c.ChatTurnTimeout = cmp.Or(c.ChatTurnTimeout, d.ChatTurnTimeout)
 	c.RescueStuckAfter = cmp.Or(c.RescueStuckAfter, d.RescueStuckAfter)
 	c.SyncTimeout = cmp.Or(c.SyncTimeout, d.SyncTimeout)
+	c.EmbedTimeout = cmp.Or(c.EmbedTimeout, d.EmbedTimeout)
 	return c
 }

@@ -62,7 +62,7 @@ func openApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, work 
 	if err := prepareSchema(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-	pool, err := db.Open(ctx, cfg.Database.URL, db.PoolOptions{MaxConns: cfg.Database.MaxConns, Vector: true})
+	pool, err := db.Open(ctx, cfg.Database.URL, db.PoolOptions{MaxConns: cfg.Database.MaxConns, AcquireTimeout: cfg.Database.AcquireTimeout, Vector: true})
 	if err != nil {
 		return nil, err
 	}

@@ -28,11 +28,17 @@ import (
 
 // subprocessEnv, set in a process's environment, makes the test binary run
 // `consilium <its value>` (serve, worker) with streamRunner answering chat
-// runs, instead of running tests.
-const subprocessEnv = "CONSILIUM_TEST_SUBPROCESS"
+// runs, instead of running tests; with orchestratorEnv=1 beside it the
+// real orchestrator answers them (with the configured providers).
+const (
+	subprocessEnv   = "CONSILIUM_TEST_SUBPROCESS"
+	orchestratorEnv = "CONSILIUM_TEST_ORCHESTRATOR"
+)
 
 func runSubprocess(args string) int {
-	chatRunner = streamRunner{}
+	if os.Getenv(orchestratorEnv) != "1" {
+		chatRunner = streamRunner{}
+	}
 	cmd := newRootCmd()
 	cmd.SetArgs(strings.Fields(args))
 	if err := cmd.Execute(); err != nil {

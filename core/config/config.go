@@ -140,9 +140,14 @@ type HTTP struct {
 }
 
 type Database struct {
-	URL         string `yaml:"url"`
-	MaxConns    int32  `yaml:"max_conns"`
-	AutoMigrate bool   `yaml:"auto_migrate"`
+	URL      string `yaml:"url"`
+	MaxConns int32  `yaml:"max_conns"`
+	// AcquireTimeout bounds the wait for a free pool connection when all
+	// max_conns are in use: a request then answers 503 (Retry-After 1)
+	// instead of queueing without end, and a job's attempt fails and is
+	// retried.
+	AcquireTimeout time.Duration `yaml:"acquire_timeout"`
+	AutoMigrate    bool          `yaml:"auto_migrate"`
 }
 
 type Auth struct {
@@ -222,6 +227,10 @@ type Jobs struct {
 	// whose worker died counts as running before it may be rescued, and
 	// meanwhile that connection does not sync.
 	SyncTimeout time.Duration `yaml:"sync_timeout"`
+	// EmbedTimeout bounds one attempt of an embedding job (a note, a
+	// document); it is also how long an embedding whose worker died
+	// counts as running before it may be rescued.
+	EmbedTimeout time.Duration `yaml:"embed_timeout"`
 }
 
 // AI configures which plugins embed, chat and transcribe, the limits of
@@ -320,7 +329,7 @@ func Default() Config {
 			MaxHeaderBytes:    64 << 10,
 			ShutdownTimeout:   20 * time.Second,
 		},
-		Database: Database{MaxConns: 8},
+		Database: Database{MaxConns: 8, AcquireTimeout: 5 * time.Second},
 		Auth: Auth{
 			Mode:                 "builtin",
 			Issuer:               "consilium",
@@ -340,7 +349,8 @@ func Default() Config {
 		},
 		Jobs: Jobs{MaxWorkers: 10, SessionPruneInterval: time.Hour, ChatWorkers: 20,
 			ChatFetchCooldown: 10 * time.Millisecond, ChatFetchPollInterval: 100 * time.Millisecond,
-			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute},
+			ChatTurnTimeout: 150 * time.Second, RescueStuckAfter: 90 * time.Second, SyncTimeout: 10 * time.Minute,
+			EmbedTimeout: 10 * time.Minute},
 		Plugins: plugin.Defaults(),
 		Integrations: Integrations{SyncInterval: 15 * time.Minute, CompletedGrace: 7 * 24 * time.Hour,
 			Mail: Mail{ConfidenceThreshold: 0.7}},
@@ -516,6 +526,9 @@ func (c *Config) Problems() []string {
 	if c.Database.MaxConns < 2 {
 		bad("database.max_conns", "must be at least 2, got %d", c.Database.MaxConns)
 	}
+	if c.Database.AcquireTimeout < 10*time.Millisecond {
+		bad("database.acquire_timeout", "must be at least 10ms, got %s", c.Database.AcquireTimeout)
+	}
 	switch c.Auth.Mode {
 	case "builtin":
 		if len(c.Auth.JWTSecret) < 32 {
@@ -600,6 +613,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Jobs.SyncTimeout < time.Second {
 		bad("jobs.sync_timeout", "must be at least 1s")
+	}
+	if c.Jobs.EmbedTimeout < time.Second {
+		bad("jobs.embed_timeout", "must be at least 1s")
 	}
 	if c.Jobs.RescueStuckAfter < time.Second {
 		bad("jobs.rescue_stuck_after", "must be at least 1s")

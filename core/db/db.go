@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -113,6 +114,11 @@ func TxFrom(ctx context.Context) (Tx, bool) {
 // PoolOptions tunes Open.
 type PoolOptions struct {
 	MaxConns int32
+	// AcquireTimeout bounds the wait for a free connection when every one
+	// is in use (database.acquire_timeout); the query or transaction then
+	// fails with ErrAcquireTimeout. Zero: wait as long as the caller's
+	// context allows.
+	AcquireTimeout time.Duration
 	// Vector registers pgvector's types on every connection. It needs the
 	// vector extension, so migrations run on a pool without it.
 	Vector bool
@@ -126,6 +132,9 @@ func Open(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, error)
 	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
+	}
+	if o.AcquireTimeout > 0 {
+		cfg.ConnConfig.Tracer = acquireTimeout{d: o.AcquireTimeout}
 	}
 	if o.Vector {
 		cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {

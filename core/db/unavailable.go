@@ -15,11 +15,23 @@ import (
 // be reached.
 const UnavailableRetryAfter = 5 * time.Second
 
+// BusyRetryAfter is the Retry-After given when no pool connection became
+// free within database.acquire_timeout.
+const BusyRetryAfter = time.Second
+
 // Unavailable returns err as an apperr.Unavailable error when it says the
 // database cannot be reached or is going away (so the same request may work
 // in a moment), and nil otherwise. Callers that turn errors into answers
 // (the API's error hook) call it once, for every error a request ends with.
 func Unavailable(err error) *apperr.Error {
+	if errors.Is(err, ErrAcquireTimeout) {
+		return &apperr.Error{
+			Code:       apperr.Unavailable,
+			Message:    "the server is busy (every database connection is in use): try again shortly",
+			RetryAfter: BusyRetryAfter,
+			Err:        err,
+		}
+	}
 	if err == nil || !isConnectionError(err) {
 		return nil
 	}

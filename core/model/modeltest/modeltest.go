@@ -26,6 +26,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/consilium-hq/consilium/core/model"
@@ -58,6 +59,14 @@ type Turn struct {
 	// Started, when set, is closed when a call takes the turn up (before
 	// Wait): a test waits on it to act while the call is under way.
 	Started chan struct{}
+	// Pause (wire servers only) is a wait before each text delta after the
+	// first: a provider that answers slowly. The stream ends early when
+	// the request does.
+	Pause time.Duration
+	// Hang (wire servers only) keeps the stream open after the turn's
+	// events, without its end, until the request ends: a provider that
+	// stops sending mid-answer and never finishes.
+	Hang bool
 }
 
 // Model is a scripted model provider. The zero value answers nothing;

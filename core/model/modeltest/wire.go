@@ -1,6 +1,7 @@
 package modeltest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -29,13 +31,16 @@ import (
 // CodeInvalidConfig, else 503); Err after some text or calls cuts the
 // stream there, before its end marker, as a provider or proxy that dies
 // mid-answer. Started is closed when a request takes the turn up; Wait
-// holds the answer until it is closed or the request ends. A request beyond the script is answered 500.
+// holds the answer until it is closed or the request ends (a provider that
+// never answers, when never closed); Pause spaces the text deltas (a slow
+// provider); Hang leaves the stream open and silent after the turn's
+// events until the request ends (a stalled one). A request beyond the script is answered 500.
 type WireServer struct {
 	// URL is the API's base URL, as the plugin's base_url takes it
 	// (http://127.0.0.1:port/v1).
 	URL string
 
-	write func(w http.ResponseWriter, f http.Flusher, t Turn, model string)
+	write func(ctx context.Context, w http.ResponseWriter, f http.Flusher, t Turn, model string)
 	// whole answers a request that did not ask to stream (nil: streamed
 	// anyway).
 	whole  func(w http.ResponseWriter, t Turn, model string)
@@ -85,7 +90,7 @@ func AnthropicServer(t testing.TB, turns ...Turn) *WireServer {
 	return newWireServer(t, "/v1/messages", writeAnthropic, failAnthropic, turns)
 }
 
-func newWireServer(t testing.TB, path string, write func(http.ResponseWriter, http.Flusher, Turn, string),
+func newWireServer(t testing.TB, path string, write func(context.Context, http.ResponseWriter, http.Flusher, Turn, string),
 	fail func(http.ResponseWriter, error), turns []Turn) *WireServer {
 	t.Helper()
 	s := &WireServer{write: write, fail: fail, path: path, turns: turns}
@@ -165,7 +170,23 @@ func (s *WireServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	f, _ := w.(http.Flusher)
-	s.write(w, f, turn, model)
+	s.write(r.Context(), w, f, turn, model)
+}
+
+// pause waits t.Pause before text delta i (none before the first); false
+// when the request ended meanwhile.
+func pause(ctx context.Context, t Turn, i int) bool {
+	if i == 0 || t.Pause <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(t.Pause)
+	defer timer.Stop()
+	select {
+	case <-timer.C: // a slow provider, not synchronisation
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // status is the HTTP status a provider answers for err's code.
@@ -245,7 +266,7 @@ func flush(f http.Flusher) {
 // object, created, model, system_fingerprint, choices (index, delta,
 // logprobs, finish_reason), usage null until the last chunk, and an
 // obfuscation pad.
-func writeOpenAI(w http.ResponseWriter, f http.Flusher, t Turn, model string) {
+func writeOpenAI(ctx context.Context, w http.ResponseWriter, f http.Flusher, t Turn, model string) {
 	send := func(data string) {
 		_, _ = io.WriteString(w, "data: "+data+"\n\n")
 		flush(f)
@@ -260,7 +281,10 @@ func writeOpenAI(w http.ResponseWriter, f http.Flusher, t Turn, model string) {
 			`,"logprobs":null,"finish_reason":` + fr + `}],"usage":null,"obfuscation":"x3Zq"}`
 	}
 	send(chunk(`{"role":"assistant","content":"","refusal":null}`, ""))
-	for _, text := range t.Text {
+	for i, text := range t.Text {
+		if !pause(ctx, t, i) {
+			return
+		}
 		b, _ := json.Marshal(text)
 		send(chunk(`{"content":`+string(b)+`}`, ""))
 	}
@@ -270,6 +294,10 @@ func writeOpenAI(w http.ResponseWriter, f http.Flusher, t Turn, model string) {
 			b, _ := json.Marshal(frag)
 			send(chunk(fmt.Sprintf(`{"tool_calls":[{"index":%d,"function":{"arguments":%s}}]}`, i, b), ""))
 		}
+	}
+	if t.Hang {
+		<-ctx.Done() // open, silent, until the client gives up
+		return
 	}
 	if t.Err != nil {
 		return // cut: no finish_reason, no [DONE]
@@ -331,7 +359,7 @@ func writeOpenAIWhole(w http.ResponseWriter, t Turn, model string) {
 // tool_use blocks whose input arrives in input_json_delta fragments (the
 // first one empty), message_delta with the stop reason and the output
 // usage, message_stop.
-func writeAnthropic(w http.ResponseWriter, f http.Flusher, t Turn, model string) {
+func writeAnthropic(ctx context.Context, w http.ResponseWriter, f http.Flusher, t Turn, model string) {
 	send := func(event, data string) {
 		_, _ = io.WriteString(w, "event: "+event+"\ndata: "+data+"\n\n")
 		flush(f)
@@ -343,7 +371,10 @@ func writeAnthropic(w http.ResponseWriter, f http.Flusher, t Turn, model string)
 	if len(t.Text) > 0 {
 		send("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
 		send("ping", `{"type": "ping"}`)
-		for _, text := range t.Text {
+		for i, text := range t.Text {
+			if !pause(ctx, t, i) {
+				return
+			}
 			b, _ := json.Marshal(text)
 			send("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`+string(b)+`}}`)
 		}
@@ -359,6 +390,10 @@ func writeAnthropic(w http.ResponseWriter, f http.Flusher, t Turn, model string)
 		}
 		send("content_block_stop", fmt.Sprintf(`{"type":"content_block_stop","index":%d}`, block))
 		block++
+	}
+	if t.Hang {
+		<-ctx.Done() // open, silent, until the client gives up
+		return
 	}
 	if t.Err != nil {
 		return // cut: no message_delta, no message_stop

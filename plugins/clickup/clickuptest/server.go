@@ -28,7 +28,8 @@
 // revoked token, 401 OAUTH_027 for a workspace the token may not see).
 //
 // Knobs for faults: Storm (429s with X-RateLimit-Reset), Fail (500s or any
-// status), Garbage (200 with a body that is not JSON), RevokeToken,
+// status), Outage and Heal (statuses in turn, 429s included, for as long
+// as a test likes), Garbage (200 with a body that is not JSON), RevokeToken,
 // SetRateLimit (ClickUp's 100 requests per minute per token, on or off), and
 // Intercept for anything else. Requests counts and Log records every request.
 // Seed fills a workspace with N tasks across lists.
@@ -205,6 +206,8 @@ type Server struct {
 	stormN     int
 	stormReset time.Duration
 	garbageN   int
+	outage     []int // statuses answered in turn until Heal
+	outageN    int
 	intercept  func(w http.ResponseWriter, r *http.Request) bool
 	log        []Request
 }
@@ -519,6 +522,23 @@ func (s *Server) Fail(n, status int) {
 	s.failN, s.failStatus = n, status
 }
 
+// Outage makes every API request answer the statuses in turn until Heal:
+// a 429 as Storm does (X-RateLimit-Reset two seconds ahead), any other status
+// with a ClickUp error. Outage(500, 429) is an API that is down and
+// throttling for as long as the test keeps it so.
+func (s *Server) Outage(statuses ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage, s.outageN = append([]int(nil), statuses...), 0
+}
+
+// Heal ends an Outage.
+func (s *Server) Heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = nil
+}
+
 // Garbage makes the next n API requests answer 200 with a body that is not
 // JSON.
 func (s *Server) Garbage(n int) {
@@ -621,10 +641,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	now := s.o.Now()
 	s.mu.Lock()
-	switch {
-	case s.stormN > 0:
+	storm := s.stormN > 0
+	reset := now.Truncate(time.Second).Add(s.stormReset)
+	if len(s.outage) > 0 {
+		st := s.outage[s.outageN%len(s.outage)]
+		s.outageN++
+		if st != http.StatusTooManyRequests {
+			s.mu.Unlock()
+			clickupError(w, st, "Internal Server Error", "SRV_001")
+			return
+		}
+		// Two seconds ahead, whole: always in the future, however late in
+		// its second the request came.
+		storm, reset = true, now.Truncate(time.Second).Add(2*time.Second)
+	} else if storm {
 		s.stormN--
-		reset := now.Truncate(time.Second).Add(s.stormReset)
+	}
+	switch {
+	case storm:
 		s.mu.Unlock()
 		w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 		w.Header().Set("X-RateLimit-Limit", "100")
