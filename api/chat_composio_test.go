@@ -287,14 +287,24 @@ func TestChatComposioTools(t *testing.T) {
 	require.Len(t, fin, 1)
 	require.Equal(t, "composio_GMAIL_LIST_LABELS", fin[0]["tool"])
 	require.Equal(t, "failed", fin[0]["status"])
-	require.Contains(t, fin[0]["summary"], "needs to be renewed")
-	toModel := lastToolResult(t, m.Requests()[n+1])
-	require.Contains(t, toModel, "error: the connection to ")
-	require.Contains(t, toModel, "needs to be renewed")
+	require.Contains(t, fin[0]["summary"], "the connection to Composio needs to be renewed")
+	require.Contains(t, lastToolResult(t, m.Requests()[n+1]), "error: the connection to Composio needs to be renewed")
 	require.Equal(t, [][2]string{{"GMAIL_FETCH_EMAILS", account}, {"GMAIL_LIST_LABELS", account}, {"GMAIL_LIST_LABELS", account}},
 		composioExecutes(t, s), "the expired account met Composio once")
 	st = status(b.u)
 	require.Equal(t, "needs_reauth", st["state"], "%v", st)
 	require.Equal(t, true, st["needs_reauth"], "%v", st)
 	require.Equal(t, "disconnected", status(bob)["state"])
+
+	// Until the user connects again, the agent is offered no Composio
+	// tools.
+	m.Script(modeltest.Turn{Text: []string{"Connect Gmail again first."}})
+	n = len(m.Requests())
+	send("And now?")
+	evs = ws.untilRunCompleted()
+	require.Equal(t, "completed", evs[len(evs)-1]["status"])
+	for _, name := range toolNames(m.Requests()[n].Tools) {
+		require.False(t, strings.HasPrefix(name, "composio_"), "a connection needing re-auth offers no tools: %s", name)
+	}
+	require.Len(t, composioExecutes(t, s), 3)
 }
