@@ -24,6 +24,7 @@ import (
 
 	"github.com/consilium-hq/consilium/core/chat"
 	"github.com/consilium-hq/consilium/core/db/dbtest"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 )
 
 // subprocessEnv, set in a process's environment, makes the test binary run
@@ -107,15 +108,28 @@ func startProcess(t *testing.T, name, url string, env []string, args ...string) 
 			clean = append(clean, kv)
 		}
 	}
-	p.cmd.Env = append(append(clean,
-		subprocessEnv+"="+strings.Join(args, " "),
-		"DATABASE_URL="+url,
+	level := "info"
+	if testsecrets.Dir() != "" {
+		level = "debug" // the secrets check reads everything the process logs
+	}
+	own := []string{
+		subprocessEnv + "=" + strings.Join(args, " "),
+		"DATABASE_URL=" + url,
 		"CONSILIUM_AUTH_JWT_SECRET=0123456789abcdef0123456789abcdef",
 		"CONSILIUM_HTTP_ADDR=127.0.0.1:0",
-		"CONSILIUM_LOG_LEVEL=info",
+		"CONSILIUM_LOG_LEVEL=" + level,
 		"CONSILIUM_DATABASE_AUTO_MIGRATE=true",
-	), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	}
+	for _, kv := range append(own, env...) {
+		// Every secret the process is given must stay out of its logs.
+		if k, v, _ := strings.Cut(kv, "="); strings.Contains(k, "SECRET") || strings.Contains(k, "KEY") ||
+			strings.Contains(k, "TOKEN") || strings.Contains(k, "PASSWORD") {
+			testsecrets.Register(strings.ToLower(k), v)
+		}
+	}
+	p.cmd.Env = append(append(clean, own...), env...)
+	logs := testsecrets.Writer("consilium-" + name)
+	p.cmd.Stdout, p.cmd.Stderr = io.MultiWriter(p.stdout, logs), io.MultiWriter(p.stderr, logs)
 	require.NoError(t, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -207,6 +221,8 @@ func (p *proc) register() (id, token string) {
 		} `json:"user"`
 	}
 	require.NoError(p.t, json.Unmarshal(raw, &out))
+	testsecrets.Register("access_token", out.AccessToken)
+	testsecrets.Register("password", "long enough password")
 	return out.User.ID, out.AccessToken
 }
 
