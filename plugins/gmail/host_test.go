@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
 	"github.com/consilium-hq/consilium/plugins/gmail/gmailtest"
 	"github.com/consilium-hq/consilium/sdk/plugintest"
@@ -34,10 +34,11 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 func TestThroughTheHost(t *testing.T) {
 	ctx := context.Background()
 	bin := plugintest.Build(t, ".")
-	s := gmailtest.Start(t, gmailtest.Options{})
-	s.AddClient("cid.apps.googleusercontent.com", "gsecret")
+	s := gmailtest.Start(t, gmailtest.Options{OnToken: testsecrets.Register})
+	s.AddClient("cid.apps.googleusercontent.com", "gsecret-0123456789")
+	testsecrets.Register("oauth_client_secret", "gsecret-0123456789")
 	seeded := s.Seed(60)
-	t.Setenv("GMAIL_TEST_CLIENT_SECRET", "gsecret")
+	t.Setenv("GMAIL_TEST_CLIENT_SECRET", "gsecret-0123456789")
 
 	cfg := config.Default()
 	cfg.Database.URL = dbtest.URL(t)
@@ -52,7 +53,9 @@ func TestThroughTheHost(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
+	testsecrets.Register("jwt_secret", cfg.Auth.JWTSecret)
+	logger := testsecrets.Logger("gmail-host")
 	host := plugin.New(cfg.Plugins, logger)
 	host.Start(ctx)
 	t.Cleanup(host.Stop)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/jobs"
 	"github.com/consilium-hq/consilium/plugins/gmail/gmailtest"
 	"github.com/consilium-hq/consilium/sdk"
@@ -45,7 +45,7 @@ func newMailEnv(tb testing.TB, o mailEnvOptions) *mailEnv {
 	tb.Helper()
 	ctx := context.Background()
 	bin := plugintest.Build(tb, ".")
-	s := gmailtest.Start(tb, gmailtest.Options{})
+	s := gmailtest.Start(tb, gmailtest.Options{OnToken: testsecrets.Register})
 	s.AddClient("cid.apps.googleusercontent.com", "gsecret")
 
 	cfg := config.Default()
@@ -72,7 +72,8 @@ func newMailEnv(tb testing.TB, o mailEnvOptions) *mailEnv {
 	if err := cfg.Validate(); err != nil {
 		tb.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	testsecrets.Register("integration_master_key", cfg.Integrations.MasterKey)
+	logger := testsecrets.Logger("gmail-mail")
 	host := plugin.New(cfg.Plugins, logger)
 	host.Start(ctx)
 	tb.Cleanup(host.Stop)

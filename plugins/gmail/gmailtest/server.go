@@ -64,6 +64,10 @@ type Options struct {
 	// FirstHistoryID is the mailbox's history id before anything is added
 	// (default 88035, the recorded profile's).
 	FirstHistoryID uint64
+	// OnToken, when set, is told every OAuth access and refresh token the
+	// server issues (kind "oauth_access_token" or "oauth_refresh_token"),
+	// so that a test can check none of them reaches a log.
+	OnToken func(kind, token string)
 }
 
 // Request is one request the server received.
@@ -1028,6 +1032,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": int(s.o.TokenLifetime / time.Second), "scope": scope}
 	if refresh != "" {
 		out["refresh_token"] = refresh
+	}
+	if s.o.OnToken != nil {
+		s.o.OnToken("oauth_access_token", access)
+		if refresh != "" {
+			s.o.OnToken("oauth_refresh_token", refresh)
+		}
 	}
 	writeJSON(w, 200, out)
 }
