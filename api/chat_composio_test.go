@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -73,7 +72,7 @@ func TestChatComposioTools(t *testing.T) {
 		Config:        map[string]string{"base_url": s.BaseURL(), "toolkits": "gmail@20250901_00", "auth_configs": "gmail=ac_gmail"},
 		SecretEnv:     map[string]string{"api_key": keyEnv},
 		ReadOnlyTools: []string{"GMAIL_LIST_LABELS"}}
-	host := plugin.New(plugin.Config{Items: []plugin.PluginConfig{item}}.WithDefaults(), slog.New(slog.DiscardHandler), plugin.WithLookupEnv(lookup))
+	host := plugin.New(plugin.Config{Items: []plugin.PluginConfig{item}}.WithDefaults(), testsecrets.Logger("composio-host"), plugin.WithLookupEnv(lookup))
 	host.Start(context.Background())
 	t.Cleanup(host.Stop)
 	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -16,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/model/modeltest"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -25,6 +26,7 @@ import (
 func wireProvider(t *testing.T, provider string, srv *modeltest.WireServer) *plugin.Host {
 	t.Helper()
 	secret := "TEST_" + strings.ToUpper(provider) + "_KEY"
+	testsecrets.Register("provider_api_key", "sk-test-"+provider)
 	return aitest.Host(t, plugin.Config{Items: []plugin.PluginConfig{
 		{Name: aitest.LocalName, Kind: sdk.KindLLM, Path: aitest.LocalPlugin(t), Enabled: true},
 		{Name: provider, Kind: sdk.KindLLM, Path: aitest.LLMPlugin(t), Enabled: true,

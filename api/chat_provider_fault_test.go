@@ -16,6 +16,7 @@ import (
 	"github.com/consilium-hq/consilium/core/config"
 	"github.com/consilium-hq/consilium/core/model/modeltest"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/sdk"
 )
 
@@ -35,6 +36,7 @@ func TestChatProviderFaults(t *testing.T) {
 	const streamTimeout = 8 * time.Second
 	srv := modeltest.OpenAIServer(t)
 	secret := "TEST_FAULTY_OPENAI_KEY"
+	testsecrets.Register("provider_api_key", "sk-test-faulty")
 	host := aitest.Host(t, plugin.Config{StreamTimeout: streamTimeout, Items: []plugin.PluginConfig{
 		{Name: aitest.LocalName, Kind: sdk.KindLLM, Path: aitest.LocalPlugin(t), Enabled: true},
 		{Name: "openai", Kind: sdk.KindLLM, Path: aitest.LLMPlugin(t), Enabled: true,

@@ -120,6 +120,9 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatalf("apitest: %v", err)
 	}
 	testsecrets.Register("jwt_secret", cfg.Auth.JWTSecret)
+	for _, it := range cfg.Plugins.Items {
+		testsecrets.RegisterEnv("plugin_secret", it.SecretEnv)
+	}
 	logger := o.Logger
 	if logger == nil {
 		// Into the secrets check's folder when make test runs (see

@@ -115,3 +115,11 @@ func writer(dir, name string) io.Writer {
 	files[name] = f
 	return f
 }
+
+// RegisterEnv registers the values of the environment variables named
+// (a plugin item's secret_env), those that are set.
+func RegisterEnv(kind string, names map[string]string) {
+	for key, env := range names {
+		Register(kind+"_"+key, os.Getenv(env))
+	}
+}

@@ -105,6 +105,9 @@ func Host(t testing.TB, cfg plugin.Config, opts ...plugin.Option) *plugin.Host {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("aitest: %v", err)
 	}
+	for _, it := range cfg.Items {
+		testsecrets.RegisterEnv("plugin_secret", it.SecretEnv)
+	}
 	h := plugin.New(cfg, testsecrets.Logger("plugin-host"), append([]plugin.Option{plugin.WithVersion("test")}, opts...)...)
 	h.Start(context.Background())
 	t.Cleanup(h.Stop)
