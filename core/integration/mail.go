@@ -382,8 +382,10 @@ func (s *Service) scanMessages(ctx context.Context, batch []*email) error {
 				if p.ex.Priority != "" {
 					prio = &p.ex.Priority
 				}
-				if _, err := tx.Exec(ctx, `INSERT INTO mail_suggestions (user_id, email_id, title, due_date, priority, confidence, extractor)
-					VALUES ($1, $2, $3, $4::date, $5, $6, $7) ON CONFLICT (email_id) DO NOTHING`,
+				// clock_timestamp: the suggestions of one batch list in
+				// the order of their messages (now() is the batch's).
+				if _, err := tx.Exec(ctx, `INSERT INTO mail_suggestions (user_id, email_id, title, due_date, priority, confidence, extractor, created_at)
+					VALUES ($1, $2, $3, $4::date, $5, $6, $7, clock_timestamp()) ON CONFLICT (email_id) DO NOTHING`,
 					p.e.UserID, p.e.ID, p.ex.Title, due, prio, p.ex.Confidence, p.extractor); err != nil {
 					return err
 				}
@@ -596,9 +598,12 @@ func (s *Service) createEmailTasks(ctx context.Context, tx db.Tx, userID uuid.UU
 			"header_message_id": e.HeaderID, "replies": []any{}})
 		refExt, refURL, refTask, refMeta = append(refExt, e.MessageID), append(refURL, e.URL), append(refTask, id), append(refMeta, meta)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO external_refs (user_id, system, external_id, task_id, url, metadata, state)
-		SELECT $1, 'email', x.external_id, x.task_id, x.url, x.metadata, 'active'
-		FROM unnest($2::text[], $3::uuid[], $4::text[], $5::jsonb[]) AS x(external_id, task_id, url, metadata)`,
+	// clock_timestamp per row: the references list in the order of their
+	// messages, as when each had a transaction of its own.
+	if _, err := tx.Exec(ctx, `INSERT INTO external_refs (user_id, system, external_id, task_id, url, metadata, state, created_at)
+		SELECT $1, 'email', x.external_id, x.task_id, x.url, x.metadata, 'active', clock_timestamp()
+		FROM unnest($2::text[], $3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS x(external_id, task_id, url, metadata, n)
+		ORDER BY x.n`,
 		userID, refExt, refTask, refURL, refMeta); err != nil {
 		return nil, err
 	}
