@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,15 +172,28 @@ func scanEmail(row pgx.Row) (*email, error) {
 // maxScanPerJob bounds one job's messages; the job continues in the next.
 const maxScanPerJob = 500
 
+// scanBatch is how many messages one transaction of the scan acts on: all
+// the tasks of a batch are placed with one write of the Email note (one
+// version), however many they are.
+const scanBatch = 100
+
 // RunMailScan works an integration.mail_scan job: the connection's
-// unscanned mail, oldest first, one message per transaction. Each message
-// is scanned once (its row is locked and marked in the transaction that
-// acts on it), so a job run twice makes nothing twice.
+// unscanned mail, oldest first, in batches (scanMessages). Each message is
+// scanned once (its row is locked and marked in the transaction that acts
+// on it), so a job run twice makes nothing twice.
 func (s *Service) RunMailScan(ctx context.Context, job *river.Job[MailScanArgs]) error {
-	for range maxScanPerJob {
-		e, err := scanEmail(s.o.DB.Pool.QueryRow(ctx, `SELECT `+emailColumns+` FROM emails WHERE connection_id = $1 AND scanned_at IS NULL
-			ORDER BY received_at, id LIMIT 1`, job.Args.ConnectionID))
-		if errors.Is(err, pgx.ErrNoRows) {
+	for taken := 0; taken < maxScanPerJob; {
+		rows, err := s.o.DB.Pool.Query(ctx, `SELECT `+emailColumns+` FROM emails WHERE connection_id = $1 AND scanned_at IS NULL
+			ORDER BY received_at, id LIMIT $2`, job.Args.ConnectionID, min(scanBatch, maxScanPerJob-taken))
+		if err != nil {
+			return err
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*email, error) { return scanEmail(r) })
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			taken++
 			done := false
 			err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
 				// Under the connection's row lock (which a sync page holds
@@ -208,11 +222,9 @@ func (s *Service) RunMailScan(ctx context.Context, job *river.Job[MailScanArgs])
 			}
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		if err := s.scanOne(ctx, e); err != nil {
-			return fmt.Errorf("scan message %s: %w", e.MessageID, err)
+		taken += len(batch)
+		if err := s.scanMessages(ctx, batch); err != nil {
+			return fmt.Errorf("scan messages from %s: %w", batch[0].MessageID, err)
 		}
 	}
 	// More mail than one job takes: the next job continues.
@@ -224,90 +236,186 @@ func (s *Service) RunMailScan(ctx context.Context, job *river.Job[MailScanArgs])
 	})
 }
 
-// lockUnscanned locks a message that is still unscanned (false when another
-// scan took it meanwhile).
-func lockUnscanned(ctx context.Context, tx db.Tx, id uuid.UUID) (bool, error) {
-	var x int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM emails WHERE id = $1 AND scanned_at IS NULL FOR UPDATE`, id).Scan(&x)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+// Outcomes of a scanned message.
+const (
+	outcomeNone       = "none"
+	outcomeTask       = "task"
+	outcomeSuggestion = "suggestion"
+	outcomeReply      = "reply"
+)
+
+// scanPlan is what the scan does with one message of a batch.
+type scanPlan struct {
+	e         *email
+	outcome   string
+	ex        *Extraction
+	extractor string
 }
 
-func markScanned(ctx context.Context, tx db.Tx, id uuid.UUID, outcome, extractor string) error {
-	var ex *string
-	if extractor != "" {
-		ex = &extractor
+// answers reports whether e answers o (what threadRef looks for: named in
+// In-Reply-To or References, or in the same thread, and not later).
+func answers(e, o *email) bool {
+	if o.ID == e.ID || o.UserID != e.UserID || o.Provider != e.Provider || o.ReceivedAt.After(e.ReceivedAt) {
+		return false
 	}
-	_, err := tx.Exec(ctx, `UPDATE emails SET scanned_at = now(), outcome = $2, extractor = $3 WHERE id = $1`, id, outcome, ex)
-	return err
+	if o.ThreadID != "" && o.ThreadID == e.ThreadID {
+		return true
+	}
+	if o.HeaderID == "" {
+		return false
+	}
+	return o.HeaderID == e.InReplyTo || slices.Contains(e.References, o.HeaderID)
 }
 
-// scanOne scans one message.
-func (s *Service) scanOne(ctx context.Context, e *email) error {
-	// A reply to mail that became a task is attached to that task; one
-	// that reads as done, cancelled or blocked suggests a status on its
-	// reference (never set here).
-	replied := false
-	err := s.o.DB.InTx(ctx, func(tx db.Tx) error {
-		ok, err := lockUnscanned(ctx, tx, e.ID)
-		if err != nil || !ok {
-			replied = true // taken by another scan: nothing to do
-			return err
-		}
-		refID, err := s.threadRef(ctx, tx, e)
-		if err != nil || refID == uuid.Nil {
-			return err
-		}
-		replied = true
-		if err := attachReply(ctx, tx, refID, e); err != nil {
-			return err
-		}
-		if err := suggestStatus(ctx, tx, refID, e); err != nil {
-			return err
-		}
-		return markScanned(ctx, tx, e.ID, "reply", "")
-	})
-	if err != nil || replied {
-		return err
+// scanMessages scans a batch of one connection's messages (oldest first).
+// First, outside any transaction, each message is planned in order: a
+// reply to mail that became a task (stored, or planned earlier in the
+// batch) is attached to that task; any other goes to the extractor (the
+// model may take seconds, so no row is locked meanwhile), a request sure
+// enough becomes a task, a less sure one a suggestion. Then one
+// transaction locks the messages still unscanned (another scan may have
+// taken some: those are left alone) and acts: every task of the batch in
+// one write of the Email note with its references, then the replies in
+// order, the suggestions and the marks. A reply whose task is not there
+// after all stays unscanned, and the next batch plans it again.
+func (s *Service) scanMessages(ctx context.Context, batch []*email) error {
+	userID := batch[0].UserID
+	var reviewAll bool
+	if err := s.o.DB.Pool.QueryRow(ctx, `SELECT coalesce((preferences->>'email_review_all')::boolean, false) FROM users WHERE id = $1`,
+		userID).Scan(&reviewAll); err != nil {
+		reviewAll = false
 	}
-
-	ex, extractor := s.extract(ctx, e)
-	return s.o.DB.InTx(ctx, func(tx db.Tx) error {
-		ok, err := lockUnscanned(ctx, tx, e.ID)
-		if err != nil || !ok {
-			return err
+	plans := make([]*scanPlan, 0, len(batch))
+	for _, e := range batch {
+		p := &scanPlan{e: e}
+		plans = append(plans, p)
+		for _, o := range plans[:len(plans)-1] {
+			if o.outcome == outcomeTask && answers(e, o.e) {
+				p.outcome = outcomeReply
+				break
+			}
 		}
-		if ex == nil || !ex.IsRequest {
-			return markScanned(ctx, tx, e.ID, "none", extractor)
-		}
-		var reviewAll bool
-		if err := tx.QueryRow(ctx, `SELECT coalesce((preferences->>'email_review_all')::boolean, false) FROM users WHERE id = $1`,
-			e.UserID).Scan(&reviewAll); err != nil {
-			reviewAll = false
-		}
-		if ex.Confidence >= s.mailThreshold() && !reviewAll {
-			if _, err := s.createEmailTask(ctx, tx, e, ex); err != nil {
+		if p.outcome == "" {
+			refID, err := s.threadRef(ctx, s.o.DB.Pool, e, false)
+			if err != nil {
 				return err
 			}
-			return markScanned(ctx, tx, e.ID, "task", extractor)
+			if refID != uuid.Nil {
+				p.outcome = outcomeReply
+			}
 		}
-		var due *string
-		if ex.DueDate != "" {
-			due = &ex.DueDate
+		if p.outcome != "" {
+			continue
 		}
-		var prio *string
-		if ex.Priority != "" {
-			prio = &ex.Priority
+		p.ex, p.extractor = s.extract(ctx, e)
+		switch {
+		case p.ex == nil || !p.ex.IsRequest:
+			p.outcome = outcomeNone
+		case p.ex.Confidence >= s.mailThreshold() && !reviewAll:
+			p.outcome = outcomeTask
+		default:
+			p.outcome = outcomeSuggestion
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO mail_suggestions (user_id, email_id, title, due_date, priority, confidence, extractor)
-			VALUES ($1, $2, $3, $4::date, $5, $6, $7) ON CONFLICT (email_id) DO NOTHING`,
-			e.UserID, e.ID, ex.Title, due, prio, ex.Confidence, extractor); err != nil {
+	}
+
+	return s.o.DB.InTx(ctx, func(tx db.Tx) error {
+		ids := make([]uuid.UUID, len(batch))
+		for i, e := range batch {
+			ids[i] = e.ID
+		}
+		rows, err := tx.Query(ctx, `SELECT id FROM emails WHERE id = ANY($1) AND scanned_at IS NULL ORDER BY id FOR UPDATE`, ids)
+		if err != nil {
 			return err
 		}
-		return markScanned(ctx, tx, e.ID, "suggestion", extractor)
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		mine := make(map[uuid.UUID]bool, len(locked))
+		for _, id := range locked {
+			mine[id] = true
+		}
+		var marked []*scanPlan
+		var tasks []*scanPlan
+		for _, p := range plans {
+			if mine[p.e.ID] && p.outcome == outcomeTask {
+				tasks = append(tasks, p)
+			}
+		}
+		if len(tasks) > 0 {
+			emails := make([]*email, len(tasks))
+			exs := make([]*Extraction, len(tasks))
+			for i, p := range tasks {
+				emails[i], exs[i] = p.e, p.ex
+			}
+			// A message that already has its task makes no second one.
+			if _, err := s.createEmailTasks(ctx, tx, userID, emails, exs); err != nil {
+				return err
+			}
+			marked = append(marked, tasks...)
+		}
+		for _, p := range plans {
+			if !mine[p.e.ID] {
+				continue
+			}
+			switch p.outcome {
+			case outcomeReply:
+				refID, err := s.threadRef(ctx, tx, p.e, true)
+				if err != nil {
+					return err
+				}
+				if refID == uuid.Nil {
+					continue // its task is not there after all: planned again
+				}
+				if err := attachReply(ctx, tx, refID, p.e); err != nil {
+					return err
+				}
+				if err := suggestStatus(ctx, tx, refID, p.e); err != nil {
+					return err
+				}
+			case outcomeSuggestion:
+				var due *string
+				if p.ex.DueDate != "" {
+					due = &p.ex.DueDate
+				}
+				var prio *string
+				if p.ex.Priority != "" {
+					prio = &p.ex.Priority
+				}
+				// clock_timestamp: the suggestions of one batch list in
+				// the order of their messages (now() is the batch's).
+				if _, err := tx.Exec(ctx, `INSERT INTO mail_suggestions (user_id, email_id, title, due_date, priority, confidence, extractor, created_at)
+					VALUES ($1, $2, $3, $4::date, $5, $6, $7, clock_timestamp()) ON CONFLICT (email_id) DO NOTHING`,
+					p.e.UserID, p.e.ID, p.ex.Title, due, prio, p.ex.Confidence, p.extractor); err != nil {
+					return err
+				}
+			case outcomeTask:
+				continue // marked above
+			}
+			marked = append(marked, p)
+		}
+		return markScanned(ctx, tx, marked)
 	})
+}
+
+// markScanned marks messages scanned with their outcome and extractor, in
+// one statement.
+func markScanned(ctx context.Context, tx db.Tx, plans []*scanPlan) error {
+	if len(plans) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(plans))
+	outcomes := make([]string, len(plans))
+	extractors := make([]*string, len(plans))
+	for i, p := range plans {
+		ids[i], outcomes[i] = p.e.ID, p.outcome
+		if p.extractor != "" {
+			extractors[i] = &p.extractor
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE emails e SET scanned_at = now(), outcome = x.outcome, extractor = x.extractor
+		FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(id, outcome, extractor) WHERE e.id = x.id`, ids, outcomes, extractors)
+	return err
 }
 
 func (s *Service) mailThreshold() float64 {
@@ -320,19 +428,23 @@ func (s *Service) mailThreshold() float64 {
 // threadRef is the email reference (with a task) of an earlier message
 // this one answers: named in In-Reply-To or References, or in the same
 // thread; uuid.Nil when none.
-func (s *Service) threadRef(ctx context.Context, tx db.Tx, e *email) (uuid.UUID, error) {
+func (s *Service) threadRef(ctx context.Context, q db.Querier, e *email, lock bool) (uuid.UUID, error) {
 	named := []string{}
 	if e.InReplyTo != "" {
 		named = append(named, e.InReplyTo)
 	}
 	named = append(named, e.References...)
+	forUpdate := ""
+	if lock {
+		forUpdate = " FOR UPDATE OF r"
+	}
 	var id uuid.UUID
-	err := tx.QueryRow(ctx, `SELECT r.id FROM emails o
+	err := q.QueryRow(ctx, `SELECT r.id FROM emails o
 		JOIN external_refs r ON r.user_id = o.user_id AND r.system = 'email' AND r.external_id = o.message_id
 			AND r.metadata->>'provider' = o.provider AND r.task_id IS NOT NULL
 		WHERE o.user_id = $1 AND o.provider = $2 AND o.id <> $3 AND o.received_at <= $4
 			AND ((o.thread_id <> '' AND o.thread_id = $5) OR (o.header_message_id <> '' AND o.header_message_id = ANY($6)))
-		ORDER BY o.received_at, o.id LIMIT 1 FOR UPDATE OF r`,
+		ORDER BY o.received_at, o.id LIMIT 1`+forUpdate,
 		e.UserID, e.Provider, e.ID, e.ReceivedAt, e.ThreadID, named).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, nil
@@ -356,63 +468,146 @@ func attachReply(ctx context.Context, tx db.Tx, refID uuid.UUID, e *email) error
 	return err
 }
 
-// emailNoteTx is the user's "Email" note, made when there is none.
-func (s *Service) emailNoteTx(ctx context.Context, tx db.Tx, userID uuid.UUID) (uuid.UUID, error) {
-	var noteID uuid.UUID
-	err := tx.QueryRow(ctx, `SELECT note_id FROM external_lists WHERE user_id = $1 AND system = 'email' AND list_id = '' AND part = 1`,
-		userID).Scan(&noteID)
-	if err == nil {
-		return noteID, nil
+// newEmailNote makes part of the user's Email notes ("Email", then
+// "Email (2)"... once one is full).
+func (s *Service) newEmailNote(ctx context.Context, tx db.Tx, userID uuid.UUID, part int) (uuid.UUID, error) {
+	title, ext := "Email", map[string]any{"system": SystemEmail}
+	if part > 1 {
+		title, ext["part"] = fmt.Sprintf("Email (%d)", part), part
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return uuid.Nil, err
-	}
-	meta, _ := json.Marshal(map[string]any{"external": map[string]any{"system": SystemEmail}})
-	n, err := s.o.Notes.CreateTx(ctx, tx, userID, &note.CreateParams{Title: "Email", Metadata: meta})
+	meta, _ := json.Marshal(map[string]any{"external": ext})
+	n, err := s.o.Notes.CreateTx(ctx, tx, userID, &note.CreateParams{Title: title, Metadata: meta})
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("create the Email note: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO external_lists (user_id, system, list_id, part, note_id, name) VALUES ($1, 'email', '', 1, $2, 'Email')
-		ON CONFLICT (user_id, system, list_id, part) DO UPDATE SET note_id = $2`, userID, n.ID); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO external_lists (user_id, system, list_id, part, note_id, name) VALUES ($1, 'email', '', $2, $3, 'Email')
+		ON CONFLICT (user_id, system, list_id, part) DO UPDATE SET note_id = $3`, userID, part, n.ID); err != nil {
 		return uuid.Nil, err
 	}
 	return n.ID, nil
 }
 
 // createEmailTask makes the task of a message in the Email note, with its
-// reference (system email: the message id, thread id and link). A message
-// that already has a reference makes no second task (Conflict).
+// reference. A message that already has a reference makes no second task
+// (Conflict).
 func (s *Service) createEmailTask(ctx context.Context, tx db.Tx, e *email, ex *Extraction) (*task.Task, error) {
-	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM external_refs WHERE user_id = $1 AND system = 'email' AND external_id = $2)`,
-		e.UserID, e.MessageID).Scan(&exists); err != nil {
+	ids, err := s.createEmailTasks(ctx, tx, e.UserID, []*email{e}, []*Extraction{ex})
+	if err != nil {
 		return nil, err
 	}
-	if exists {
+	if ids[0] == uuid.Nil {
 		return nil, apperr.New(apperr.Conflict, "message %s already has its task", e.MessageID)
 	}
-	noteID, err := s.emailNoteTx(ctx, tx, e.UserID)
+	return task.Get(ctx, tx, e.UserID, ids[0])
+}
+
+// createEmailTasks makes the tasks of the user's messages (each from its
+// extraction) at the end of the Email note, all with one write of the note
+// (one version; continuation notes once it is full), through fillList as
+// the sync places a list's tasks, and their references (system email: the
+// message id, thread id and link) with one statement. A message that
+// already has a reference, or comes twice, makes no second task: its id
+// is uuid.Nil.
+func (s *Service) createEmailTasks(ctx context.Context, tx db.Tx, userID uuid.UUID, es []*email, exs []*Extraction) ([]uuid.UUID, error) {
+	msgIDs := make([]string, len(es))
+	for i, e := range es {
+		msgIDs[i] = e.MessageID
+	}
+	rows, err := tx.Query(ctx, `SELECT external_id FROM external_refs WHERE user_id = $1 AND system = 'email' AND external_id = ANY($2)`,
+		userID, msgIDs)
 	if err != nil {
 		return nil, err
 	}
-	desc := "From " + e.From
-	if e.Subject != "" {
-		desc += ": " + e.Subject
-	}
-	f := blocknote.TaskFields{Title: clip(ex.Title, 500), Description: clip(desc, 2000), Status: blocknote.StatusNotStarted,
-		Priority: blocknote.Priority(ex.Priority), DueDate: ex.DueDate, Source: SystemEmail,
-		SourceReference: clip(e.MessageID, blocknote.MaxReferenceLength)}
-	t, err := s.o.Tasks.CreateTx(ctx, tx, e.UserID, &task.CreateParams{Fields: f, NoteID: &noteID})
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, err
 	}
-	meta, _ := json.Marshal(map[string]any{"provider": e.Provider, "message_id": e.MessageID, "thread_id": e.ThreadID,
-		"header_message_id": e.HeaderID, "replies": []any{}})
-	if _, err := tx.Exec(ctx, `INSERT INTO external_refs (user_id, system, external_id, task_id, url, metadata, state)
-		VALUES ($1, 'email', $2, $3, $4, $5, 'active')`, e.UserID, e.MessageID, t.ID, e.URL, meta); err != nil {
+	taken := make(map[string]bool, len(es))
+	for _, id := range have {
+		taken[id] = true
+	}
+	type placing struct {
+		i       int
+		f       blocknote.TaskFields
+		blockID string
+		noteID  uuid.UUID
+	}
+	var all []*placing
+	for i, e := range es {
+		if taken[e.MessageID] {
+			continue
+		}
+		taken[e.MessageID] = true
+		ex := exs[i]
+		desc := "From " + e.From
+		if e.Subject != "" {
+			desc += ": " + e.Subject
+		}
+		f := blocknote.TaskFields{Title: strings.TrimSpace(clip(ex.Title, 500)), Description: clip(desc, 2000), Status: blocknote.StatusNotStarted,
+			Priority: blocknote.Priority(ex.Priority), DueDate: ex.DueDate, Source: SystemEmail,
+			SourceReference: clip(e.MessageID, blocknote.MaxReferenceLength)}
+		if f.Title == "" {
+			f.Title = "Reply to email"
+		}
+		if err := f.Validate(""); err != nil {
+			return nil, fmt.Errorf("the task of message %s: %w", e.MessageID, err)
+		}
+		all = append(all, &placing{i: i, f: f})
+	}
+	out := make([]uuid.UUID, len(es))
+	if len(all) == 0 {
+		return out, nil
+	}
+	todo := all
+	newNote := func(part int) (uuid.UUID, error) { return s.newEmailNote(ctx, tx, userID, part) }
+	err = s.fillList(ctx, tx, userID, SystemEmail, "", newNote, func(noteID uuid.UUID, doc *blocknote.Document) (int, error) {
+		n := 0
+		for len(todo) > 0 && doc.Len()+1 <= blocknote.MaxBlocks {
+			b, err := doc.AppendTask("", todo[0].f)
+			if err != nil {
+				return n, err
+			}
+			todo[0].blockID, todo[0].noteID = b.ID(), noteID
+			todo = todo[1:]
+			n++
+		}
+		return n, nil
+	}, func() bool { return len(todo) == 0 })
+	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	byNote := map[uuid.UUID][]string{}
+	for _, p := range all {
+		byNote[p.noteID] = append(byNote[p.noteID], p.blockID)
+	}
+	taskOf, err := taskIDsOfBlocks(ctx, tx, userID, byNote)
+	if err != nil {
+		return nil, err
+	}
+	var refExt, refURL []string
+	var refTask []uuid.UUID
+	var refMeta [][]byte
+	for _, p := range all {
+		id, ok := taskOf[p.blockID]
+		if !ok {
+			return nil, fmt.Errorf("the task block of message %s is not in the index", es[p.i].MessageID)
+		}
+		out[p.i] = id
+		e := es[p.i]
+		meta, _ := json.Marshal(map[string]any{"provider": e.Provider, "message_id": e.MessageID, "thread_id": e.ThreadID,
+			"header_message_id": e.HeaderID, "replies": []any{}})
+		refExt, refURL, refTask, refMeta = append(refExt, e.MessageID), append(refURL, e.URL), append(refTask, id), append(refMeta, meta)
+	}
+	// clock_timestamp per row: the references list in the order of their
+	// messages, as when each had a transaction of its own.
+	if _, err := tx.Exec(ctx, `INSERT INTO external_refs (user_id, system, external_id, task_id, url, metadata, state, created_at)
+		SELECT $1, 'email', x.external_id, x.task_id, x.url, x.metadata, 'active', clock_timestamp()
+		FROM unnest($2::text[], $3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS x(external_id, task_id, url, metadata, n)
+		ORDER BY x.n`,
+		userID, refExt, refTask, refURL, refMeta); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ---- suggestions ----------------------------------------------------------

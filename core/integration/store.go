@@ -493,7 +493,8 @@ func (s *Service) createTasks(ctx context.Context, p *syncPage, creates []*newTa
 	for _, listID := range listOrder {
 		pending := lists[listID]
 		name := pending[0].snap.List
-		err := s.fillList(ctx, p, listID, name, func(noteID uuid.UUID, doc *blocknote.Document) (int, error) {
+		newNote := func(part int) (uuid.UUID, error) { return s.newListNote(ctx, p, listID, name, part) }
+		err := s.fillList(ctx, p.tx, p.c.UserID, p.c.Provider, listID, newNote, func(noteID uuid.UUID, doc *blocknote.Document) (int, error) {
 			n := 0
 			for len(pending) > 0 && doc.Len()+pending[0].size <= blocknote.MaxBlocks {
 				if err := appendTree(doc, "", pending[0], p.source, noteID); err != nil {
@@ -525,26 +526,9 @@ func (s *Service) createTasks(ctx context.Context, p *syncPage, creates []*newTa
 	for _, n := range all {
 		byNote[n.noteID] = append(byNote[n.noteID], n.blockID)
 	}
-	taskOf := map[string]uuid.UUID{}
-	for noteID, blocks := range byNote {
-		rows, err := p.tx.Query(ctx, `SELECT block_id, id FROM tasks WHERE user_id = $1 AND note_id = $2 AND block_id = ANY($3)`,
-			p.c.UserID, noteID, blocks)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var b string
-			var id uuid.UUID
-			if err := rows.Scan(&b, &id); err != nil {
-				rows.Close()
-				return err
-			}
-			taskOf[b] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+	taskOf, err := taskIDsOfBlocks(ctx, p.tx, p.c.UserID, byNote)
+	if err != nil {
+		return err
 	}
 	for _, n := range all {
 		id, ok := taskOf[n.blockID]
@@ -560,14 +544,44 @@ func (s *Service) createTasks(ctx context.Context, p *syncPage, creates []*newTa
 	return nil
 }
 
-// fillList hands the list's notes to fill, its last part first and new
-// parts as needed, until done; fill answers how many tasks it placed.
-func (s *Service) fillList(ctx context.Context, p *syncPage, listID, name string,
+// taskIDsOfBlocks is the task id of each block (note → its blocks) placed
+// in a note edit.
+func taskIDsOfBlocks(ctx context.Context, tx db.Tx, userID uuid.UUID, byNote map[uuid.UUID][]string) (map[string]uuid.UUID, error) {
+	taskOf := map[string]uuid.UUID{}
+	for noteID, blocks := range byNote {
+		rows, err := tx.Query(ctx, `SELECT block_id, id FROM tasks WHERE user_id = $1 AND note_id = $2 AND block_id = ANY($3)`,
+			userID, noteID, blocks)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var b string
+			var id uuid.UUID
+			if err := rows.Scan(&b, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			taskOf[b] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return taskOf, nil
+}
+
+// fillList hands the notes of a list (external_lists: the user's, of
+// system) to fill, its last part first and new parts (made by newNote) as
+// needed, until done; fill answers how many tasks it placed. Each note is
+// written once (one version) however many tasks it takes: the ClickUp sync
+// and the mail scan place their tasks through it.
+func (s *Service) fillList(ctx context.Context, tx db.Tx, userID uuid.UUID, system, listID string, newNote func(part int) (uuid.UUID, error),
 	fill func(noteID uuid.UUID, doc *blocknote.Document) (int, error), done func() bool) error {
 	var part int
 	var noteID uuid.UUID
-	err := p.tx.QueryRow(ctx, `SELECT part, note_id FROM external_lists WHERE user_id = $1 AND system = $2 AND list_id = $3
-		ORDER BY part DESC LIMIT 1`, p.c.UserID, p.c.Provider, listID).Scan(&part, &noteID)
+	err := tx.QueryRow(ctx, `SELECT part, note_id FROM external_lists WHERE user_id = $1 AND system = $2 AND list_id = $3
+		ORDER BY part DESC LIMIT 1`, userID, system, listID).Scan(&part, &noteID)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
@@ -575,12 +589,12 @@ func (s *Service) fillList(ctx context.Context, p *syncPage, listID, name string
 	for !done() {
 		if fresh {
 			part++
-			if noteID, err = s.newListNote(ctx, p, listID, name, part); err != nil {
+			if noteID, err = newNote(part); err != nil {
 				return err
 			}
 		}
 		n := 0
-		_, err := s.o.Notes.EditTx(ctx, p.tx, p.c.UserID, noteID, note.ChangeTaskCreate, func(_ *note.Note, doc *blocknote.Document) error {
+		_, err := s.o.Notes.EditTx(ctx, tx, userID, noteID, note.ChangeTaskCreate, func(_ *note.Note, doc *blocknote.Document) error {
 			var err error
 			n, err = fill(noteID, doc)
 			return err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,83 @@ func TestMailModelPath(t *testing.T) {
 	}
 	if chats != len(mails) {
 		t.Errorf("%d chat requests, want %d", chats, len(mails))
+	}
+}
+
+// TestMailScanBatch: many requests at once (more than one scan batch)
+// each become one task, all placed in the Email note with a few writes of
+// it (a batch's tasks with one write and one version, not one per task),
+// and a reply that comes with its request in the same sync is attached to
+// the request's task; a second scan makes nothing new.
+func TestMailScanBatch(t *testing.T) {
+	const n = 120
+	ctx := context.Background()
+	e := newMailEnv(t, mailEnvOptions{})
+	a, s, alice := e.a, e.s, e.alice
+	sent := time.Now().Add(-72 * time.Hour).Truncate(time.Second)
+	for i := range n {
+		s.Add(gmailtest.Mail{From: "Bob <bob@example.org>", To: gmailtest.Email, Subject: fmt.Sprintf("Report %d", i),
+			Date: sent.Add(time.Duration(i) * time.Minute), MessageID: fmt.Sprintf("<report-%d@example.org>", i),
+			Text: fmt.Sprintf("Hi Alice,\n\nCould you please send me the report for project %d by Friday?\n\nThanks,\nBob", i)})
+	}
+	// The newest request and its reply: on the first page of the sync.
+	request := s.Add(gmailtest.Mail{From: "Bob <bob@example.org>", To: gmailtest.Email, Subject: "Budget",
+		Date: sent.Add(n * time.Minute), MessageID: "<budget@example.org>",
+		Text: "Hi Alice,\n\nCould you please review the budget by Friday?\n\nThanks,\nBob"})
+	reply := s.Add(gmailtest.Mail{From: "Bob <bob@example.org>", To: gmailtest.Email, Subject: "Re: Budget", ThreadID: request,
+		Date: sent.Add((n + 1) * time.Minute), InReplyTo: "<budget@example.org>", References: "<budget@example.org>",
+		Text: "One more thing: the numbers for March are in the shared folder."})
+	e.connect(t)
+	e.syncAndScan(t, false)
+
+	counts := func() [4]int {
+		t.Helper()
+		return [4]int{
+			e.count(t, `SELECT count(*) FROM tasks WHERE user_id = $1`, alice),
+			e.count(t, `SELECT count(*) FROM external_refs WHERE user_id = $1 AND system = 'email'`, alice),
+			e.count(t, `SELECT count(*) FROM mail_suggestions WHERE user_id = $1`, alice),
+			e.count(t, `SELECT count(*) FROM emails WHERE user_id = $1 AND scanned_at IS NULL`, alice),
+		}
+	}
+	if c := counts(); c != [4]int{n + 1, n + 1, 0, 0} {
+		t.Fatalf("tasks, references, suggestions, unscanned: %v, want %d tasks with their references", c, n+1)
+	}
+	// One task per message, each in the Email note.
+	if got := e.count(t, `SELECT count(DISTINCT t.source_reference) FROM tasks t JOIN external_lists l ON l.note_id = t.note_id
+		AND l.user_id = t.user_id AND l.system = 'email' WHERE t.user_id = $1 AND t.source = 'email'`, alice); got != n+1 {
+		t.Errorf("%d distinct messages have their task in the Email note, want %d", got, n+1)
+	}
+	// The note is written once per batch: the scan takes what the sync
+	// pages (of 50) stored, at most 100 at a time, so a few versions, not
+	// one per task.
+	versions := e.count(t, `SELECT count(*) FROM note_versions v JOIN external_lists l ON l.note_id = v.note_id
+		WHERE l.user_id = $1 AND l.system = 'email'`, alice)
+	if versions < 2 || versions > 8 {
+		t.Errorf("the Email note has %d versions for %d tasks, want 2-8 (its creation and one per batch)", versions, n+1)
+	}
+	var replies []struct {
+		MessageID string `json:"message_id"`
+	}
+	if err := a.DB.Pool.QueryRow(ctx, `SELECT metadata->'replies' FROM external_refs WHERE user_id = $1 AND system = 'email' AND external_id = $2`,
+		alice, request).Scan(&replies); err != nil {
+		t.Fatal(err)
+	}
+	if len(replies) != 1 || replies[0].MessageID != reply {
+		t.Errorf("replies of the budget request %+v, want %s", replies, reply)
+	}
+	var outcome string
+	if err := a.DB.Pool.QueryRow(ctx, `SELECT outcome FROM emails WHERE user_id = $1 AND message_id = $2`, alice, reply).Scan(&outcome); err != nil ||
+		outcome != "reply" {
+		t.Errorf("reply outcome %q (%v)", outcome, err)
+	}
+
+	// A second scan job and a full re-sync make nothing new.
+	before := counts()
+	if _, err := a.River.Insert(ctx, integration.MailScanArgs{ConnectionID: mustConn(t, a, alice)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.syncAndScan(t, true)
+	if c := counts(); c != before {
+		t.Errorf("after a second scan and a full sync: %v, before %v", c, before)
 	}
 }
