@@ -384,7 +384,7 @@ func newSyncEnv(t *testing.T, configure ...func(*config.Config)) *syncEnv {
 	host := plugin.New(cfg.Plugins, logger)
 	host.Start(ctx)
 	t.Cleanup(host.Stop)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	require.NoError(t, host.WaitReady(wctx))
 	clk := &clock{}
