@@ -283,6 +283,12 @@ func (s *Service) connectionFor(ctx context.Context, c *connection, p *providerI
 
 var errDisconnected = errors.New("the connection was disconnected during the sync")
 
+// cursorMoved: a concurrent sync of the connection stored pages while this
+// one fetched its page; cursor is where it left the connection's cursor.
+type cursorMoved struct{ cursor string }
+
+func (e cursorMoved) Error() string { return "the sync cursor moved to " + e.cursor }
+
 // maxPages bounds one job's pages; the job continues in the next one.
 const maxPages = 1000
 
@@ -324,6 +330,16 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if job.Args.Full {
 		cursor = ""
 	}
+	// based is the stored cursor this job's next page follows on from: a
+	// page is stored only while the connection's cursor is still there. A
+	// concurrent sync of the connection (the scheduled one and a manual one)
+	// that stored pages meanwhile has moved it: this page was fetched from
+	// a position already passed, and storing it would move the cursor back
+	// (and restart a full sync); it is dropped and the job goes on from the
+	// stored cursor (a full sync keeps starting from no cursor until its
+	// first page is stored).
+	based := c.Cursor
+	stored := false
 	for range maxPages {
 		resp, err := ic.Sync(ctx, &sdk.SyncRequest{Connection: conn, Cursor: cursor})
 		if err != nil {
@@ -337,14 +353,18 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 			// Pages of concurrent syncs of one connection (a scheduled and
 			// a manual one) are stored one after the other: a record is
 			// never imported twice.
-			var state string
+			var state, now string
 			var gen int64
 			var open bool
-			if err := tx.QueryRow(ctx, `SELECT state, full_sync_gen, full_sync_open FROM connections WHERE id = $1 FOR UPDATE`, c.ID).Scan(&state, &gen, &open); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT state, full_sync_gen, full_sync_open, coalesce(sync_cursor, '') FROM connections WHERE id = $1 FOR UPDATE`,
+				c.ID).Scan(&state, &gen, &open, &now); err != nil {
 				return err
 			}
 			if state != StateConnected {
 				return errDisconnected
+			}
+			if now != based {
+				return cursorMoved{now}
 			}
 			// A sync from no cursor, or a page that says Reset, starts a
 			// full sync: its last page tells what is gone outside.
@@ -383,13 +403,23 @@ func (s *Service) RunSync(ctx context.Context, job *river.Job[SyncArgs]) error {
 		if errors.Is(err, errDisconnected) {
 			return nil // disconnected meanwhile: nothing stored
 		}
+		var moved cursorMoved
+		if errors.As(err, &moved) {
+			// Another sync stored pages meanwhile: this page is not stored,
+			// the job goes on from where that sync left the cursor.
+			based = moved.cursor
+			if !job.Args.Full || stored {
+				cursor = moved.cursor
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		if last {
 			return nil
 		}
-		cursor = resp.NextCursor
+		cursor, based, stored = resp.NextCursor, resp.NextCursor, true
 	}
 	return nil // more pages: the next scheduled job continues from the stored cursor
 }

@@ -68,6 +68,9 @@ type outside struct {
 	syncScript, pushScript []ctlAnswer
 	crashAt                int
 	syncCalls              int
+	// holds hold a sync call (1-based) after its answer is made, until
+	// the test releases it: a sync slow between fetching and storing.
+	holds map[int]*syncHold
 	// tools are what ListTools answers (listCalls counts the calls);
 	// toolAnswers answer ExecuteTool by tool name (default: the call's
 	// arguments echoed as {"echo": ...}); executions are the calls.
@@ -111,6 +114,16 @@ type outsideTask struct {
 	rec sdk.Record
 	seq int64
 }
+
+// syncHold is one held sync call: reached gets the cursor it asked for,
+// the answer goes out once release is closed.
+type syncHold struct {
+	reached chan string
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *syncHold) free() { h.once.Do(func() { close(h.release) }) }
 
 func newOutside() *outside {
 	return &outside{tasks: map[string]*outsideTask{}, gone: map[string]int64{}, pageSize: 2}
@@ -159,9 +172,21 @@ func (o *outside) task(id string) sdk.Task {
 	return *o.tasks[id].rec.Task
 }
 
-func (o *outside) sync(cursor string) ctlAnswer {
+// syncHeld answers a sync call, after the test released it when it is
+// held.
+func (o *outside) syncHeld(cursor string) ctlAnswer {
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	a := o.syncLocked(cursor)
+	h := o.holds[o.syncCalls]
+	o.mu.Unlock()
+	if h != nil {
+		h.reached <- cursor
+		<-h.release
+	}
+	return a
+}
+
+func (o *outside) syncLocked(cursor string) ctlAnswer {
 	o.syncCalls++
 	if o.syncCalls == o.crashAt {
 		return ctlAnswer{Crash: true}
@@ -272,7 +297,7 @@ func (o *outside) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Cursor string `json:"cursor"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&in)
-		a = o.sync(in.Cursor)
+		a = o.syncHeld(in.Cursor)
 	case "/push":
 		var in sdk.PushTaskRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
@@ -359,7 +384,7 @@ func newSyncEnv(t *testing.T, configure ...func(*config.Config)) *syncEnv {
 	host := plugin.New(cfg.Plugins, logger)
 	host.Start(ctx)
 	t.Cleanup(host.Stop)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	require.NoError(t, host.WaitReady(wctx))
 	clk := &clock{}
@@ -920,4 +945,55 @@ func TestDeletedHereStaysDeleted(t *testing.T) {
 	require.Nil(t, e.task(t, "d"))
 	require.Equal(t, 3, e.externalTasks(t))
 	require.Zero(t, e.pushJobs(t))
+}
+
+// TestConcurrentSyncsKeepCursor: a sync that fetched a page and was slow
+// to store it (the scheduled sync and a manual one at once, under load)
+// while another sync of the connection stored its pages neither stores
+// that page nor moves the cursor back: it goes on from the stored cursor.
+func TestConcurrentSyncsKeepCursor(t *testing.T) {
+	ctx := context.Background()
+	e := newSyncEnv(t)
+	e.seed()
+	first, second := &syncHold{reached: make(chan string, 1), release: make(chan struct{})},
+		&syncHold{reached: make(chan string, 1), release: make(chan struct{})}
+	e.out.mu.Lock()
+	e.out.holds = map[int]*syncHold{1: first, 4: second}
+	e.out.mu.Unlock()
+	t.Cleanup(first.free) // a failed test lets held calls go
+	t.Cleanup(second.free)
+	cursor := func() string {
+		var c string
+		require.NoError(t, e.app.DB.Pool.QueryRow(ctx, `SELECT sync_cursor FROM connections WHERE user_id = $1 AND provider = $2`, e.user, provider).Scan(&c))
+		return c
+	}
+	reached := func(h *syncHold) string {
+		t.Helper()
+		select {
+		case c := <-h.reached:
+			return c
+		case <-time.After(3 * time.Minute):
+			t.Fatal("timed out waiting for the held sync call")
+			return ""
+		}
+	}
+
+	slow, err := e.app.Integrations.SyncNow(ctx, e.user, provider, false)
+	require.NoError(t, err)
+	require.Equal(t, "", reached(first), "the slow sync fetched the first page")
+	// Meanwhile a second sync runs to its end (sync calls 2 and 3).
+	e.sync(t, false)
+	done := cursor()
+	require.True(t, strings.HasPrefix(done, "inc:"), "the other sync stored its pages: %q", done)
+	require.Equal(t, 4, e.externalTasks(t))
+
+	first.free()
+	// The slow sync's next call follows on from the stored cursor; its
+	// stale page was not stored.
+	require.Equal(t, done, reached(second))
+	require.Equal(t, done, cursor(), "the cursor never goes back")
+	second.free()
+	e.waitJob(t, slow[0], "completed")
+	require.Equal(t, done, cursor())
+	require.Equal(t, 4, e.externalTasks(t))
 }
