@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/consilium-hq/consilium/sdk/internal/wire"
 	"github.com/hashicorp/go-hclog"
@@ -47,6 +48,7 @@ func Serve(cfg ServeConfig) {
 	if msg := versionWarning(os.Getenv("PLUGIN_PROTOCOL_VERSIONS")); msg != "" {
 		fmt.Fprintln(os.Stderr, msg)
 	}
+	exitWithHost(os.Getppid(), os.Getppid, time.Second)
 	handshakeOut := protectStdout()
 	if handshakeOut != nil {
 		// go-plugin prints the handshake line to os.Stdout and then replaces
@@ -62,6 +64,27 @@ func Serve(cfg ServeConfig) {
 		}),
 	})
 	os.Exit(0)
+}
+
+// exitWithHost ends the plugin once the host that started it (the process
+// ppid) is gone: a host killed with -9 cannot stop its plugins, and an
+// orphaned plugin would otherwise run on forever, holding whatever the
+// host's own parent shared with it (a pipe such a parent waits on). The
+// orphan is adopted by another process, so its parent pid changes.
+func exitWithHost(ppid int, getppid func() int, every time.Duration) {
+	if ppid <= 1 {
+		return // already an orphan, or started by init: nothing to watch
+	}
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for range t.C {
+			if getppid() != ppid {
+				fmt.Fprintf(os.Stderr, "consilium plugin: the host (pid %d) is gone; exiting\n", ppid)
+				os.Exit(1)
+			}
+		}
+	}()
 }
 
 // ServeTest serves cfg inside the current process until ctx is done, for test

@@ -180,10 +180,64 @@ func (p *proc) stop() {
 	}
 }
 
-// kill ends the process at once (SIGKILL): nothing of it runs after.
+// kill ends the process at once (SIGKILL): nothing of it runs after. Its
+// plugin processes, which it had no chance to stop, must end by themselves
+// (the SDK's plugins exit once their host is gone): an orphaned plugin
+// would run on forever.
 func (p *proc) kill() {
+	p.t.Helper()
+	plugins := childPIDs(p.cmd.Process.Pid)
 	require.NoError(p.t, p.cmd.Process.Kill())
 	<-p.done
+	deadline := time.Now().Add(time.Minute)
+	for _, pid := range plugins {
+		for processAlive(pid) {
+			require.False(p.t, time.Now().After(deadline), "plugin process %d outlived its killed host %s by a minute", pid, p.name)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// childPIDs are the processes whose parent is pid (from /proc; none where
+// there is no /proc).
+func childPIDs(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _, ok := procStat(child); ok && ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
+// processAlive: pid runs (a zombie waiting to be reaped counts as ended).
+func processAlive(pid int) bool {
+	_, state, ok := procStat(pid)
+	return ok && state != "Z" && state != "X"
+}
+
+// procStat reads a process's parent pid and state from /proc/PID/stat.
+func procStat(pid int) (ppid int, state string, ok bool) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, "", false
+	}
+	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, "", false
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 2 {
+		return 0, "", false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return ppid, f[0], err == nil
 }
 
 // do makes a request to the process; body is JSON-encoded.
