@@ -18,6 +18,7 @@ import (
 	"github.com/consilium-hq/consilium/core/db/dbtest"
 	"github.com/consilium-hq/consilium/core/integration/integrationtest"
 	"github.com/consilium-hq/consilium/core/plugin"
+	"github.com/consilium-hq/consilium/core/sharedfixtures"
 	"github.com/consilium-hq/consilium/core/testsecrets"
 	"github.com/consilium-hq/consilium/plugins/composio/composiotest"
 	"github.com/consilium-hq/consilium/sdk"
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 func TestThroughTheHost(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := composiotest.Start(t, composiotest.Options{})
+	s := composiotest.Start(t, composiotest.Options{Tools: sharedfixtures.Read(t, "composio", "gmail-tools-list.json")})
 	bin := plugintest.Build(t, ".")
 	testsecrets.Register("composio_api_key", composiotest.APIKey)
 	const keyEnv = "COMPOSIO_TEST_API_KEY"

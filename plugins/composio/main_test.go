@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consilium-hq/consilium/core/sharedfixtures"
 	"github.com/consilium-hq/consilium/plugins/composio/composiotest"
 	"github.com/consilium-hq/consilium/sdk"
 	"github.com/consilium-hq/consilium/sdk/conformance"
@@ -49,7 +50,7 @@ func code(err error) (sdk.Code, time.Duration) {
 // process, started the way the host starts plugins, against the local
 // Composio.
 func TestPluginProcess(t *testing.T) {
-	s := composiotest.Start(t, composiotest.Options{})
+	s := composiotest.Start(t, composiotest.Options{Tools: sharedfixtures.Read(t, "composio", "gmail-tools-list.json")})
 	bin := plugintest.Build(t, ".")
 	p := plugintest.Start(t, bin)
 	ctx := context.Background()

@@ -34,8 +34,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/consilium-hq/consilium/core/sharedfixtures"
 )
 
 // APIKey is the key the server accepts unless Options.APIKey says another.
@@ -45,9 +43,10 @@ const APIKey = "ak_test_composio_0123456789"
 type Options struct {
 	// APIKey accepted in x-api-key (default APIKey).
 	APIKey string
-	// Tools is the catalogue, a JSON array of Composio tools; nil reads
-	// gmail-tools-list.json from the shared fixtures (the test skips when
-	// they are absent).
+	// Tools is the catalogue, a JSON array of Composio tools, such as the
+	// shared fixtures' composio/gmail-tools-list.json (required; this
+	// package, shipped beside the plugin, imports nothing of ours but sdk,
+	// so the test reads the fixture).
 	Tools json.RawMessage
 	// AuthConfigs maps auth config ids to toolkit slugs (default
 	// {"ac_gmail": "gmail"}).
@@ -108,7 +107,7 @@ func Start(t testing.TB, o Options) *Server {
 		o.APIKey = APIKey
 	}
 	if o.Tools == nil {
-		o.Tools = sharedfixtures.Read(t, "composio", "gmail-tools-list.json")
+		t.Fatal("composiotest: Options.Tools is required (the test reads the catalogue from the shared fixtures)")
 	}
 	if o.AuthConfigs == nil {
 		o.AuthConfigs = map[string]string{"ac_gmail": "gmail"}
