@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
@@ -150,9 +151,35 @@ func BenchmarkObservabilityCost(b *testing.B) {
 			e, tokens, tp = onEnv, onUsers, traced
 		}
 		otel.SetTracerProvider(tp)
+		exported0, dropped0 := tracing.Stats()
 		cpu0 := processCPU()
 		r := load(e, tokens)
-		return r, float64((processCPU() - cpu0).Microseconds()) / float64(r.Requests)
+		if on {
+			// Every request's span exported (the last batch too, inside
+			// the CPU time), none dropped: a dropped span's export would
+			// be cost left out of the figure.
+			if err := traced.(*sdktrace.TracerProvider).ForceFlush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu := float64((processCPU() - cpu0).Microseconds()) / float64(r.Requests)
+		if on {
+			exported, dropped := tracing.Stats()
+			if dropped > dropped0 || exported-exported0 < int64(r.Requests) {
+				b.Fatalf("%d requests, %d spans exported and %d dropped", r.Requests, exported-exported0, dropped-dropped0)
+			}
+		}
+		return r, cpu
+	}
+	// OBS_ONLY=on or off runs that side alone for BENCH_SECONDS, to
+	// profile it (-cpuprofile, -memprofile) without the other side mixed in.
+	if only := os.Getenv("OBS_ONLY"); only != "" {
+		b.ResetTimer()
+		r, cpu := run(only == "on")
+		b.Logf("%s alone: %s, %.1f µs CPU/request", only, r, cpu)
+		b.ReportMetric(r.PerSecond, only+"-req/s")
+		b.ReportMetric(cpu, only+"-cpu-µs/req")
+		return
 	}
 	b.ResetTimer()
 	for range b.N {

@@ -50,6 +50,8 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, e.Do(http.MethodGet, "/api/notes/"+id, nil, other.Bearer()).Status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.Do(http.MethodPost, "/api/notes", `{"title":7}`, u.Bearer()).Status)
 	require.Equal(t, http.StatusNotFound, e.Do(http.MethodGet, "/api/no-such-route", nil).Status)
+	// A method a client made up is not a label value of its own.
+	require.Equal(t, http.StatusNotFound, e.Do("BREW", "/api/no-such-route", nil).Status)
 
 	// The note's embedding job is counted once the worker has done it.
 	var body string
@@ -69,18 +71,22 @@ func TestMetrics(t *testing.T) {
 		`consilium_http_requests_total{method="POST",route="POST /api/notes",status="422"} 1`,
 		`consilium_http_requests_total{method="GET",route="GET /api/notes/{note_id}",status="404"} 1`,
 		`consilium_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`consilium_http_requests_total{method="other",route="unmatched",status="404"} 1`,
 		`consilium_http_request_duration_seconds_count{method="POST",route="POST /api/notes"} 2`,
 		`consilium_jobs_total{kind="ai.embed_note",outcome="completed"}`,
 		`consilium_job_duration_seconds_count{kind="ai.embed_note"}`,
 		"consilium_db_pool_max_connections ",
 		"consilium_db_pool_acquired_connections ",
 		"consilium_jobs_queued_scrape_errors 0",
+		"consilium_trace_spans_exported_total ",
+		"consilium_trace_spans_dropped_total ",
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 	} {
 		require.Contains(t, body, want)
 	}
 	require.NotContains(t, body, id, "no id in any label")
+	require.NotContains(t, body, "BREW", "no made-up method in any label")
 }
 
 // TestMetricsChatAndSync: a chat run that ends is counted by status with

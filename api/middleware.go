@@ -119,9 +119,8 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 		// A span per request, continuing the caller's trace when it sends
 		// one (traceparent); named by route once the mux has matched.
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := tracing.Tracer().Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
-				attribute.String("request.id", id)))
+		// Its attributes are set once, at the end (see below).
+		ctx, span := tracing.Tracer().Start(ctx, r.Method, serverSpan)
 		defer span.End()
 		r = r.WithContext(context.WithValue(ctx, requestInfoKey{}, ri))
 		w.Header().Set("X-Request-Id", id)
@@ -150,9 +149,13 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 			ri.Logger.Log(r.Context(), level, "request", attrs...)
 			m.ObserveHTTP(ri.Route, r.Method, rw.status, time.Since(start))
 			if span.IsRecording() {
-				// One SetAttributes call: each call grows the span's slice.
-				attrs := make([]attribute.KeyValue, 1, 3)
-				attrs[0] = attribute.Int("http.response.status_code", rw.status)
+				// Every attribute in one SetAttributes call, into a slice
+				// of the right size: start options and each further call
+				// allocate and grow the span's slice again, and a traced
+				// request's cost is mostly such allocations.
+				attrs := make([]attribute.KeyValue, 0, 6)
+				attrs = append(attrs, attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+					attribute.String("request.id", id), attribute.Int("http.response.status_code", rw.status))
 				if ri.Route != "" {
 					span.SetName(ri.Route)
 					attrs = append(attrs, attribute.String("http.route", ri.Route))
@@ -172,6 +175,9 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 		}
 	})
 }
+
+// serverSpan is the one start option of a request's span, made once.
+var serverSpan = trace.WithSpanKind(trace.SpanKindServer)
 
 // withRoute tells the request's info which pattern the mux matched (the
 // mux sets it on the request it is given).

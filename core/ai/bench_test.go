@@ -334,6 +334,11 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // typical user (~900 chunks), and recall@10 of the vector search against
 // an exact scan of the user's chunks.
 func BenchmarkRAGQuery(b *testing.B) {
+	if aitest.LocalEmbeddingModel() != ragModel {
+		// Without WordNet the local plugin embeds differently: a seed
+		// made so would be kept under the name of the other model.
+		b.Fatalf("WordNet is not installed in %s (scripts/install-wordnet.sh; make bench installs it): the seed is %s's", aitest.WordNetDir, ragModel)
+	}
 	host := benchHost(b)
 	seedStart := time.Now()
 	pool := dbtest.Seeded(b, ragKey(), seedRAG(b, host))

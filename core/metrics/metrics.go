@@ -9,12 +9,15 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/consilium-hq/consilium/core/tracing"
 )
 
 // Metrics holds the registry and the instruments.
@@ -30,6 +33,21 @@ type Metrics struct {
 	pluginRestarts *prometheus.CounterVec
 	chatRuns       *prometheus.CounterVec
 	chatTokens     *prometheus.CounterVec
+
+	// httpSeries caches each (route, method, status)'s counter and
+	// histogram: WithLabelValues hashes and looks up its labels on every
+	// call, the costliest part of counting a request.
+	httpSeries sync.Map // httpKey → *httpSeries
+}
+
+type httpKey struct {
+	route, method string
+	status        int
+}
+
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New makes a registry with the Go runtime and process collectors and
@@ -65,7 +83,13 @@ func New() *Metrics {
 			[]string{"provider", "model", "direction"}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.jobs, m.jobDuration, m.pluginCalls, m.pluginDuration,
-		m.pluginRestarts, m.chatRuns, m.chatTokens)
+		m.pluginRestarts, m.chatRuns, m.chatTokens,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "consilium_trace_spans_exported_total",
+			Help: "Trace spans this process exported by OTLP (tracing.otlp_endpoint)."},
+			func() float64 { n, _ := tracing.Stats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "consilium_trace_spans_dropped_total",
+			Help: "Trace spans this process dropped: the exporter fell behind, or an export failed."},
+			func() float64 { _, n := tracing.Stats(); return float64(n) }))
 	return m
 }
 
@@ -82,10 +106,29 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 		return
 	}
 	if route == "" {
+		// A request no route took may carry any method a client makes
+		// up; each would be a new series.
 		route = "unmatched"
+		if !knownMethods[method] {
+			method = "other"
+		}
 	}
-	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+	k := httpKey{route, method, status}
+	v, ok := m.httpSeries.Load(k)
+	if !ok {
+		v, _ = m.httpSeries.LoadOrStore(k, &httpSeries{
+			requests: m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)),
+			duration: m.httpDuration.WithLabelValues(route, method),
+		})
+	}
+	series := v.(*httpSeries)
+	series.requests.Inc()
+	series.duration.Observe(d.Seconds())
+}
+
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
 }
 
 // ObserveJob counts a job this process worked.

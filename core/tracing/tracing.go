@@ -54,7 +54,7 @@ func Setup(ctx context.Context, cfg Options) (func(context.Context) error, error
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
-	return Install(sdktrace.NewBatchSpanProcessor(exp), cfg), nil
+	return Install(NewBatcher(exp, BatchOptions{}), cfg), nil
 }
 
 // Install makes a tracer provider over sp the global one (Setup does it
