@@ -285,6 +285,10 @@ func (s *Service) scanMessages(ctx context.Context, batch []*email) error {
 		userID).Scan(&reviewAll); err != nil {
 		reviewAll = false
 	}
+	answered, err := threadRefs(ctx, s.o.DB.Pool, batch)
+	if err != nil {
+		return err
+	}
 	plans := make([]*scanPlan, 0, len(batch))
 	for _, e := range batch {
 		p := &scanPlan{e: e}
@@ -295,14 +299,8 @@ func (s *Service) scanMessages(ctx context.Context, batch []*email) error {
 				break
 			}
 		}
-		if p.outcome == "" {
-			refID, err := s.threadRef(ctx, s.o.DB.Pool, e, false)
-			if err != nil {
-				return err
-			}
-			if refID != uuid.Nil {
-				p.outcome = outcomeReply
-			}
+		if p.outcome == "" && answered[e.ID] {
+			p.outcome = outcomeReply
 		}
 		if p.outcome != "" {
 			continue
@@ -360,7 +358,7 @@ func (s *Service) scanMessages(ctx context.Context, batch []*email) error {
 			}
 			switch p.outcome {
 			case outcomeReply:
-				refID, err := s.threadRef(ctx, tx, p.e, true)
+				refID, err := s.threadRef(ctx, tx, p.e)
 				if err != nil {
 					return err
 				}
@@ -427,29 +425,67 @@ func (s *Service) mailThreshold() float64 {
 
 // threadRef is the email reference (with a task) of an earlier message
 // this one answers: named in In-Reply-To or References, or in the same
-// thread; uuid.Nil when none.
-func (s *Service) threadRef(ctx context.Context, q db.Querier, e *email, lock bool) (uuid.UUID, error) {
+// thread; uuid.Nil when none. The reference is locked for the update the
+// reply makes.
+func (s *Service) threadRef(ctx context.Context, q db.Querier, e *email) (uuid.UUID, error) {
 	named := []string{}
 	if e.InReplyTo != "" {
 		named = append(named, e.InReplyTo)
 	}
 	named = append(named, e.References...)
-	forUpdate := ""
-	if lock {
-		forUpdate = " FOR UPDATE OF r"
-	}
 	var id uuid.UUID
 	err := q.QueryRow(ctx, `SELECT r.id FROM emails o
 		JOIN external_refs r ON r.user_id = o.user_id AND r.system = 'email' AND r.external_id = o.message_id
 			AND r.metadata->>'provider' = o.provider AND r.task_id IS NOT NULL
 		WHERE o.user_id = $1 AND o.provider = $2 AND o.id <> $3 AND o.received_at <= $4
 			AND ((o.thread_id <> '' AND o.thread_id = $5) OR (o.header_message_id <> '' AND o.header_message_id = ANY($6)))
-		ORDER BY o.received_at, o.id LIMIT 1`+forUpdate,
+		ORDER BY o.received_at, o.id LIMIT 1 FOR UPDATE OF r`,
 		e.UserID, e.Provider, e.ID, e.ReceivedAt, e.ThreadID, named).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, nil
 	}
 	return id, err
+}
+
+// threadRefSQL finds, for each message of a batch, what threadRef finds
+// for one.
+const threadRefSQL = `SELECT x.id FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])
+		AS x(id, user_id, provider, received_at, thread_id, named)
+	WHERE EXISTS (SELECT FROM emails o
+		JOIN external_refs r ON r.user_id = o.user_id AND r.system = 'email' AND r.external_id = o.message_id
+			AND r.metadata->>'provider' = o.provider AND r.task_id IS NOT NULL
+		WHERE o.user_id = x.user_id AND o.provider = x.provider AND o.id <> x.id AND o.received_at <= x.received_at
+			AND ((o.thread_id <> '' AND o.thread_id = x.thread_id)
+				OR (o.header_message_id <> '' AND o.header_message_id IN (SELECT jsonb_array_elements_text(x.named)))))`
+
+// threadRefs says which messages of a batch answer an earlier message that
+// has its task (threadRef's question, in one query for the batch).
+func threadRefs(ctx context.Context, q db.Querier, batch []*email) (map[uuid.UUID]bool, error) {
+	n := len(batch)
+	ids, users, providers := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]string, n)
+	received, threads, named := make([]time.Time, n), make([]string, n), make([][]byte, n)
+	for i, e := range batch {
+		ids[i], users[i], providers[i], received[i], threads[i] = e.ID, e.UserID, e.Provider, e.ReceivedAt, e.ThreadID
+		names := []string{}
+		if e.InReplyTo != "" {
+			names = append(names, e.InReplyTo)
+		}
+		names = append(names, e.References...)
+		named[i], _ = json.Marshal(names)
+	}
+	rows, err := q.Query(ctx, threadRefSQL, ids, users, providers, received, threads, named)
+	if err != nil {
+		return nil, fmt.Errorf("replies: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("replies: %w", err)
+	}
+	out := make(map[uuid.UUID]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // attachReply adds a message to a reference's replies (once, the latest
