@@ -238,6 +238,7 @@ func TestChatDelegationThroughTheLLMPlugin(t *testing.T) {
 			srv.Script(modeltest.Turn{Text: []string{"The boiler is ", "due for"}, Err: sdk.Temporary("cut")})
 			runID = b.send(t, conv, "And the boiler?")["run_id"].(string)
 			evs = ws.untilRunCompleted()
+			require.Equal(t, runID, evs[len(evs)-1]["run_id"])
 			require.Equal(t, "failed", evs[len(evs)-1]["status"])
 			errEv, partial := evs[len(evs)-2], evs[len(evs)-3]
 			require.Equal(t, chat.EventError, errEv.typ())
