@@ -29,6 +29,9 @@ export CONSILIUM_SECRETS_LOG
 trap 'stop_db; rm -rf "$CONSILIUM_SECRETS_LOG"' EXIT
 
 status=0
+# gofmt, go vet and staticcheck on both modules (make lint), so that
+# what lint finds cannot land.
+make --no-print-directory lint || status=$?
 # The contract: Redocly's recommended rules on api/openapi.yaml and a
 # TypeScript client generated from it compiled under tsc --strict (a Go
 # test keeps the file equal to what the API serves).
