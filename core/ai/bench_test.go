@@ -345,7 +345,18 @@ func BenchmarkRAGQuery(b *testing.B) {
 	if d := time.Since(seedStart); d > time.Minute {
 		b.Logf("seeding took %s", d.Round(time.Second))
 	}
-	svc := benchService(b, pool, host, nil)
+	// RAG_EF_SEARCH measures another ai.ef_search (the trade of recall
+	// against the vector half's time).
+	svc := benchService(b, pool, host, func(c *config.AI) {
+		if v := os.Getenv("RAG_EF_SEARCH"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 10 || n > 1000 {
+				b.Fatalf("RAG_EF_SEARCH=%q: a number from 10 to 1000 (ai.ef_search)", v)
+			}
+			c.EfSearch = n
+		}
+		b.Logf("ai.ef_search %d", c.EfSearch)
+	})
 	ctx := context.Background()
 	llm, err := host.LLM(aitest.LocalName)
 	if err != nil {
