@@ -121,6 +121,13 @@ type orchBundle struct {
 
 func setupOrch(t *testing.T, limits config.Chat, turns ...modeltest.Turn) *orchBundle {
 	t.Helper()
+	return setupOrchClock(t, limits, nil, turns...)
+}
+
+// setupOrchClock is setupOrch with the orchestrator's clock (nil: the
+// real one).
+func setupOrchClock(t *testing.T, limits config.Chat, now func() time.Time, turns ...modeltest.Turn) *orchBundle {
+	t.Helper()
 	b := setup(t)
 	m := modeltest.New(turns...)
 	models := modeltest.Source{"scripted": m}
@@ -132,7 +139,7 @@ func setupOrch(t *testing.T, limits config.Chat, turns ...modeltest.Turn) *orchB
 	b.svc = NewService(Options{DB: b.svc.db, Agents: reg, Hub: b.hub, Queue: b.svc.queue, Logger: slog.New(slog.DiscardHandler)})
 	tt := newTestTools(t, b.pool)
 	o := NewOrchestrator(OrchestratorOptions{Models: models, Tools: tt.tools(), Agents: reg, Limits: limits,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Now: now})
 	return &orchBundle{testBundle: b, model: m, tools: tt, orch: o, conv: b.conversation(t)}
 }
 
@@ -620,7 +627,10 @@ func TestOrchestratorBatchesDeltas(t *testing.T) {
 	for range 100 {
 		text = append(text, "word ")
 	}
-	b := setupOrch(t, config.Chat{HistoryMessages: 20, ModelTitles: true},
+	// The clock stands still: the batches are cut by size alone (by time
+	// on a slow machine, they would depend on its speed).
+	frozen := time.Now()
+	b := setupOrchClock(t, config.Chat{HistoryMessages: 20, ModelTitles: true, MaxDuration: time.Hour}, func() time.Time { return frozen },
 		modeltest.Turn{Text: text},
 		modeltest.Turn{Text: []string{"“Words, words, words”"}},
 	)
@@ -637,7 +647,7 @@ func TestOrchestratorBatchesDeltas(t *testing.T) {
 		}
 	}
 	require.Equal(t, 500, chars)
-	require.LessOrEqual(t, deltas, 3, "batched by 200 characters (or 50 ms)")
+	require.Equal(t, 3, deltas, "batched by 200 characters: 200, 200 and the last 100")
 	c, err := b.svc.GetConversation(b.ctx, b.user, b.conv.ID)
 	require.NoError(t, err)
 	require.Equal(t, "Words, words, words", c.Title, "the model titled the conversation after its first exchange")
