@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -401,6 +403,17 @@ func (s *chatSocket) handle(data []byte) {
 // decodeStrict reads a client event strictly: a field it does not know,
 // or of the wrong type, is named in the refusal.
 func decodeStrict(ref *string, typ string, data []byte, v any) *eventRefusal {
+	// Names match exactly: encoding/json alone would take "Allow" for
+	// "allow".
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(data, &keys) == nil {
+		known := jsonNames(reflect.TypeOf(v).Elem())
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			if !known[k] {
+				return refuse(ref, typ, fieldErr(k, "unexpected property")...)
+			}
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -415,6 +428,26 @@ func decodeStrict(ref *string, typ string, data []byte, v any) *eventRefusal {
 		return refuse(ref, typ, fieldErr(loc, msg)...)
 	}
 	return nil
+}
+
+// jsonNames are the JSON names of a struct's fields, its embedded
+// structs' included.
+func jsonNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && f.Type.Kind() == reflect.Struct && name == "":
+			maps.Copy(names, jsonNames(f.Type))
+		case name != "":
+			names[name] = true
+		case f.IsExported():
+			names[f.Name] = true
+		}
+	}
+	return names
 }
 
 func fieldErr(loc, msg string) []apperr.FieldError {
