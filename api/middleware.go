@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -104,6 +105,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and Hijack (SSE, WebSocket).
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// spanAttrs are the slices a request's span attributes are gathered in.
+var spanAttrs = sync.Pool{New: func() any { s := make([]attribute.KeyValue, 0, 6); return &s }}
+
 // withRequest wraps every request: request id, client IP, a request logger,
 // panic recovery, problem+json for router errors, and one access log line
 // with status and latency. It never logs headers or bodies.
@@ -149,11 +153,13 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 			ri.Logger.Log(r.Context(), level, "request", attrs...)
 			m.ObserveHTTP(ri.Route, r.Method, rw.status, time.Since(start))
 			if span.IsRecording() {
-				// Every attribute in one SetAttributes call, into a slice
-				// of the right size: start options and each further call
-				// allocate and grow the span's slice again, and a traced
-				// request's cost is mostly such allocations.
-				attrs := make([]attribute.KeyValue, 0, 6)
+				// Every attribute in one SetAttributes call: start options
+				// and each further call allocate and grow the span's slice
+				// again, and a traced request's cost is mostly such
+				// allocations. The span copies them, so the slice they are
+				// gathered in is used again.
+				held := spanAttrs.Get().(*[]attribute.KeyValue)
+				attrs := (*held)[:0]
 				attrs = append(attrs, attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
 					attribute.String("request.id", id), attribute.Int("http.response.status_code", rw.status))
 				if ri.Route != "" {
@@ -164,6 +170,9 @@ func withRequest(next http.Handler, logger *slog.Logger, proxies *proxyTrust, m 
 					attrs = append(attrs, attribute.String("user.id", ri.UserID))
 				}
 				span.SetAttributes(attrs...)
+				clear(attrs)
+				*held = attrs[:0]
+				spanAttrs.Put(held)
 				if rw.status >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(rw.status))
 				}

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -170,7 +171,13 @@ func (b *Batcher) export(spans []sdktrace.ReadOnlySpan) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 	defer cancel()
 	if err := b.exp.ExportSpans(ctx, spans); err != nil {
-		spansDropped.Add(int64(len(spans)))
+		var rejected *RejectedError
+		if errors.As(err, &rejected) && rejected.Rejected >= 0 && rejected.Rejected <= int64(len(spans)) {
+			spansExported.Add(int64(len(spans)) - rejected.Rejected)
+			spansDropped.Add(rejected.Rejected)
+		} else {
+			spansDropped.Add(int64(len(spans)))
+		}
 		otel.Handle(fmt.Errorf("tracing: export of %d spans: %w", len(spans), err))
 		return
 	}

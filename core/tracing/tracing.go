@@ -16,7 +16,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -37,9 +36,12 @@ const Name = "github.com/consilium-hq/consilium"
 // Tracer is Consilium's tracer from the global provider.
 func Tracer() trace.Tracer { return otel.Tracer(Name) }
 
-// Setup installs an OTLP/HTTP exporter as the global tracer provider when
-// tracing.otlp_endpoint is set, and the W3C propagators always. The
-// returned function flushes and stops it.
+// Setup installs an OTLP/HTTP exporter (ours, see Exporter) as the global
+// tracer provider when tracing.otlp_endpoint is set, and the W3C
+// propagators always. Headers for the collector (an API key, say) come
+// from OpenTelemetry's usual OTEL_EXPORTER_OTLP_HEADERS and
+// OTEL_EXPORTER_OTLP_TRACES_HEADERS. The returned function flushes and
+// stops it.
 func Setup(ctx context.Context, cfg Options) (func(context.Context) error, error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	if cfg.OTLPEndpoint == "" {
@@ -49,11 +51,11 @@ func Setup(ctx context.Context, cfg Options) (func(context.Context) error, error
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("tracing.otlp_endpoint: must be an http(s) URL such as http://127.0.0.1:4318, got %q", cfg.OTLPEndpoint)
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(strings.TrimSuffix(cfg.OTLPEndpoint, "/") + "/v1/traces")}
-	exp, err := otlptracehttp.New(ctx, opts...)
+	headers, err := headersFromEnv()
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
+	exp := NewExporter(strings.TrimSuffix(cfg.OTLPEndpoint, "/")+"/v1/traces", ExporterOptions{Headers: headers, Version: cfg.Version})
 	return Install(NewBatcher(exp, BatchOptions{}), cfg), nil
 }
 
