@@ -423,57 +423,57 @@ func (s *Service) mailThreshold() float64 {
 	return defaultMailMin
 }
 
-// threadRef is the email reference (with a task) of an earlier message
-// this one answers: named in In-Reply-To or References, or in the same
-// thread; uuid.Nil when none. The reference is locked for the update the
-// reply makes.
-func (s *Service) threadRef(ctx context.Context, q db.Querier, e *email) (uuid.UUID, error) {
-	named := []string{}
-	if e.InReplyTo != "" {
-		named = append(named, e.InReplyTo)
-	}
-	named = append(named, e.References...)
-	var id uuid.UUID
-	err := q.QueryRow(ctx, `SELECT r.id FROM emails o
+// replyMatch is what a reply answers: an earlier message of the same user
+// and provider, whose email reference has a task, in the same thread or
+// named by the reply's In-Reply-To or References. The reply is x (id,
+// user_id, provider, received_at, thread_id, and named: a jsonb array of
+// message ids); the earlier message o, its reference r.
+const replyMatch = `emails o
 		JOIN external_refs r ON r.user_id = o.user_id AND r.system = 'email' AND r.external_id = o.message_id
 			AND r.metadata->>'provider' = o.provider AND r.task_id IS NOT NULL
-		WHERE o.user_id = $1 AND o.provider = $2 AND o.id <> $3 AND o.received_at <= $4
-			AND ((o.thread_id <> '' AND o.thread_id = $5) OR (o.header_message_id <> '' AND o.header_message_id = ANY($6)))
+	WHERE o.user_id = x.user_id AND o.provider = x.provider AND o.id <> x.id AND o.received_at <= x.received_at
+		AND ((o.thread_id <> '' AND o.thread_id = x.thread_id)
+			OR (o.header_message_id <> '' AND o.header_message_id IN (SELECT jsonb_array_elements_text(x.named))))`
+
+// named is the message ids e names as the ones it answers, as JSON.
+func named(e *email) []byte {
+	names := []string{}
+	if e.InReplyTo != "" {
+		names = append(names, e.InReplyTo)
+	}
+	names = append(names, e.References...)
+	b, _ := json.Marshal(names)
+	return b
+}
+
+// threadRef is the email reference (with a task) of the earliest message
+// e answers (replyMatch); uuid.Nil when none. The reference is locked for
+// the update the reply makes.
+func (s *Service) threadRef(ctx context.Context, q db.Querier, e *email) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := q.QueryRow(ctx, `SELECT r.id
+		FROM (VALUES ($1::uuid, $2::uuid, $3::text, $4::timestamptz, $5::text, $6::jsonb)) AS x(id, user_id, provider, received_at, thread_id, named),
+		`+replyMatch+`
 		ORDER BY o.received_at, o.id LIMIT 1 FOR UPDATE OF r`,
-		e.UserID, e.Provider, e.ID, e.ReceivedAt, e.ThreadID, named).Scan(&id)
+		e.ID, e.UserID, e.Provider, e.ReceivedAt, e.ThreadID, named(e)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return uuid.Nil, nil
 	}
 	return id, err
 }
 
-// threadRefSQL finds, for each message of a batch, what threadRef finds
-// for one.
-const threadRefSQL = `SELECT x.id FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])
-		AS x(id, user_id, provider, received_at, thread_id, named)
-	WHERE EXISTS (SELECT FROM emails o
-		JOIN external_refs r ON r.user_id = o.user_id AND r.system = 'email' AND r.external_id = o.message_id
-			AND r.metadata->>'provider' = o.provider AND r.task_id IS NOT NULL
-		WHERE o.user_id = x.user_id AND o.provider = x.provider AND o.id <> x.id AND o.received_at <= x.received_at
-			AND ((o.thread_id <> '' AND o.thread_id = x.thread_id)
-				OR (o.header_message_id <> '' AND o.header_message_id IN (SELECT jsonb_array_elements_text(x.named)))))`
-
 // threadRefs says which messages of a batch answer an earlier message that
-// has its task (threadRef's question, in one query for the batch).
+// has its task (replyMatch, in one query for the batch).
 func threadRefs(ctx context.Context, q db.Querier, batch []*email) (map[uuid.UUID]bool, error) {
 	n := len(batch)
 	ids, users, providers := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]string, n)
-	received, threads, named := make([]time.Time, n), make([]string, n), make([][]byte, n)
+	received, threads, names := make([]time.Time, n), make([]string, n), make([][]byte, n)
 	for i, e := range batch {
-		ids[i], users[i], providers[i], received[i], threads[i] = e.ID, e.UserID, e.Provider, e.ReceivedAt, e.ThreadID
-		names := []string{}
-		if e.InReplyTo != "" {
-			names = append(names, e.InReplyTo)
-		}
-		names = append(names, e.References...)
-		named[i], _ = json.Marshal(names)
+		ids[i], users[i], providers[i], received[i], threads[i], names[i] = e.ID, e.UserID, e.Provider, e.ReceivedAt, e.ThreadID, named(e)
 	}
-	rows, err := q.Query(ctx, threadRefSQL, ids, users, providers, received, threads, named)
+	rows, err := q.Query(ctx, `SELECT x.id
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[]) AS x(id, user_id, provider, received_at, thread_id, named)
+		WHERE EXISTS (SELECT FROM `+replyMatch+`)`, ids, users, providers, received, threads, names)
 	if err != nil {
 		return nil, fmt.Errorf("replies: %w", err)
 	}
