@@ -515,35 +515,15 @@ func (e *encoder) anyValue(v attribute.Value) {
 		e.b = protowire.AppendTag(e.b, fAnyBytes, protowire.BytesType)
 		e.b = protowire.AppendBytes(e.b, v.AsByteSlice())
 	case attribute.BOOLSLICE:
-		a := e.begin(fAnyArray)
-		for _, x := range v.AsBoolSlice() {
-			e.arrayItem(attribute.BoolValue(x))
-		}
-		e.end(a)
+		array(e, v.AsBoolSlice(), attribute.BoolValue)
 	case attribute.INT64SLICE:
-		a := e.begin(fAnyArray)
-		for _, x := range v.AsInt64Slice() {
-			e.arrayItem(attribute.Int64Value(x))
-		}
-		e.end(a)
+		array(e, v.AsInt64Slice(), attribute.Int64Value)
 	case attribute.FLOAT64SLICE:
-		a := e.begin(fAnyArray)
-		for _, x := range v.AsFloat64Slice() {
-			e.arrayItem(attribute.Float64Value(x))
-		}
-		e.end(a)
+		array(e, v.AsFloat64Slice(), attribute.Float64Value)
 	case attribute.STRINGSLICE:
-		a := e.begin(fAnyArray)
-		for _, x := range v.AsStringSlice() {
-			e.arrayItem(attribute.StringValue(x))
-		}
-		e.end(a)
+		array(e, v.AsStringSlice(), attribute.StringValue)
 	case attribute.SLICE:
-		a := e.begin(fAnyArray)
-		for _, x := range v.AsSlice() {
-			e.arrayItem(x)
-		}
-		e.end(a)
+		array(e, v.AsSlice(), func(x attribute.Value) attribute.Value { return x })
 	case attribute.MAP:
 		l := e.begin(fAnyKVList)
 		for _, kv := range v.AsMap() {
@@ -556,10 +536,15 @@ func (e *encoder) anyValue(v attribute.Value) {
 	}
 }
 
-func (e *encoder) arrayItem(v attribute.Value) {
-	m := e.begin(fArrayValues)
-	e.anyValue(v)
-	e.end(m)
+// array writes an ArrayValue of xs.
+func array[T any](e *encoder, xs []T, value func(T) attribute.Value) {
+	a := e.begin(fAnyArray)
+	for _, x := range xs {
+		m := e.begin(fArrayValues)
+		e.anyValue(value(x))
+		e.end(m)
+	}
+	e.end(a)
 }
 
 // begin starts a length-delimited field with a one-byte length, and

@@ -200,8 +200,17 @@ func TestExporterRetries(t *testing.T) {
 	spans := richSpans()[:1]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// export sends spans to a collector that answers with answer, and
+	// returns what it received and the export's error.
+	export := func(answer func(n int, w http.ResponseWriter) bool) ([]*collectortrace.ExportTraceServiceRequest, error) {
+		c := &bodies{answer: answer}
+		srv := httptest.NewServer(c)
+		defer srv.Close()
+		err := tracing.NewExporter(srv.URL+"/v1/traces", tracing.ExporterOptions{Backoff: time.Millisecond}).ExportSpans(ctx, spans)
+		return c.requests(t), err
+	}
 	t.Run("unavailable, then taken", func(t *testing.T) {
-		c := &bodies{answer: func(n int, w http.ResponseWriter) bool {
+		got, err := export(func(n int, w http.ResponseWriter) bool {
 			switch n {
 			case 1:
 				http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -211,39 +220,27 @@ func TestExporterRetries(t *testing.T) {
 				return false
 			}
 			return true
-		}}
-		srv := httptest.NewServer(c)
-		defer srv.Close()
-		exp := tracing.NewExporter(srv.URL+"/v1/traces", tracing.ExporterOptions{Backoff: time.Millisecond})
-		require.NoError(t, exp.ExportSpans(ctx, spans))
-		got := c.requests(t)
+		})
+		require.NoError(t, err)
 		require.Len(t, got, 3, "two refusals and the export that was taken")
 		require.True(t, proto.Equal(got[0], got[2]), "each attempt sends the same spans")
 	})
 	t.Run("refused", func(t *testing.T) {
-		c := &bodies{answer: func(n int, w http.ResponseWriter) bool {
+		got, err := export(func(n int, w http.ResponseWriter) bool {
 			http.Error(w, "no such tenant", http.StatusBadRequest)
 			return true
-		}}
-		srv := httptest.NewServer(c)
-		defer srv.Close()
-		exp := tracing.NewExporter(srv.URL+"/v1/traces", tracing.ExporterOptions{Backoff: time.Millisecond})
-		err := exp.ExportSpans(ctx, spans)
+		})
 		require.ErrorContains(t, err, "400 Bad Request: no such tenant")
-		require.Len(t, c.requests(t), 1)
+		require.Len(t, got, 1)
 	})
 	t.Run("the deadline comes first", func(t *testing.T) {
-		c := &bodies{answer: func(n int, w http.ResponseWriter) bool {
+		got, err := export(func(n int, w http.ResponseWriter) bool {
 			w.Header().Set("Retry-After", "3600")
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return true
-		}}
-		srv := httptest.NewServer(c)
-		defer srv.Close()
-		exp := tracing.NewExporter(srv.URL+"/v1/traces", tracing.ExporterOptions{Backoff: time.Millisecond})
-		err := exp.ExportSpans(ctx, spans)
+		})
 		require.ErrorContains(t, err, "503 Service Unavailable")
-		require.Len(t, c.requests(t), 1, "an hour's Retry-After is past the export's deadline: no second try")
+		require.Len(t, got, 1, "an hour's Retry-After is past the export's deadline: no second try")
 	})
 }
 
