@@ -407,7 +407,7 @@ func decodeStrict(ref *string, typ string, data []byte, v any) *eventRefusal {
 	// "allow".
 	var keys map[string]json.RawMessage
 	if json.Unmarshal(data, &keys) == nil {
-		known := jsonNames(reflect.TypeOf(v).Elem())
+		known := knownNames(reflect.TypeOf(v).Elem())
 		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			if !known[k] {
 				return refuse(ref, typ, fieldErr(k, "unexpected property")...)
@@ -428,6 +428,18 @@ func decodeStrict(ref *string, typ string, data []byte, v any) *eventRefusal {
 		return refuse(ref, typ, fieldErr(loc, msg)...)
 	}
 	return nil
+}
+
+// eventNames caches jsonNames by event type.
+var eventNames sync.Map // reflect.Type -> map[string]bool
+
+// knownNames are jsonNames(t), worked out once per type.
+func knownNames(t reflect.Type) map[string]bool {
+	if m, ok := eventNames.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	m, _ := eventNames.LoadOrStore(t, jsonNames(t))
+	return m.(map[string]bool)
 }
 
 // jsonNames are the JSON names of a struct's fields, its embedded
