@@ -44,7 +44,7 @@ import (
 // Change ragSeedKey when the seed changes. RAG_BENCH_SCALE (default 1)
 // scales the chunk counts, for a quick try of the benchmark itself.
 const (
-	ragSeedKey       = "rag1m_v4"
+	ragSeedKey       = "rag1m_v5"
 	ragUsers         = 1000
 	ragChunksPerDoc  = 20
 	ragTopics        = 300
@@ -449,7 +449,7 @@ func BenchmarkRAGQuery(b *testing.B) {
 func vectorIndexName(model string, dim int, userID *uuid.UUID) string {
 	key := fmt.Sprintf("%s\x00%d", model, dim)
 	if userID != nil {
-		key += "\x00" + userID.String() + "\x00v3"
+		key += "\x00" + userID.String() + "\x00v4"
 	}
 	sum := sha256.Sum256([]byte(key))
 	return "chunks_hnsw_" + hex.EncodeToString(sum[:8])
@@ -485,12 +485,12 @@ func explainVector(b *testing.B, pool *pgxpool.Pool, user uuid.UUID, ownIndex bo
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck
 	_, _ = tx.Exec(context.Background(), `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', '300', true)`)
-	expr := "c.embedding::vector(384)" // as core/ai writes it
+	expr, typ := "c.embedding::vector(384)", "vector(384)" // as core/ai writes them
 	if ownIndex {
-		expr = "l2_normalize(c.embedding::vector(384))::vector(384)"
+		expr, typ = "l2_normalize(c.embedding::vector(384))::halfvec(384)", "halfvec(384)"
 	}
 	rows, err := tx.Query(context.Background(), `EXPLAIN SELECT c.id FROM chunks c WHERE c.user_id = $1 AND c.embedding_model = $3 AND NOT c.hidden
-		ORDER BY `+expr+` <=> $2::vector(384) LIMIT 40`, pgx.QueryExecModeCacheDescribe, user, v, ragModel)
+		ORDER BY `+expr+` <=> $2::text::`+typ+` LIMIT 40`, pgx.QueryExecModeCacheDescribe, user, v.String(), ragModel)
 	if err != nil {
 		b.Fatal(err)
 	}

