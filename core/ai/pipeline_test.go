@@ -518,3 +518,32 @@ func TestSearchWhileNoteIsEmbeddedAgain(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Greater(t, embeds.Load(), int64(10), "the note was embedded again while searched")
 }
+
+// A user's chunk count older than a minute is answered at once and counted
+// again in the background; a fresh one is answered as it is.
+func TestChunkCountRefreshesInTheBackground(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	user := e.newUser()
+	e.createNote(user, "Garden", "Water the tomatoes every evening in April.")
+	e.waitIdle()
+	var want float64
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE user_id = $1`, user).Scan(&want))
+	require.Positive(t, want)
+
+	ai.SetChunkCount(e.ai, user, 1000, time.Second)
+	n, err := ai.ChunkCount(ctx, e.ai, user)
+	require.NoError(t, err)
+	require.Equal(t, 1000.0, n, "a count younger than a minute is kept")
+	require.False(t, ai.CountRefreshing(e.ai, user))
+
+	ai.SetChunkCount(e.ai, user, 1000, 2*time.Minute)
+	n, err = ai.ChunkCount(ctx, e.ai, user)
+	require.NoError(t, err)
+	require.Equal(t, 1000.0, n, "an old count is answered at once")
+	require.Eventually(t, func() bool {
+		n, err := ai.ChunkCount(ctx, e.ai, user)
+		return err == nil && n == want && !ai.CountRefreshing(e.ai, user)
+	}, 30*time.Second, 10*time.Millisecond, "and counted again")
+}

@@ -388,12 +388,33 @@ type countEntry struct {
 	at time.Time
 }
 
-// chunkCount is how many chunks the user has (the N of the IDF weights),
-// cached for a minute.
+// chunkCount is how many chunks the user has (the N of the IDF weights,
+// and whether a user is few enough to search exactly). A count is kept for
+// a minute; an older one is still answered while it is counted again in
+// the background, since counting a heavy user's 100,000 chunks takes about
+// 30 ms, which one of their searches would otherwise pay every minute.
 func (s *Service) chunkCount(ctx context.Context, userID uuid.UUID) (float64, error) {
-	if e, ok := s.chunkCounts.Load(userID); ok && time.Since(e.(countEntry).at) < time.Minute {
-		return e.(countEntry).n, nil
+	e, ok := s.chunkCounts.Load(userID)
+	if !ok {
+		return s.countChunks(ctx, userID)
 	}
+	if time.Since(e.(countEntry).at) >= time.Minute {
+		if _, busy := s.countsRefreshing.LoadOrStore(userID, true); !busy {
+			go func() {
+				defer s.countsRefreshing.Delete(userID)
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				if _, err := s.countChunks(ctx, userID); err != nil {
+					s.logger.WarnContext(ctx, "search: counting the user's chunks again", "user_id", userID, "error", err)
+				}
+			}()
+		}
+	}
+	return e.(countEntry).n, nil
+}
+
+// countChunks counts the user's chunks and keeps the count.
+func (s *Service) countChunks(ctx context.Context, userID uuid.UUID) (float64, error) {
 	var n int64
 	if err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE user_id = $1`, userID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count chunks: %w", err)

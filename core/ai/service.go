@@ -64,6 +64,8 @@ type Service struct {
 	// chunkCounts caches each user's number of chunks (uuid.UUID ->
 	// countEntry).
 	chunkCounts sync.Map
+	// countsRefreshing holds the users whose count is being refreshed.
+	countsRefreshing sync.Map
 	// lex is the WordNet database (lexicon), read once.
 	lexOnce sync.Once
 	lex     *wordnet.Lexicon
