@@ -263,6 +263,24 @@ func (p *proc) do(method, path, token string, body any) (int, []byte) {
 	return res.StatusCode, raw
 }
 
+// connect connects the user to provider as a client does: while the API
+// answers 503 unavailable (the provider's plugin is still starting, which
+// takes longer on a loaded machine than the API takes to listen), it asks
+// again after a moment, for up to a minute. It requires 200.
+func (p *proc) connect(token, provider string, body any) {
+	p.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		status, raw := p.do(http.MethodPost, "/api/external/connect/"+provider, token, body)
+		if status == http.StatusServiceUnavailable && bytes.Contains(raw, []byte(`"code":"unavailable"`)) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		require.Equal(p.t, http.StatusOK, status, string(raw))
+		return
+	}
+}
+
 func (p *proc) register() (id, token string) {
 	p.t.Helper()
 	status, raw := p.do(http.MethodPost, "/api/auth/register", "", map[string]any{

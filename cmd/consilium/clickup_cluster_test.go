@@ -61,8 +61,7 @@ func TestClickUpSyncOfAKilledWorker(t *testing.T) {
 	api := startProcess(t, "api", url, env, "serve")
 	doomed := startProcess(t, "doomed worker", url, env, "worker")
 	uid, token := api.register()
-	status, raw := api.do(http.MethodPost, "/api/external/connect/clickup", token, map[string]any{"token": "pk_killed_worker"})
-	require.Equal(t, http.StatusOK, status, string(raw))
+	api.connect(token, "clickup", map[string]any{"token": "pk_killed_worker"})
 	pool, err := pgxpool.New(ctx, url)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -79,7 +78,7 @@ func TestClickUpSyncOfAKilledWorker(t *testing.T) {
 		}
 		return false
 	})
-	status, raw = api.do(http.MethodPost, "/api/external/sync/clickup", token, nil)
+	status, raw := api.do(http.MethodPost, "/api/external/sync/clickup", token, nil)
 	require.Equal(t, http.StatusAccepted, status, string(raw))
 	var jobs struct {
 		JobIDs []int64 `json:"job_ids"`

@@ -85,11 +85,10 @@ func TestClickUpSyncOfAKilledWorkerIsRescued(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	userID, token := api.register()
-	status, raw := api.do(http.MethodPost, "/api/external/connect/clickup", token, map[string]any{"token": "pk_soak_fault"})
-	require.Equal(t, http.StatusOK, status, string(raw))
+	api.connect(token, "clickup", map[string]any{"token": "pk_soak_fault"})
 
 	doomed := startProcess(t, "doomed worker", url, env, "worker")
-	status, raw = api.do(http.MethodPost, "/api/external/sync/clickup", token, map[string]any{})
+	status, raw := api.do(http.MethodPost, "/api/external/sync/clickup", token, map[string]any{})
 	require.Equal(t, http.StatusAccepted, status, string(raw))
 	var queued struct {
 		JobIDs []int64 `json:"job_ids"`
