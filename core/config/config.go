@@ -357,7 +357,7 @@ func Default() Config {
 		AI: AI{
 			MaxUploadBytes:       20 << 20,
 			MaxImageBytes:        10 << 20,
-			EfSearch:             300,
+			EfSearch:             400,
 			WordNetDir:           "/usr/share/wordnet",
 			TenantIndexThreshold: 50_000,
 			IndexBuildMemory:     "1GB",
