@@ -97,7 +97,7 @@ func richSpans() []sdktrace.ReadOnlySpan {
 			Name: "GET /api/users/me", SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid(2), TraceFlags: trace.FlagsSampled, TraceState: ts}),
 			Parent: remoteParent, SpanKind: trace.SpanKindServer, StartTime: start, EndTime: start.Add(1500 * time.Microsecond),
 			Attributes: everyValue, DroppedAttributes: 3,
-			Events: []sdktrace.Event{{Name: "retry", Time: start.Add(time.Millisecond), Attributes: []attribute.KeyValue{attribute.Int("attempt", 2)}, DroppedAttributeCount: 1}},
+			Events:        []sdktrace.Event{{Name: "retry", Time: start.Add(time.Millisecond), Attributes: []attribute.KeyValue{attribute.Int("attempt", 2)}, DroppedAttributeCount: 1}},
 			DroppedEvents: 2,
 			Links: []sdktrace.Link{{SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{9}, SpanID: trace.SpanID{8}, TraceFlags: trace.FlagsSampled, Remote: true}),
 				Attributes: []attribute.KeyValue{attribute.String("why", "queued by")}, DroppedAttributeCount: 4}},
@@ -108,7 +108,7 @@ func richSpans() []sdktrace.ReadOnlySpan {
 		{
 			Name: "river.work/ai.embed_note", SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid(3)}),
 			SpanKind: trace.SpanKindConsumer, StartTime: start, EndTime: start.Add(time.Second),
-			Status:   sdktrace.Status{Code: codes.Ok}, Resource: resA, InstrumentationScope: scope2,
+			Status: sdktrace.Status{Code: codes.Ok}, Resource: resA, InstrumentationScope: scope2,
 		},
 		{
 			Name: "plugin local Embed", SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid(4), TraceFlags: trace.FlagsSampled}),
