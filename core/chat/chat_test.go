@@ -688,3 +688,44 @@ func TestEventJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(raw, &m))
 	require.Nil(t, m["run_id"])
 }
+
+// answerThenStop stores the answer, as NoModelRunner does, and then the
+// worker stops before the run is ended (as when the database went away
+// between the two): the job is retried.
+type answerThenStop struct{ stop context.CancelFunc }
+
+func (a answerThenStop) RunTurn(ctx context.Context, t *Turn) error {
+	if err := (NoModelRunner{}).RunTurn(ctx, t); err != nil {
+		return err
+	}
+	a.stop()
+	return ctx.Err()
+}
+
+// A run whose answer was stored by an attempt that could not end it is
+// answered once: the next attempt finds its answer stored.
+func TestAnswerStoredOnceWhenTheRunIsRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.conversation(t)
+	sent, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "hello", ClientMsgID: uuid.NewString()})
+	require.NoError(t, err)
+	args := RunTurnArgs{RunID: sent.RunID, ConversationID: c.ID, UserID: b.user}
+	ctx, stop := context.WithCancel(b.ctx)
+	require.Error(t, b.svc.RunTurn(ctx, args, answerThenStop{stop}, TurnJob{}), "the interrupted attempt asks for a retry")
+	require.NoError(t, b.svc.RunTurn(b.ctx, args, NoModelRunner{}, TurnJob{}))
+
+	r, err := b.svc.GetRun(b.ctx, b.user, c.ID, sent.RunID)
+	require.NoError(t, err)
+	require.Equal(t, RunCompleted, r.Status)
+	require.Equal(t, 2, r.Attempts)
+	res, err := b.svc.ListMessages(b.ctx, b.user, c.ID, &MessageFilter{Order: "asc"})
+	require.NoError(t, err)
+	var answers int
+	for _, m := range res.Items {
+		if m.Role == RoleAssistant {
+			answers++
+		}
+	}
+	require.Equal(t, 1, answers, "one answer")
+}

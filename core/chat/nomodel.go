@@ -3,8 +3,6 @@ package chat
 import (
 	"context"
 	"encoding/json"
-
-	"github.com/google/uuid"
 )
 
 // LocalProvider is the name of the offline model plugin, which cannot
@@ -29,11 +27,11 @@ func (NoModelRunner) RunTurn(ctx context.Context, t *Turn) error {
 		return &RunError{Code: "unavailable",
 			Message: "this server version cannot run agents on a language model yet; your message is saved"}
 	}
-	id := uuid.New()
+	id := t.AnswerID()
 	if err := t.Emit(ctx, DeltaEvent(t.Run.ID, id, NoModelText)); err != nil {
 		return err
 	}
 	meta, _ := json.Marshal(map[string]any{"provider": t.Agent.Provider, "model": nil, "no_language_model": true})
-	_, err := t.AddMessage(ctx, &NewMessage{ID: id, Role: RoleAssistant, Content: NoModelText, AgentID: t.Agent.Name, Metadata: meta})
+	_, err := t.AddMessage(ctx, &NewMessage{ID: id, Role: RoleAssistant, Content: NoModelText, AgentID: t.Agent.Name, Metadata: meta, once: true})
 	return err
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/consilium-hq/consilium/core/ai"
 	"github.com/consilium-hq/consilium/sdk"
 )
@@ -34,7 +32,7 @@ func (o *Orchestrator) offline(ctx context.Context, t *Turn) error {
 	for i, p := range passages {
 		ctxText.WriteString(ai.FormatPassage(i+1, p) + "\n")
 	}
-	id := uuid.New()
+	id := t.AnswerID()
 	text, modelName := "", ""
 	if o.models != nil {
 		if llm, err := o.models.Model(LocalProvider); err == nil {
@@ -86,7 +84,7 @@ func (o *Orchestrator) offline(ctx context.Context, t *Turn) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.AddMessage(ctx, &NewMessage{ID: id, Role: RoleAssistant, Content: text, AgentID: t.Agent.Name, Metadata: meta})
+	_, err = t.AddMessage(ctx, &NewMessage{ID: id, Role: RoleAssistant, Content: text, AgentID: t.Agent.Name, Metadata: meta, once: true})
 	return err
 }
 

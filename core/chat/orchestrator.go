@@ -188,7 +188,7 @@ func (o *Orchestrator) RunTurn(ctx context.Context, t *Turn) error {
 			st.Repeats = map[string]int{}
 		}
 	} else {
-		st.MessageID = uuid.New()
+		st.MessageID = t.AnswerID()
 		system, history, passages, untrusted, err := o.context(ctx, t, t.Agent)
 		if err != nil {
 			return err
@@ -513,7 +513,7 @@ func (o *Orchestrator) storeAnswer(ctx context.Context, t *Turn, st *turnState, 
 	if err != nil {
 		return nil, err
 	}
-	return t.AddMessage(ctx, &NewMessage{ID: st.MessageID, Role: RoleAssistant, Content: st.Text, AgentID: t.Agent.Name, Metadata: raw})
+	return t.AddMessage(ctx, &NewMessage{ID: st.MessageID, Role: RoleAssistant, Content: st.Text, AgentID: t.Agent.Name, Metadata: raw, once: true})
 }
 
 // citations are the sources the answer cites as [n]: passages of the

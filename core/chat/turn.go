@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/consilium-hq/consilium/core/apperr"
 	"github.com/consilium-hq/consilium/core/db"
 )
@@ -92,6 +94,12 @@ func (t *Turn) AddMessage(ctx context.Context, m *NewMessage) (*Message, error) 
 	})
 	return out, err
 }
+
+// AnswerID is the id of the run's answer, the same on every attempt: an
+// attempt after one that stored the answer but could not end the run (the
+// database went away in between) stores no second answer (the answer is
+// written with NewMessage.once).
+func (t *Turn) AnswerID() uuid.UUID { return uuid.NewSHA1(t.Run.ID, []byte("answer")) }
 
 // CancelRequested reads whether the user asked the run to stop; a Runner
 // checks it between steps (ctx also ends when the request is heard).
