@@ -250,8 +250,13 @@ func TestRAGQueryAPI(t *testing.T) {
 	ans := res.Map(t)["answer"].(map[string]any)
 	require.Equal(t, "local", ans["provider"])
 	require.Equal(t, "retrieval", ans["model"])
-	require.Contains(t, ans["text"], "Kowalczyk comes on Thursday", res.String())
-	require.Contains(t, ans["text"], "[1] House › Plumbing")
+	// The quote is the passage, under its own source (the plugin once
+	// took the prompt's mention of "<passage>" for a tag and quoted the
+	// prompt, with no source).
+	require.Contains(t, ans["text"], "This passage matches your question best:\n\n> Plumbing\n"+
+		"> The plumber Kowalczyk comes on Thursday at eight to fix the boiler.\n> buy a new radiator key\n\n"+
+		"— [1] House › Plumbing (note:"+plumber["id"].(string)+"#h,p1,t1)\n", res.String())
+	require.NotContains(t, ans["text"], "say so plainly", res.String())
 	require.Equal(t, []any{1.0}, ans["citations"])
 
 	// Filters.

@@ -33,9 +33,11 @@ type Passage struct {
 }
 
 var (
-	passageRE = regexp.MustCompile(`(?s)<passage\b([^>]*)>(.*?)</passage>`)
+	openTagRE = regexp.MustCompile(`<passage\b([^>]*)>`)
 	attrRE    = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*"([^"]*)"`)
 )
+
+const closeTag = "</passage>"
 
 // FormatPassage writes a passage in the markup Chat reads; hosts and tests
 // can use it.
@@ -47,12 +49,29 @@ func FormatPassage(p Passage) string {
 	return "<passage" + attrs + ">\n" + html.EscapeString(p.Text) + "\n</passage>"
 }
 
-// parsePassages returns the passages in s and s without them.
+// parsePassages returns the passages in s and s without them. A passage is
+// the text between a closing tag and the last opening tag before it, so
+// that a mention of the markup in prose ("passages are given as <passage>
+// elements") is left as text rather than swallowing the passage after it.
 func parsePassages(s string) ([]Passage, string) {
 	var out []Passage
-	for _, m := range passageRE.FindAllStringSubmatch(s, -1) {
-		p := Passage{Text: strings.TrimSpace(html.UnescapeString(m[2]))}
-		for _, a := range attrRE.FindAllStringSubmatch(m[1], -1) {
+	var rest strings.Builder
+	for {
+		end := strings.Index(s, closeTag)
+		if end < 0 {
+			break
+		}
+		opens := openTagRE.FindAllStringSubmatchIndex(s[:end], -1)
+		if len(opens) == 0 {
+			// A closing tag with nothing to close is text.
+			rest.WriteString(s[:end+len(closeTag)])
+			s = s[end+len(closeTag):]
+			continue
+		}
+		open := opens[len(opens)-1]
+		rest.WriteString(s[:open[0]])
+		p := Passage{Text: strings.TrimSpace(html.UnescapeString(s[open[1]:end]))}
+		for _, a := range attrRE.FindAllStringSubmatch(s[open[2]:open[3]], -1) {
 			switch a[1] {
 			case "source":
 				p.Source = html.UnescapeString(a[2])
@@ -63,8 +82,10 @@ func parsePassages(s string) ([]Passage, string) {
 		if p.Text != "" {
 			out = append(out, p)
 		}
+		s = s[end+len(closeTag):]
 	}
-	return out, strings.TrimSpace(passageRE.ReplaceAllString(s, ""))
+	rest.WriteString(s)
+	return out, strings.TrimSpace(rest.String())
 }
 
 // conversation is what a chat request gives the retrieval answer.

@@ -2,6 +2,9 @@ package offline
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -147,5 +150,48 @@ func TestParsePassages(t *testing.T) {
 	}
 	if rest != "Context:\n\n\nQuestion?" {
 		t.Errorf("rest %q", rest)
+	}
+
+	// Prose that names the markup is text, not the start of a passage;
+	// a closing tag with nothing open is text too.
+	in = "Passages are given below as <passage> elements.\n\n" + FormatPassage(Passage{Source: "[1] House", Ref: "note:1", Text: "The plumber comes."}) +
+		"\n" + FormatPassage(Passage{Source: "[2] Car", Text: "Tyres in May."}) + "\nA stray </passage> stays."
+	ps, rest = parsePassages(in)
+	want := []Passage{{Source: "[1] House", Ref: "note:1", Text: "The plumber comes."}, {Source: "[2] Car", Text: "Tyres in May."}}
+	if !slices.Equal(ps, want) {
+		t.Errorf("passages %+v, want %+v", ps, want)
+	}
+	if rest != "Passages are given below as <passage> elements.\n\n\n\nA stray </passage> stays." {
+		t.Errorf("rest %q", rest)
+	}
+}
+
+// The host's answer request (core/ai.Query) names the markup in its system
+// prompt before the passages, and each passage's ref holds a random note
+// id. The answer quotes the passage under its own source, whatever the id:
+// a parser that took the prompt's "<passage>" for a tag quoted the prompt,
+// with no source, and missed the passage when the id's characters pulled
+// the similarity under minScore.
+func TestChatReadsTheHostsAnswerRequest(t *testing.T) {
+	t.Parallel()
+	const prompt = "You answer the user's question from passages of their own notes and documents, " +
+		"given below as <passage> elements numbered [1], [2], ... in their source attribute.\n" +
+		"Use only what the passages say. Cite every passage you use by its number in square brackets, like [2]. " +
+		"If the passages do not answer the question, say so plainly."
+	for i := range 200 {
+		ref := fmt.Sprintf("note:%08x-%04x-4%03x-a%03x-%012x#h,p1,t1", rand.Uint32(), rand.IntN(1<<16), rand.IntN(1<<12), rand.IntN(1<<12), rand.Int64N(1<<48))
+		plumbing := Passage{Source: "[1] House › Plumbing", Ref: ref,
+			Text: "Plumbing\nThe plumber Kowalczyk comes on Thursday at eight to fix the boiler.\nbuy a new radiator key"}
+		resp, _ := chat(t, sdk.ChatRequest{Messages: []sdk.Message{
+			{Role: sdk.RoleSystem, Content: prompt + "\n\n" + FormatPassage(plumbing) + "\n\n" +
+				FormatPassage(Passage{Source: "[2] House", Ref: "note:x#intro", Text: "Things to fix before winter."})},
+			{Role: sdk.RoleUser, Content: "When does Kowalczyk come for the boiler?"},
+		}})
+		got := resp.Message.Content
+		want := "This passage matches your question best:\n\n> Plumbing\n> The plumber Kowalczyk comes on Thursday at eight to fix the boiler.\n" +
+			"> buy a new radiator key\n\n— [1] House › Plumbing (" + ref + ")\n\n"
+		if !strings.Contains(got, want) || strings.Contains(got, "say so plainly") {
+			t.Fatalf("attempt %d, ref %s: answer:\n%s", i, ref, got)
+		}
 	}
 }
