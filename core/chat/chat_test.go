@@ -101,6 +101,15 @@ func (b *testBundle) conversation(t *testing.T) *Conversation {
 	return c
 }
 
+// send sends content to conversation c (to agent, when not nil) as the
+// bundle's user.
+func (b *testBundle) send(t *testing.T, c *Conversation, content string, agent *string) *Sent {
+	t.Helper()
+	sent, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: content, AgentID: agent, ClientMsgID: uuid.NewString()})
+	require.NoError(t, err)
+	return sent
+}
+
 // appendN appends n events to the conversation, batch events per
 // transaction.
 func (b *testBundle) appendN(t *testing.T, convID uuid.UUID, n, batch int) {
@@ -304,8 +313,7 @@ func TestOtherUsersConversationNotFound(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.conversation(t)
-	sent, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "mine", ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	sent := b.send(t, c, "mine", nil)
 	other := newUser(t, b.pool)
 	title := "stolen"
 	zero := int64(0)
@@ -387,8 +395,7 @@ func TestSend(t *testing.T) {
 	require.True(t, apperr.Is(err, apperr.Conflict), "%v", err)
 
 	planner := "planner"
-	second, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "and goals?", AgentID: &planner, ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	second := b.send(t, c, "and goals?", &planner)
 	require.Equal(t, "planner", *second.Message.AgentID)
 	got, err = b.svc.GetConversation(b.ctx, b.user, c.ID)
 	require.NoError(t, err)
@@ -482,8 +489,7 @@ func TestCancelFromAnotherProcess(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.conversation(t)
-	sent, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "long task", ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	sent := b.send(t, c, "long task", nil)
 	api, _ := newProcess(t, b.pool)
 
 	runner := blockingRunner{started: make(chan uuid.UUID, 1)}
@@ -511,8 +517,7 @@ func TestCancelFromAnotherProcess(t *testing.T) {
 	require.JSONEq(t, `{"status":"cancelled"}`, string(evs[2].Payload))
 
 	// A queued run is cancelled at once, and its job then does nothing.
-	queued, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "never mind", ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	queued := b.send(t, c, "never mind", nil)
 	r, err = api.CancelRun(b.ctx, b.user, c.ID, queued.RunID)
 	require.NoError(t, err)
 	require.Equal(t, RunCancelled, r.Status)
@@ -528,11 +533,9 @@ func TestNoModelRunner(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.conversation(t)
-	first, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "hello", ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	first := b.send(t, c, "hello", nil)
 	planner := "planner"
-	second, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "plan", AgentID: &planner, ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	second := b.send(t, c, "plan", &planner)
 	args := func(s *Sent) RunTurnArgs { return RunTurnArgs{RunID: s.RunID, ConversationID: c.ID, UserID: b.user} }
 
 	// The second waits in its worker for the first to end...
@@ -708,8 +711,7 @@ func TestAnswerStoredOnceWhenTheRunIsRetried(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.conversation(t)
-	sent, err := b.svc.Send(b.ctx, b.user, c.ID, &SendParams{Content: "hello", ClientMsgID: uuid.NewString()})
-	require.NoError(t, err)
+	sent := b.send(t, c, "hello", nil)
 	args := RunTurnArgs{RunID: sent.RunID, ConversationID: c.ID, UserID: b.user}
 	ctx, stop := context.WithCancel(b.ctx)
 	require.Error(t, b.svc.RunTurn(ctx, args, answerThenStop{stop}, TurnJob{}), "the interrupted attempt asks for a retry")
